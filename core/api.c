@@ -1,0 +1,667 @@
+/* api.c: the REST API handlers: routing, authentication, the JSON envelope. */
+#include "api.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth.h"
+#include "crypto.h"
+#include "log.h"
+#include "taskinfo.h"
+
+static const struct {
+    const char *name;
+    int code;
+    const char *reason;
+} api_statuses[] = {
+#define API_STATUS_ROW(name, code, reason) {#name, code, reason},
+    API_STATUS_MAP(API_STATUS_ROW)
+#undef API_STATUS_ROW
+};
+
+int api_status_code(api_status_t status)
+{
+    return api_statuses[status].code;
+}
+
+const char *api_status_name(api_status_t status)
+{
+    return api_statuses[status].name;
+}
+
+/* The handler struct h2o calls, with the daemon beside it. */
+typedef struct api_handler {
+    h2o_handler_t super;
+    daemon_t *d;
+} api_handler_t;
+
+/* One request's route: which endpoint, and the ids found in the path. */
+typedef enum api_route {
+    ROUTE_NONE,
+    ROUTE_HEALTHZ,
+    ROUTE_METRICS,
+    ROUTE_LIST,
+    ROUTE_CREATE,
+    ROUTE_TASK, /* status (GET), delete (DELETE) */
+    ROUTE_START,
+    ROUTE_STOP,
+    ROUTE_RESTART,
+    ROUTE_PLUGINS,
+} api_route_t;
+
+typedef struct api_call {
+    h2o_req_t *req;
+    daemon_t *d;
+    api_route_t route;
+    h2o_iovec_t path;  /* raw path without the query */
+    h2o_iovec_t query; /* after '?', base NULL when none */
+    h2o_iovec_t cid, tid;
+    char cid_str[TASKINFO_ID_MAX + 1];
+    char tid_str[TASKINFO_ID_MAX + 1];
+} api_call_t;
+
+static void api_send_body(h2o_req_t *req, int code, const char *reason, const char *content_type,
+                          const char *body, size_t len)
+{
+    req->res.status = code;
+    req->res.reason = reason;
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
+    h2o_send_inline(req, body, len);
+}
+
+/* Answers with the envelope {"statusCode","statusString","values"}; takes @values (may be
+ * NULL). Returns 0 for h2o. */
+static int api_reply(api_call_t *call, api_status_t status, json_t *values, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int api_reply(api_call_t *call, api_status_t status, json_t *values, const char *fmt, ...)
+{
+    char message[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+
+    json_t *envelope =
+        json_pack("{s:s, s:s, s:o}", "statusCode", api_statuses[status].name, "statusString",
+                  message, "values", values != NULL ? values : json_object());
+    char *text = envelope != NULL ? json_dumps(envelope, JSON_COMPACT) : NULL;
+    json_decref(envelope);
+    if (text == NULL) {
+        static const char oom[] = "{\"statusCode\":\"INTERNAL_SERVER_ERROR\",\"statusString\":"
+                                  "\"out of memory\",\"values\":{}}";
+        api_send_body(call->req, 500, "Internal Server Error", "application/json", oom,
+                      sizeof(oom) - 1);
+        return 0;
+    }
+    size_t len = strlen(text);
+    char *body = h2o_mem_alloc_pool(&call->req->pool, len);
+    memcpy(body, text, len);
+    free(text);
+    if (status != API_OK && status != API_CREATED)
+        log_debug(call->cid_str[0] ? call->cid_str : NULL, "%.*s %.*s -> %d %s",
+                  (int)call->req->method.len, call->req->method.base, (int)call->path.len,
+                  call->path.base, api_statuses[status].code, message);
+    api_send_body(call->req, api_statuses[status].code, api_statuses[status].reason,
+                  "application/json", body, len);
+    return 0;
+}
+
+static bool iovec_eq(h2o_iovec_t v, const char *s)
+{
+    size_t n = strlen(s);
+    return v.len == n && memcmp(v.base, s, n) == 0;
+}
+
+/* Splits @path ("/a/b/c") into at most @max segments; returns the count, or -1 when there
+ * are more, or an empty segment (a doubled or trailing slash) stands anywhere. */
+static int split_path(h2o_iovec_t path, h2o_iovec_t *segs, int max)
+{
+    if (path.len == 0 || path.base[0] != '/')
+        return -1;
+    int n = 0;
+    size_t i = 1;
+    while (i <= path.len) {
+        size_t start = i;
+        while (i < path.len && path.base[i] != '/')
+            i++;
+        if (i == start || n == max)
+            return -1;
+        segs[n++] = h2o_iovec_init(path.base + start, i - start);
+        i++;
+    }
+    return n;
+}
+
+/* Finds the endpoint of @call->path. The customer API lives under /symetry/rest/{cid}; the
+ * seed also spells the list as /{cid}/tasks. */
+static void api_route(api_call_t *call)
+{
+    h2o_iovec_t seg[8];
+    int n = split_path(call->path, seg, 8);
+    call->route = ROUTE_NONE;
+    if (n == 1 && iovec_eq(seg[0], "healthz")) {
+        call->route = ROUTE_HEALTHZ;
+        return;
+    }
+    if (n == 1 && iovec_eq(seg[0], "metrics")) {
+        call->route = ROUTE_METRICS;
+        return;
+    }
+    if (n == 2 && iovec_eq(seg[1], "tasks")) {
+        call->cid = seg[0];
+        call->route = ROUTE_LIST;
+        return;
+    }
+    if (n < 4 || !iovec_eq(seg[0], "symetry") || !iovec_eq(seg[1], "rest"))
+        return;
+    call->cid = seg[2];
+    h2o_iovec_t *rest = seg + 3;
+    int m = n - 3;
+    if (m == 1 && iovec_eq(rest[0], "plugins"))
+        call->route = ROUTE_PLUGINS;
+    if (!iovec_eq(rest[0], "tasks"))
+        return;
+    if (m == 1) {
+        call->route = ROUTE_LIST;
+    } else if (m == 2) {
+        call->tid = rest[1];
+        /* "create" is both an action and a possible task name: POST creates, other methods
+         * address the task called "create". */
+        call->route = iovec_eq(rest[1], "create") && iovec_eq(call->req->method, "POST")
+                          ? ROUTE_CREATE
+                          : ROUTE_TASK;
+    } else if (m == 3) {
+        call->tid = rest[1];
+        if (iovec_eq(rest[2], "start"))
+            call->route = ROUTE_START;
+        else if (iovec_eq(rest[2], "stop"))
+            call->route = ROUTE_STOP;
+        else if (iovec_eq(rest[2], "restart"))
+            call->route = ROUTE_RESTART;
+    }
+    if (call->route == ROUTE_CREATE)
+        call->tid = h2o_iovec_init(NULL, 0);
+}
+
+/* The methods each route accepts, for 405's Allow header. */
+static const char *api_route_methods(api_route_t route)
+{
+    switch (route) {
+    case ROUTE_HEALTHZ:
+    case ROUTE_METRICS:
+    case ROUTE_LIST:
+    case ROUTE_PLUGINS:
+        return "GET";
+    case ROUTE_CREATE:
+    case ROUTE_RESTART:
+        return "POST";
+    case ROUTE_TASK:
+        return "GET, DELETE";
+    case ROUTE_START:
+    case ROUTE_STOP:
+        return "GET, POST";
+    case ROUTE_NONE:
+        break;
+    }
+    return "";
+}
+
+static bool api_method_allowed(api_call_t *call)
+{
+    const char *allowed = api_route_methods(call->route);
+    h2o_iovec_t m = call->req->method;
+    /* HEAD is not offered: every answer of this API has a body. */
+    for (const char *p = allowed; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        if (len == m.len && memcmp(p, m.base, len) == 0)
+            return true;
+        p += len;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return false;
+}
+
+static h2o_iovec_t api_header(h2o_req_t *req, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return h2o_iovec_init(NULL, 0);
+    return req->headers.entries[i].value;
+}
+
+static auth_str_t auth_str(h2o_iovec_t v)
+{
+    return (auth_str_t){v.base, v.len};
+}
+
+/* Verifies the signature of a customer request; answers and returns -1 when it fails. */
+static int api_authenticate(api_call_t *call)
+{
+    h2o_req_t *req = call->req;
+    auth_request_t ar = {
+        .method = auth_str(req->method),
+        .path = auth_str(call->path),
+        .query = auth_str(call->query),
+        .body = auth_str(req->entity),
+        .path_cid = auth_str(call->cid),
+        .authorization = auth_str(api_header(req, "authorization")),
+        .sym_date = auth_str(api_header(req, "sym-date")),
+        .customer_id = auth_str(api_header(req, "customer-id")),
+        .content_md5 = auth_str(api_header(req, "content-md5")),
+    };
+    auth_result_t res;
+    if (auth_verify(call->d->customers, &ar, time(NULL), &res) == 0) {
+        auth_result_clear(&res);
+        return 0;
+    }
+    json_t *values = NULL;
+    if (res.string_to_sign != NULL)
+        values = json_pack("{s:s}", "stringToSign", res.string_to_sign);
+    log_info(NULL, "refused %.*s %.*s for customer [%s]: %s", (int)req->method.len,
+             req->method.base, (int)call->path.len, call->path.base, call->cid_str, res.message);
+    api_reply(call, res.status == 401 ? API_UNAUTHORIZED : API_BAD_REQUEST, values, "%s",
+              res.message);
+    auth_result_clear(&res);
+    return -1;
+}
+
+/* Reads query parameter @name; returns 1 and its value when present, else 0. */
+static int api_query_param(api_call_t *call, const char *name, h2o_iovec_t *value)
+{
+    size_t name_len = strlen(name);
+    const char *p = call->query.base, *end = p + call->query.len;
+    while (p != NULL && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        const char *key_end = eq ? eq : stop;
+        if ((size_t)(key_end - p) == name_len && memcmp(p, name, name_len) == 0) {
+            *value = eq ? h2o_iovec_init(eq + 1, (size_t)(stop - eq - 1)) : h2o_iovec_init("", 0);
+            return 1;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return 0;
+}
+
+static json_t *string_list(json_t *names)
+{
+    return json_pack("{s:{s:o}}", "stringList", "values", names);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int api_list(api_call_t *call)
+{
+    daemon_t *d = call->d;
+    const char **names = malloc((d->task_count + 1) * sizeof(*names));
+    if (names == NULL)
+        return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < d->task_count; i++)
+        if (strcmp(d->tasks[i]->cid, call->cid_str) == 0)
+            names[n++] = d->tasks[i]->tid;
+    qsort(names, n, sizeof(*names), cmp_str);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_string(names[i]));
+    free(names);
+    return api_reply(call, API_OK, string_list(list), "%zu task%s", n, n == 1 ? "" : "s");
+}
+
+static void format_iso8601(time_t t, char out[32])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Copies a counter of the last heartbeat into the status map, as a string. */
+static void status_counter(json_t *map, json_t *stats, const char *key)
+{
+    json_t *v = stats ? json_object_get(stats, key) : NULL;
+    char buf[64] = "0";
+    if (json_is_integer(v))
+        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_string(v))
+        snprintf(buf, sizeof(buf), "%s", json_string_value(v));
+    else if (key[0] == 'l') /* lastRecordDateTime: none yet */
+        buf[0] = '\0';
+    json_object_set_new(map, key, json_string(buf));
+}
+
+static int api_status(api_call_t *call, task_t *task)
+{
+    char started[32] = "", pid[16] = "", restarts[16];
+    bool alive = task->pid != 0 && kill(task->pid, 0) == 0;
+    if (task->pid != 0) {
+        format_iso8601(task->start_wall, started);
+        snprintf(pid, sizeof(pid), "%d", (int)task->pid);
+    }
+    snprintf(restarts, sizeof(restarts), "%u", task->restarts);
+    json_t *map = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "status", task_status_name(task->status),
+        "startDateTime", started, "processIsAlive", alive ? "true" : "false", "lastError",
+        task->last_error, "pid", pid, "restarts", restarts, "predictor",
+        taskinfo_param(task->taskinfo, "sml.predictor", ""), "serializer",
+        taskinfo_param(task->taskinfo, "sml.serializer", "json"), "kafka",
+        task->stats ? json_string_value(json_object_get(task->stats, "kafka")) ?: "" : "");
+    static const char *const counters[] = {"recordsIn", "recordsOut", "recordsFailed",
+                                           "consumerLag", "lastRecordDateTime"};
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+        status_counter(map, task->stats, counters[i]);
+    json_t *values = json_pack("{s:{s:[o]}}", "KSVSMap", "values", map);
+    return api_reply(call, API_OK, values, "task [%s] is %s", task->tid,
+                     task_status_name(task->status));
+}
+
+static int api_save_or_fail(api_call_t *call, task_t *task)
+{
+    char errstr[512];
+    task->updated = time(NULL);
+    if (tasks_save(call->d, task, errstr, sizeof(errstr)) == 0)
+        return 0;
+    log_error(task->tag, "cannot save the task: %s", errstr);
+    api_reply(call, API_INTERNAL_SERVER_ERROR, NULL,
+              "task [%s] could not be saved (%s); the change was not made", task->tid, errstr);
+    return -1;
+}
+
+/* Answers 429 unless one more task may run. */
+static int api_check_limit(api_call_t *call, task_t *task)
+{
+    daemon_t *d = call->d;
+    bool holds_slot = task->desired_running && task->status != TASK_FAILED;
+    if (holds_slot || tasks_running_count(d) < d->cfg->task_max)
+        return 0;
+    api_reply(call, API_TOO_MANY_REQUESTS, NULL,
+              "cannot start task [%s]: %u tasks are running, the limit sml.task.max is %u; stop "
+              "a task first",
+              task->tid, tasks_running_count(d), d->cfg->task_max);
+    return -1;
+}
+
+static int api_start(api_call_t *call, task_t *task, bool restart)
+{
+    if (api_check_limit(call, task) != 0)
+        return 0;
+    bool was_desired = task->desired_running;
+    if (!was_desired) {
+        task->desired_running = true;
+        if (api_save_or_fail(call, task) != 0) {
+            task->desired_running = false;
+            return 0;
+        }
+    }
+    if (restart)
+        sup_restart(call->d, task);
+    else if (!(was_desired && task->pid != 0 && task->status != TASK_FAILED))
+        sup_start(call->d, task);
+    log_info(task->tag, "%s requested", restart ? "restart" : "start");
+    return api_reply(call, API_OK, NULL, "task [%s] is %s", task->tid,
+                     task_status_name(task->status));
+}
+
+static int api_stop(api_call_t *call, task_t *task)
+{
+    if (task->desired_running) {
+        task->desired_running = false;
+        if (api_save_or_fail(call, task) != 0) {
+            task->desired_running = true;
+            return 0;
+        }
+        log_info(task->tag, "stop requested");
+    }
+    sup_stop(call->d, task);
+    return api_reply(call, API_OK, NULL, "task [%s] is %s", task->tid,
+                     task_status_name(task->status));
+}
+
+static int api_delete(api_call_t *call, task_t *task)
+{
+    char errstr[512];
+    if (store_delete(call->d->store, task->cid, task->tid, errstr, sizeof(errstr)) != 0) {
+        log_error(task->tag, "cannot delete the task: %s", errstr);
+        return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL,
+                         "task [%s] could not be deleted: %s", task->tid, errstr);
+    }
+    log_info(task->tag, "deleted");
+    sup_stop(call->d, task);
+    char tid[sizeof(task->tid)];
+    memcpy(tid, task->tid, sizeof(tid));
+    tasks_remove(call->d, task);
+    return api_reply(call, API_OK, NULL, "task [%s] deleted", tid);
+}
+
+/* One message for every failure to decrypt or parse an encrypted body, so that the
+ * answer tells an attacker nothing about padding or plaintext. */
+#define API_TASKINFO_UNREADABLE                                                                    \
+    "TaskInfo could not be decrypted: encrypt it with the customer's secret key (see API.md, "     \
+    "Security)"
+
+/* Turns the request body into TaskInfo JSON text (malloc'd), or answers 400 and returns NULL. */
+static char *api_taskinfo_text(api_call_t *call, const customer_t *customer, size_t *len)
+{
+    h2o_iovec_t body = call->req->entity;
+    if (body.base == NULL || body.len == 0) {
+        api_reply(call, API_BAD_REQUEST, NULL, "the request has no body: send a TaskInfo");
+        return NULL;
+    }
+    size_t i = 0;
+    while (i < body.len && (body.base[i] == ' ' || body.base[i] == '\n' || body.base[i] == '\r' ||
+                            body.base[i] == '\t'))
+        i++;
+    if (i < body.len && body.base[i] == '{') {
+        if (!call->d->cfg->allow_plaintext_taskinfo) {
+            api_reply(call, API_BAD_REQUEST, NULL,
+                      "TaskInfo must be encrypted; plain JSON is accepted only when "
+                      "auth.allow_plaintext_taskinfo = true");
+            return NULL;
+        }
+        char *text = malloc(body.len + 1);
+        if (text == NULL) {
+            api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+            return NULL;
+        }
+        memcpy(text, body.base, body.len);
+        text[body.len] = '\0';
+        *len = body.len;
+        return text;
+    }
+    char *text = crypto_legacy_decrypt(customer->key, body.base, body.len, len);
+    if (text == NULL) {
+        api_reply(call, API_BAD_REQUEST, NULL, API_TASKINFO_UNREADABLE);
+        return NULL;
+    }
+    return text;
+}
+
+static int api_create(api_call_t *call)
+{
+    daemon_t *d = call->d;
+    h2o_iovec_t force_value;
+    bool force = false;
+    if (api_query_param(call, "force", &force_value)) {
+        if (force_value.len == 4 && strncasecmp(force_value.base, "true", 4) == 0)
+            force = true;
+        else if (!(force_value.len == 5 && strncasecmp(force_value.base, "false", 5) == 0))
+            return api_reply(call, API_BAD_REQUEST, NULL, "force: '%.*s' is neither true nor false",
+                             (int)(force_value.len > 32 ? 32 : force_value.len), force_value.base);
+    }
+
+    const customer_t *customer = customers_find(d->customers, call->cid.base, call->cid.len);
+    size_t len;
+    char *text = api_taskinfo_text(call, customer, &len);
+    if (text == NULL)
+        return 0;
+    char errstr[1024];
+    json_t *taskinfo = taskinfo_parse(text, len, errstr, sizeof(errstr));
+    free(text);
+    if (taskinfo == NULL)
+        return api_reply(call, API_BAD_REQUEST, NULL, "invalid TaskInfo: %s", errstr);
+
+    const char *tid = json_string_value(json_object_get(taskinfo, "name"));
+    task_t *task = tasks_find(d, call->cid_str, tid);
+    if (task != NULL && !force) {
+        json_decref(taskinfo);
+        return api_reply(call, API_CONFLICT, NULL,
+                         "task [%s] already exists for customer [%s]; use force=true to replace it",
+                         tid, call->cid_str);
+    }
+
+    if (task != NULL) {
+        json_t *old = task->taskinfo;
+        task->taskinfo = taskinfo;
+        if (api_save_or_fail(call, task) != 0) {
+            task->taskinfo = old;
+            json_decref(taskinfo);
+            return 0;
+        }
+        json_decref(old);
+        log_info(task->tag, "definition replaced");
+        if (task->desired_running && task->status != TASK_FAILED)
+            sup_restart(d, task); /* rolling update: the new definition takes over */
+        return api_reply(call, API_CREATED, NULL, "task [%s] replaced%s", tid,
+                         task->desired_running ? " and restarting" : "");
+    }
+
+    task = tasks_add(d, call->cid_str, tid, taskinfo);
+    json_decref(taskinfo);
+    if (task == NULL)
+        return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+    task->created = time(NULL);
+    if (api_save_or_fail(call, task) != 0) {
+        tasks_remove(d, task);
+        return 0;
+    }
+    log_info(task->tag, "created");
+    return api_reply(call, API_CREATED, NULL, "task [%s] created for customer [%s]", tid,
+                     call->cid_str);
+}
+
+static int api_metrics(api_call_t *call)
+{
+    daemon_t *d = call->d;
+    char buf[512];
+    int n = snprintf(buf, sizeof(buf),
+                     "# HELP symtask_tasks_running Tasks whose desired state is running.\n"
+                     "# TYPE symtask_tasks_running gauge\n"
+                     "symtask_tasks_running %u\n"
+                     "# HELP symtask_tasks_max The limit sml.task.max.\n"
+                     "# TYPE symtask_tasks_max gauge\n"
+                     "symtask_tasks_max %u\n"
+                     "# HELP symtask_tasks Tasks defined.\n"
+                     "# TYPE symtask_tasks gauge\n"
+                     "symtask_tasks %zu\n",
+                     tasks_running_count(d), d->cfg->task_max, d->task_count);
+    char *body = h2o_mem_alloc_pool(&call->req->pool, (size_t)n);
+    memcpy(body, buf, (size_t)n);
+    api_send_body(call->req, 200, "OK", "text/plain; version=0.0.4", body, (size_t)n);
+    return 0;
+}
+
+static int api_dispatch(api_call_t *call)
+{
+    daemon_t *d = call->d;
+    h2o_req_t *req = call->req;
+
+    api_route(call);
+    if (call->route == ROUTE_NONE)
+        return api_reply(call, API_NOT_FOUND, NULL, "no such endpoint: %.*s %.*s",
+                         (int)req->method.len, req->method.base,
+                         (int)(call->path.len > 256 ? 256 : call->path.len), call->path.base);
+    if (!api_method_allowed(call)) {
+        const char *allow = api_route_methods(call->route);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+        return api_reply(call, API_METHOD_NOT_ALLOWED, NULL, "%.*s is not allowed here; use %s",
+                         (int)req->method.len, req->method.base, allow);
+    }
+    if (call->route == ROUTE_HEALTHZ)
+        return api_reply(call, API_OK, NULL, "symtaskd is serving");
+    if (call->route == ROUTE_METRICS)
+        return api_metrics(call);
+
+    if (!taskinfo_id_valid(call->cid.base, call->cid.len))
+        return api_reply(call, API_BAD_REQUEST, NULL,
+                         "customer id '%.*s' is malformed: use 1 to 128 of A-Z a-z 0-9 . _ -",
+                         (int)(call->cid.len > 140 ? 140 : call->cid.len), call->cid.base);
+    memcpy(call->cid_str, call->cid.base, call->cid.len);
+    call->cid_str[call->cid.len] = '\0';
+    if (call->tid.base != NULL) {
+        if (!taskinfo_id_valid(call->tid.base, call->tid.len))
+            return api_reply(call, API_BAD_REQUEST, NULL,
+                             "task id '%.*s' is malformed: use 1 to 128 of A-Z a-z 0-9 . _ -",
+                             (int)(call->tid.len > 140 ? 140 : call->tid.len), call->tid.base);
+        memcpy(call->tid_str, call->tid.base, call->tid.len);
+        call->tid_str[call->tid.len] = '\0';
+    }
+    if (req->entity.len > d->cfg->http_max_body)
+        return api_reply(call, API_PAYLOAD_TOO_LARGE, NULL,
+                         "the request body has %zu bytes; the limit http.max_body is %zu",
+                         req->entity.len, d->cfg->http_max_body);
+    if (api_authenticate(call) != 0)
+        return 0;
+
+    switch (call->route) {
+    case ROUTE_LIST:
+        return api_list(call);
+    case ROUTE_CREATE:
+        return api_create(call);
+    case ROUTE_PLUGINS:
+        return api_reply(call, API_NOT_FOUND, NULL,
+                         "the plugin listing is not available in this version");
+    default:
+        break;
+    }
+
+    task_t *task = tasks_find(d, call->cid_str, call->tid_str);
+    if (task == NULL)
+        return api_reply(call, API_NOT_FOUND, NULL, "task [%s] does not exist for customer [%s]",
+                         call->tid_str, call->cid_str);
+    switch (call->route) {
+    case ROUTE_TASK:
+        return iovec_eq(req->method, "DELETE") ? api_delete(call, task) : api_status(call, task);
+    case ROUTE_START:
+        return api_start(call, task, false);
+    case ROUTE_RESTART:
+        return api_start(call, task, true);
+    case ROUTE_STOP:
+        return api_stop(call, task);
+    default:
+        return api_reply(call, API_NOT_FOUND, NULL, "no such endpoint");
+    }
+}
+
+static int api_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    api_call_t call = {.req = req, .d = ((api_handler_t *)self)->d};
+    h2o_iovec_t path = req->input.path;
+    size_t query_at = req->input.query_at;
+    if (query_at != SIZE_MAX) {
+        call.path = h2o_iovec_init(path.base, query_at);
+        call.query = h2o_iovec_init(path.base + query_at + 1, path.len - query_at - 1);
+    } else {
+        call.path = path;
+        call.query = h2o_iovec_init(NULL, 0);
+    }
+    return api_dispatch(&call);
+}
+
+void api_register(daemon_t *d, h2o_hostconf_t *hostconf)
+{
+    h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
+    api_handler_t *handler = (api_handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
+    handler->super.on_req = api_on_req;
+    handler->d = d;
+}

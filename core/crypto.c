@@ -1,0 +1,165 @@
+/* crypto.c: base64, MD5, HMAC-SHA256 and legacy AES-128-CBC as SymetryML clients use them. */
+#include "crypto.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#define MD5_SIZE 16
+#define SHA256_SIZE 32
+#define AES_BLOCK 16
+
+/* base64-decode("LzM5QUtXZXWHm7HJ4wAePg=="): the fixed IV every SymetryML client uses. */
+static const uint8_t legacy_iv[AES_BLOCK] = {0x2f, 0x33, 0x39, 0x41, 0x4b, 0x57, 0x65, 0x75,
+                                             0x87, 0x9b, 0xb1, 0xc9, 0xe3, 0x00, 0x1e, 0x3e};
+
+char *crypto_b64_encode(const void *in, size_t in_len)
+{
+    /* sodium_base64_ENCODED_LEN overflows for lengths this large. */
+    if (in_len > (SIZE_MAX / 4) * 3 - 3)
+        return NULL;
+    size_t out_size = sodium_base64_ENCODED_LEN(in_len, sodium_base64_VARIANT_ORIGINAL);
+    char *out = malloc(out_size);
+    if (out == NULL)
+        return NULL;
+    sodium_bin2base64(out, out_size, in_len ? in : (const void *)"", in_len,
+                      sodium_base64_VARIANT_ORIGINAL);
+    return out;
+}
+
+uint8_t *crypto_b64_decode(const char *in, size_t in_len, size_t *out_len)
+{
+    /* Room for every byte the input could decode to, plus the convenience NUL. */
+    size_t max_len = in_len / 4 * 3 + 3;
+    uint8_t *out = malloc(max_len + 1);
+    size_t len = 0;
+    if (out == NULL)
+        return NULL;
+    /* Without an end pointer libsodium fails unless the whole input is consumed, and with
+     * the padded variant it requires canonical padding. */
+    if (in_len > 0 && sodium_base642bin(out, max_len, in, in_len, NULL, &len, NULL,
+                                        sodium_base64_VARIANT_ORIGINAL) != 0)
+        goto error;
+    out[len] = '\0';
+    if (out_len != NULL)
+        *out_len = len;
+    return out;
+
+error:
+    free(out);
+    return NULL;
+}
+
+void crypto_md5_b64(const void *data, size_t len, char out[25])
+{
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    /* An empty result never equals a well-formed digest, so a failure cannot verify. */
+    out[0] = '\0';
+    if (!EVP_Digest(len ? data : (const void *)"", len, md, &md_len, EVP_md5(), NULL) ||
+        md_len != MD5_SIZE)
+        return;
+    sodium_bin2base64(out, 25, md, MD5_SIZE, sodium_base64_VARIANT_ORIGINAL);
+}
+
+void crypto_hmac_sha256_b64(const uint8_t *key, size_t key_len, const void *msg, size_t msg_len,
+                            char out[45])
+{
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    size_t mac_len = 0;
+    /* OpenSSL refuses a NULL key even when its length is 0. */
+    static const uint8_t no_key[1] = {0};
+    out[0] = '\0';
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key_len ? key : no_key, key_len,
+                  msg_len ? msg : (const void *)"", msg_len, mac, sizeof(mac), &mac_len) == NULL ||
+        mac_len != SHA256_SIZE)
+        goto done;
+    sodium_bin2base64(out, 45, mac, SHA256_SIZE, sodium_base64_VARIANT_ORIGINAL);
+
+done:
+    sodium_memzero(mac, sizeof(mac));
+}
+
+int crypto_equal(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    /* Only the length may leak; the bytes are always compared over the shorter length. */
+    size_t n = a_len < b_len ? a_len : b_len;
+    int same = n == 0 ? 1 : sodium_memcmp(a, b, n) == 0;
+    return same & (a_len == b_len);
+}
+
+char *crypto_legacy_decrypt(const uint8_t key[16], const char *b64, size_t b64_len, size_t *out_len)
+{
+    EVP_CIPHER_CTX *ctx = NULL;
+    uint8_t *cipher = NULL;
+    char *plain = NULL;
+    size_t cipher_len = 0, plain_size = 0;
+    int n = 0, total = 0;
+
+    cipher = crypto_b64_decode(b64, b64_len, &cipher_len);
+    /* EVP works on int lengths; the extra block leaves room for DecryptUpdate's output. */
+    if (cipher == NULL || cipher_len == 0 || cipher_len % AES_BLOCK != 0 ||
+        cipher_len > INT_MAX - 2 * AES_BLOCK)
+        goto error;
+    plain_size = cipher_len + AES_BLOCK + 1;
+    plain = malloc(plain_size);
+    ctx = EVP_CIPHER_CTX_new();
+    if (plain == NULL || ctx == NULL)
+        goto error;
+    if (!EVP_DecryptInit_ex(ctx, EVP_aes_128_cbc(), NULL, key, legacy_iv) ||
+        !EVP_DecryptUpdate(ctx, (uint8_t *)plain, &n, cipher, (int)cipher_len))
+        goto error;
+    total = n;
+    if (!EVP_DecryptFinal_ex(ctx, (uint8_t *)plain + total, &n))
+        goto error;
+    total += n;
+    plain[total] = '\0';
+    EVP_CIPHER_CTX_free(ctx);
+    free(cipher);
+    if (out_len != NULL)
+        *out_len = (size_t)total;
+    return plain;
+
+error:
+    EVP_CIPHER_CTX_free(ctx);
+    free(cipher);
+    /* A partly decrypted TaskInfo may hold credentials. */
+    if (plain != NULL)
+        sodium_memzero(plain, plain_size);
+    free(plain);
+    return NULL;
+}
+
+char *crypto_legacy_encrypt(const uint8_t key[16], const void *plain, size_t plain_len)
+{
+    EVP_CIPHER_CTX *ctx = NULL;
+    uint8_t *cipher = NULL;
+    char *out = NULL;
+    size_t cipher_size = 0;
+    int n = 0, total = 0;
+
+    if (plain_len > INT_MAX - 2 * AES_BLOCK)
+        return NULL;
+    cipher_size = plain_len + AES_BLOCK;
+    cipher = malloc(cipher_size);
+    ctx = EVP_CIPHER_CTX_new();
+    if (cipher == NULL || ctx == NULL)
+        goto done;
+    if (!EVP_EncryptInit_ex(ctx, EVP_aes_128_cbc(), NULL, key, legacy_iv) ||
+        !EVP_EncryptUpdate(ctx, cipher, &n, plain_len ? plain : (const void *)"", (int)plain_len))
+        goto done;
+    total = n;
+    if (!EVP_EncryptFinal_ex(ctx, cipher + total, &n))
+        goto done;
+    total += n;
+    out = crypto_b64_encode(cipher, (size_t)total);
+
+done:
+    EVP_CIPHER_CTX_free(ctx);
+    free(cipher);
+    return out;
+}

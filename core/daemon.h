@@ -1,0 +1,113 @@
+/* daemon.h: the daemon's state shared by the API handlers and the supervisor.
+ * Private to core/. Everything here is owned by the event loop thread. */
+#ifndef SYMTASK_CORE_DAEMON_H
+#define SYMTASK_CORE_DAEMON_H
+
+#include <h2o.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "channel.h"
+#include "config.h"
+#include "customers.h"
+#include "store.h"
+
+typedef enum task_status {
+    TASK_STOPPED,
+    TASK_STARTING,   /* worker spawned, not yet ready */
+    TASK_RUNNING,    /* worker reported ready */
+    TASK_STOPPING,   /* SIGTERM sent, waiting for the exit */
+    TASK_RESTARTING, /* worker exited unexpectedly, waiting for the backoff */
+    TASK_FAILED,     /* gave up: too many crashes in a row, or a definition that cannot run */
+} task_status_t;
+
+const char *task_status_name(task_status_t status);
+
+/* One line buffer for a worker's stderr. */
+typedef struct line_buf {
+    char data[4096];
+    size_t len;
+} line_buf_t;
+
+typedef struct task {
+    char cid[129];
+    char tid[129];
+    char tag[260]; /* "cid/tid" for logs */
+    json_t *taskinfo;
+    bool desired_running;
+    bool deleted;     /* no longer in the store; freed once its worker is gone */
+    bool restart_now; /* when the worker exits, start again at once (restart, force replace) */
+    task_status_t status;
+    char last_error[1024];
+    time_t created, updated;
+
+    /* the worker process; pid 0 when there is none */
+    pid_t pid;
+    h2o_socket_t *chan;
+    channel_reader_t chan_reader;
+    h2o_socket_t *err;
+    line_buf_t err_line;
+    time_t start_wall;   /* wall-clock time the worker was spawned */
+    uint64_t started_ms; /* monotonic ms the worker was spawned */
+    uint64_t last_heartbeat_ms;
+    uint64_t kill_at_ms;    /* while stopping: when to send SIGKILL; 0: none */
+    uint64_t restart_at_ms; /* while restarting: when to spawn again */
+    unsigned restarts;      /* restarts after crashes since the last start call */
+    unsigned crashes_in_row;
+    char worker_error[512]; /* last error the current worker reported, or why it was killed */
+    json_t *stats;          /* last heartbeat's counters, or NULL */
+} task_t;
+
+typedef struct daemon {
+    config_t *cfg;
+    store_t *store;
+    customers_t *customers;
+    h2o_evloop_t *loop;
+    char worker_path[4096];
+    char plugin_dir[4096];
+    char default_bootstrap[1024]; /* kafka.bootstrap.servers or the embedded cluster's */
+    struct embedded_kafka *embedded;
+
+    task_t **tasks; /* live tasks (not deleted), in no particular order */
+    size_t task_count, task_cap;
+    task_t **retired; /* deleted tasks whose worker is still stopping */
+    size_t retired_count, retired_cap;
+
+    bool shutting_down;
+} daemon_t;
+
+/* Monotonic milliseconds. */
+uint64_t daemon_now_ms(void);
+
+/* Task registry (tasks.c). */
+task_t *tasks_find(daemon_t *d, const char *cid, const char *tid);
+task_t *tasks_add(daemon_t *d, const char *cid, const char *tid, json_t *taskinfo);
+/* Removes @task from the live list; frees it, or retires it while its worker runs. */
+void tasks_remove(daemon_t *d, task_t *task);
+void task_free(task_t *task);
+/* Drops a retired task from the retired list once its worker has exited (then free it). */
+void tasks_forget_retired(daemon_t *d, task_t *task);
+/* Tasks that hold a slot of sml.task.max: desired running and not failed. */
+unsigned tasks_running_count(const daemon_t *d);
+/* Persists @task's definition and desired state. */
+int tasks_save(daemon_t *d, task_t *task, char *errstr, size_t errstr_size);
+
+/* Supervisor (supervisor.c). */
+int sup_init(daemon_t *d, char *errstr, size_t errstr_size);
+/* Sets the task's desired state to running and spawns its worker if none runs. */
+void sup_start(daemon_t *d, task_t *task);
+/* Sets the desired state to stopped and asks the worker to stop. */
+void sup_stop(daemon_t *d, task_t *task);
+/* Stops and starts again (at once if nothing runs). */
+void sup_restart(daemon_t *d, task_t *task);
+/* Called every ~100 ms: backoffs, stop timeouts, heartbeat timeouts. */
+void sup_tick(daemon_t *d);
+/* Reaps exited workers (on SIGCHLD). */
+void sup_reap(daemon_t *d);
+/* Asks every worker to stop and returns the number still alive. */
+size_t sup_shutdown(daemon_t *d);
+
+#endif

@@ -1,0 +1,55 @@
+/* store.h: task definitions and desired states kept under state.dir, one file per task,
+ * written atomically (write temp, fsync, rename, fsync dir). Private to core/. */
+#ifndef SYMTASK_CORE_STORE_H
+#define SYMTASK_CORE_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+typedef struct store store_t;
+
+/* One stored task. The file is {state.dir}/tasks/{cid}/{tid}.task holding JSON:
+ * {"format":1,"cid":..,"tid":..,"taskInfo":{..},"desired":"running"|"stopped",
+ *  "lastError":"..","created":"ISO-8601","updated":"ISO-8601"} */
+typedef struct stored_task {
+    char cid[129];
+    char tid[129];
+    json_t *taskinfo;   /* normalised TaskInfo (see taskinfo.h); borrowed on put, owned by
+                           the visitor's argument on load (the callback must incref to keep) */
+    bool desired_running;
+    const char *last_error; /* may be NULL */
+    time_t created;
+    time_t updated;
+} stored_task_t;
+
+/* Opens (creating with mode 0700 if needed) {state_dir} and {state_dir}/tasks. Refuses a
+ * state dir it cannot write, with a message naming the path and errno text. */
+store_t *store_open(const char *state_dir, char *errstr, size_t errstr_size);
+
+typedef int (*store_visit_cb)(const stored_task_t *task, void *arg);
+
+/* Calls @cb for every stored task. Any unreadable, unparseable or invalid file (wrong
+ * format, cid/tid not matching its path, TaskInfo failing taskinfo_validate) stops the load
+ * with -1 and a message naming the file and the reason ("state file F is corrupt: ...; move it
+ * aside or restore it, symtaskd will not start without it"): a file is never skipped or
+ * deleted. Leftover *.tmp files from an interrupted write are removed. A non-zero return of
+ * @cb stops the walk and is returned. */
+int store_load_all(store_t *store, store_visit_cb cb, void *arg, char *errstr,
+                   size_t errstr_size);
+
+/* Writes one task atomically, creating its customer directory. -1 with a message on failure;
+ * the previous version of the file is then untouched. */
+int store_put(store_t *store, const stored_task_t *task, char *errstr, size_t errstr_size);
+
+/* Removes a task's file (and its customer directory when empty). Removing a task that is not
+ * stored is not an error. */
+int store_delete(store_t *store, const char *cid, const char *tid, char *errstr,
+                 size_t errstr_size);
+
+const char *store_dir(const store_t *store);
+
+void store_close(store_t *store);
+
+#endif

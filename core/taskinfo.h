@@ -1,0 +1,41 @@
+/* taskinfo.h: ids and TaskInfo validation (API.md "TaskInfo"). Private to core/. */
+#ifndef SYMTASK_CORE_TASKINFO_H
+#define SYMTASK_CORE_TASKINFO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define TASKINFO_ID_MAX 128
+
+/* A customer or task id: 1 to 128 characters of [A-Za-z0-9._-], and not "." or ".." (ids
+ * name directories of the state dir). */
+bool taskinfo_id_valid(const char *s, size_t len);
+
+/* Parses and validates a TaskInfo document. On success returns a new reference to a
+ * normalised object {"type":"kstream","name":"t1","params":{...}} (params a string→string
+ * map) and 0. On failure returns NULL and writes into @errstr a message naming the field and
+ * what is wrong, e.g. "params.sml.task.heap.max: '12q' is not a size (use 512m or 2g)",
+ * "name: 't 1' is not a valid task id (1 to 128 of A-Z a-z 0-9 . _ -)", "params: required
+ * key sml.kstream.source.topic is missing". Checks: JSON object; type == "kstream"; name a
+ * valid id; params an object whose values are all strings; required keys
+ * (sml.kstream.source.topic, sml.kstream.sink.topic, sml.predictor); numeric keys
+ * (record.poll.max 1..1000000, schedule.ms 0..3600000); heap sizes; errors.tolerance
+ * none|all; guarantee at_least_once (exactly_once: "not supported yet" message); every
+ * key not starting with "sml." (and every kafka.consumer.X / kafka.producer.X) accepted by
+ * librdkafka's rd_kafka_conf_set, with plugin.library.paths and interceptor-style keys
+ * refused because they would load code into the daemon. Messages never quote the value of
+ * a key that looks secret (*password*, *secret*, *key*, sasl.*, ssl.*). */
+json_t *taskinfo_parse(const char *text, size_t len, char *errstr, size_t errstr_size);
+
+/* The same checks on an already parsed document (used when loading the store). */
+json_t *taskinfo_validate(json_t *doc, char *errstr, size_t errstr_size);
+
+/* Looks up params[key] of a normalised TaskInfo, or @def. */
+const char *taskinfo_param(json_t *taskinfo, const char *key, const char *def);
+
+/* True for keys whose values must never be shown: *password*, *secret*, *key* (any case),
+ * sasl.*, ssl.*. */
+bool taskinfo_key_is_secret(const char *key);
+
+#endif

@@ -1,0 +1,313 @@
+/* harness.c: runs the real symtaskd for integration tests and signs requests to it. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "crypto.h"
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    cr_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    cr_assert(fd >= 0, "cannot write %s: %s", path, strerror(errno));
+    cr_assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    fchmod(fd, mode);
+    close(fd);
+}
+
+void h_setup(harness_t *h, const char *extra_conf)
+{
+    memset(h, 0, sizeof(*h));
+    snprintf(h->dir, sizeof(h->dir), "/tmp/symtask-it-XXXXXX");
+    cr_assert(mkdtemp(h->dir) != NULL);
+    h->port = free_port();
+    snprintf(h->conf_path, sizeof(h->conf_path), "%s/symtaskd.conf", h->dir);
+    snprintf(h->log_path, sizeof(h->log_path), "%s/daemon.log", h->dir);
+
+    char path[400], conf[4096];
+    snprintf(path, sizeof(path), "%s/customers", h->dir);
+    write_file(path, H_CID1 ":" H_SECRET1 "\n" H_CID2 ":" H_SECRET2 "\n", 0600);
+    snprintf(conf, sizeof(conf),
+             "listen = 127.0.0.1:%d\n"
+             "state.dir = %s/state\n"
+             "customers.file = %s/customers\n"
+             "kafka.embedded = true\n"
+             "task.stop_timeout_ms = 5000\n"
+             "log.level = debug\n"
+             "%s\n",
+             h->port, h->dir, h->dir, extra_conf ? extra_conf : "");
+    write_file(h->conf_path, conf, 0644);
+    h_start(h);
+}
+
+void h_start(harness_t *h)
+{
+    const char *daemon = getenv("SYMTASKD");
+    cr_assert(daemon != NULL, "SYMTASKD (path of symtaskd) must be set");
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, 2);
+        dup2(fd, 1);
+        execl(daemon, "symtaskd", "-c", h->conf_path, (char *)NULL);
+        _exit(127);
+    }
+    h->pid = pid;
+    for (int i = 0; i < 200; i++) {
+        int wstatus;
+        if (waitpid(pid, &wstatus, WNOHANG) == pid) {
+            h->pid = 0;
+            cr_assert_fail("symtaskd exited at start (status %d); see %s", wstatus, h->log_path);
+        }
+        h_response_t r =
+            h_raw(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0);
+        int status = r.status;
+        h_response_free(&r);
+        if (status == 200)
+            return;
+        sleep_ms(50);
+    }
+    cr_assert_fail("symtaskd does not serve on port %d within 10 s; see %s", h->port, h->log_path);
+}
+
+int h_stop(harness_t *h, int sig)
+{
+    if (h->pid == 0)
+        return -1;
+    kill(h->pid, sig);
+    int wstatus = -1;
+    for (int i = 0; i < 600; i++) {
+        if (waitpid(h->pid, &wstatus, WNOHANG) == h->pid) {
+            h->pid = 0;
+            return wstatus;
+        }
+        sleep_ms(50);
+    }
+    kill(h->pid, SIGKILL);
+    waitpid(h->pid, &wstatus, 0);
+    h->pid = 0;
+    cr_assert_fail("symtaskd did not exit within 30 s of signal %d", sig);
+    return wstatus;
+}
+
+void h_teardown(harness_t *h)
+{
+    if (h->pid != 0)
+        h_stop(h, SIGTERM);
+    if (getenv("SYMTASK_KEEP_TEST_DIRS") == NULL && h->dir[0] != '\0') {
+        char cmd[400];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", h->dir);
+    }
+}
+
+h_response_t h_raw(harness_t *h, const char *request, size_t len)
+{
+    h_response_t r = {.status = -1};
+    if (len == 0)
+        len = strlen(request);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)h->port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        r.body = strdup("");
+        return r;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, request + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    size_t cap = 65536, got = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (got + 1 == cap)
+            buf = realloc(buf, cap *= 2);
+        ssize_t n = recv(fd, buf + got, cap - got - 1, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    char *head_end = strstr(buf, "\r\n\r\n");
+    if (sscanf(buf, "HTTP/1.%*d %d", &r.status) != 1 || head_end == NULL) {
+        r.status = -1;
+        r.body = buf;
+        return r;
+    }
+    size_t head_len = (size_t)(head_end - buf);
+    snprintf(r.headers, sizeof(r.headers), "%.*s", (int)head_len, buf);
+    r.body = strdup(head_end + 4);
+    free(buf);
+    r.json = json_loads(r.body, 0, NULL);
+    return r;
+}
+
+h_response_t h_request(harness_t *h, const char *method, const char *path, const char *body,
+                       const char *cid, const char *secret_b64)
+{
+    size_t body_len = body ? strlen(body) : 0;
+    char md5[25] = "";
+    if (body_len > 0)
+        crypto_md5_b64(body, body_len, md5);
+    char date[40];
+    auth_format_date(time(NULL), 123456789, date);
+
+    char raw_path[2048];
+    snprintf(raw_path, sizeof(raw_path), "%s", path);
+    char *q = strchr(raw_path, '?');
+    const char *query = NULL;
+    if (q != NULL) {
+        *q = '\0';
+        query = q + 1;
+    }
+    char *sts =
+        auth_string_to_sign(method, md5, secret_b64, date, cid, body, body_len, raw_path, query);
+    size_t key_len;
+    uint8_t *key = crypto_b64_decode(secret_b64, strlen(secret_b64), &key_len);
+    char sig[45];
+    crypto_hmac_sha256_b64(key, key_len, sts, strlen(sts), sig);
+    free(key);
+    free(sts);
+
+    size_t cap = body_len + 4096;
+    char *req = malloc(cap);
+    int n = snprintf(req, cap,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     "Authorization: %s\r\nSym-date: %s\r\nCustomer-ID: %s\r\n"
+                     "Content-MD5: %s\r\nContent-Length: %zu\r\n\r\n",
+                     method, path, sig, date, cid, md5, body_len);
+    memcpy(req + n, body ? body : "", body_len);
+    h_response_t r = h_raw(h, req, (size_t)n + body_len);
+    free(req);
+    return r;
+}
+
+h_response_t h_req(harness_t *h, const char *method, const char *path, const char *body)
+{
+    return h_request(h, method, path, body, H_CID1, H_SECRET1);
+}
+
+void h_response_free(h_response_t *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    r->body = NULL;
+    r->json = NULL;
+}
+
+char *h_taskinfo(const char *tid, const char *extra_params, const char *secret_b64)
+{
+    char json[8192];
+    snprintf(json, sizeof(json),
+             "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{"
+             "\"sml.kstream.source.topic\":\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\","
+             "\"sml.predictor\":\"linear\"%s%s}}",
+             tid, tid, tid, extra_params ? "," : "", extra_params ? extra_params : "");
+    size_t key_len;
+    uint8_t *key = crypto_b64_decode(secret_b64, strlen(secret_b64), &key_len);
+    char *sealed = crypto_legacy_encrypt(key, json, strlen(json));
+    free(key);
+    return sealed;
+}
+
+json_t *h_status(harness_t *h, const char *tid)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/symetry/rest/" H_CID1 "/tasks/%s", tid);
+    h_response_t r = h_req(h, "GET", path, NULL);
+    json_t *map = NULL;
+    if (r.status == 200)
+        map = json_incref(json_array_get(
+            json_object_get(json_object_get(json_object_get(r.json, "values"), "KSVSMap"),
+                            "values"),
+            0));
+    h_response_free(&r);
+    return map;
+}
+
+const char *h_get(json_t *status, const char *key)
+{
+    const char *v = json_string_value(json_object_get(status, key));
+    return v ? v : "";
+}
+
+bool h_wait_status(harness_t *h, const char *tid, const char *key, const char *value,
+                   int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        json_t *st = h_status(h, tid);
+        bool met = st != NULL && strcmp(h_get(st, key), value) == 0;
+        json_decref(st);
+        if (met)
+            return true;
+        sleep_ms(50);
+    }
+    return false;
+}
+
+bool h_log_contains(harness_t *h, const char *needle)
+{
+    FILE *f = fopen(h->log_path, "r");
+    if (f == NULL)
+        return false;
+    char line[8192];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+bool h_pid_alive(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *paren = strrchr(buf, ')');
+    return paren != NULL && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
