@@ -16,26 +16,27 @@ typedef enum config_source {
 } config_source_t;
 
 typedef struct config {
-    char *listen[CONFIG_LISTEN_MAX]; /* "host:port", "[v6]:port" or ":port"; default 127.0.0.1:8080 */
+    char *
+        listen[CONFIG_LISTEN_MAX]; /* "host:port", "[v6]:port" or ":port"; default 127.0.0.1:8080 */
     size_t listen_count;
-    char *state_dir;               /* default /var/lib/symtask */
-    char *plugin_dir;              /* NULL: next to the binary in a build tree, else the install dir */
-    char *worker_path;             /* NULL: same rule as plugin_dir */
-    char *customers_file;          /* default /etc/symtask/customers */
-    char *kafka_bootstrap_servers; /* NULL: none; tasks must name bootstrap.servers */
-    char *tls_cert, *tls_key;      /* both NULL or both set */
-    unsigned task_max;             /* sml.task.max, default 4, 1..1024 */
-    bool kafka_embedded;           /* default false */
-    unsigned kafka_embedded_brokers; /* default 1, 1..9 */
+    char *state_dir;      /* default /var/lib/symtask */
+    char *plugin_dir;     /* NULL: next to the binary in a build tree, else the install dir */
+    char *worker_path;    /* NULL: same rule as plugin_dir */
+    char *customers_file; /* default /etc/symtask/customers */
+    char *kafka_bootstrap_servers;      /* NULL: none; tasks must name bootstrap.servers */
+    char *tls_cert, *tls_key;           /* both NULL or both set */
+    unsigned task_max;                  /* sml.task.max, default 4, 1..1024 */
+    bool kafka_embedded;                /* default false */
+    unsigned kafka_embedded_brokers;    /* default 1, 1..9 */
     unsigned kafka_embedded_partitions; /* partitions of topics the daemon creates, default 4 */
-    bool allow_plaintext_taskinfo;  /* auth.allow_plaintext_taskinfo, default false */
-    int log_level;                  /* log.level: a log_level_t, default LOG_INFO */
-    size_t http_max_body;           /* http.max_body bytes, default 1 MiB; accepts 512k, 1m */
-    unsigned stop_timeout_ms;       /* task.stop_timeout_ms, default 10000 */
-    unsigned restart_backoff_ms;    /* task.restart_backoff_ms, first delay, default 1000 */
-    unsigned restart_backoff_max_ms; /* task.restart_backoff_max_ms, default 30000 */
-    unsigned restart_max;           /* task.restart_max: crashes in a row before `failed`, default 5 */
-    unsigned heartbeat_timeout_ms;  /* task.heartbeat_timeout_ms, default 30000 */
+    bool allow_plaintext_taskinfo;      /* auth.allow_plaintext_taskinfo, default false */
+    int log_level;                      /* log.level: a log_level_t, default LOG_INFO */
+    size_t http_max_body;               /* http.max_body bytes, default 1 MiB; accepts 512k, 1m */
+    unsigned stop_timeout_ms;           /* task.stop_timeout_ms, default 10000 */
+    unsigned restart_backoff_ms;        /* task.restart_backoff_ms, first delay, default 1000 */
+    unsigned restart_backoff_max_ms;    /* task.restart_backoff_max_ms, default 30000 */
+    unsigned restart_max; /* task.restart_max: crashes in a row before `failed`, default 5 */
+    unsigned heartbeat_timeout_ms; /* task.heartbeat_timeout_ms, default 30000 */
 
     /* internal: which keys were set from the command line */
     bool _cli_listen;
@@ -45,7 +46,7 @@ typedef struct config {
 void config_init(config_t *cfg);
 
 /* Sets one key. Unknown key or bad value: returns -1 and writes a message naming the key,
- * the value and what is accepted (e.g. "sml.task.max: 'abc' is not a number between 1 and
+ * the value and what is accepted (e.g. "sml.task.max: 'abc' is not a whole number between 1 and
  * 1024"). */
 int config_set(config_t *cfg, const char *key, const char *value, config_source_t source,
                char *errstr, size_t errstr_size);

@@ -10,14 +10,15 @@
 
 typedef struct customer {
     char cid[129];
-    char secret_b64[64];               /* as written in the file, used in StringToSign */
-    uint8_t key[CUSTOMER_KEY_SIZE];    /* base64-decoded secret */
+    char secret_b64[64];            /* as written in the file, used in StringToSign */
+    uint8_t key[CUSTOMER_KEY_SIZE]; /* base64-decoded secret */
 } customer_t;
 
 typedef struct customers customers_t;
 
 /* Loads the file. Refuses a file readable or writable by group or others ("customers file
- * F is readable by other users (mode 0644); chmod 600 F"), an invalid customer id, a
+ * F is readable by other users (mode 0644); run: chmod 600 F"), any group or other
+ * permission bit, an invalid customer id, a
  * secret that does not decode to 16 bytes, and a duplicate id; messages give FILE:LINE and
  * never print a secret. An empty file is valid (no customer can sign in). */
 customers_t *customers_load(const char *path, char *errstr, size_t errstr_size);

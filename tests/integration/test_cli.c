@@ -1,0 +1,131 @@
+/* test_cli.c: symtaskd's command line: config errors name the key and exit non-zero. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs symtaskd with @args (NULL-terminated), returns its exit status and its output. */
+static int run_daemon(char *out, size_t out_size, const char *const *args)
+{
+    int pipefd[2];
+    cr_assert(pipe(pipefd) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        const char *argv[16] = {"symtaskd"};
+        for (int i = 0; args[i] != NULL && i < 14; i++)
+            argv[i + 1] = args[i];
+        execv(getenv("SYMTASKD"), (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < out_size && (n = read(pipefd[0], out + got, out_size - got - 1)) > 0)
+        got += (size_t)n;
+    out[got] = '\0';
+    close(pipefd[0]);
+    int wstatus;
+    waitpid(pid, &wstatus, 0);
+    cr_assert(WIFEXITED(wstatus), "symtaskd did not exit normally");
+    return WEXITSTATUS(wstatus);
+}
+
+static char dir[64];
+static char conf[128];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/symtask-cli-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char customers[128];
+    snprintf(customers, sizeof(customers), "%s/customers", dir);
+    int fd = open(customers, O_WRONLY | O_CREAT, 0600);
+    cr_assert(write(fd, "c1:MDEyMzQ1Njc4OWFiY2RlZg==\n", 28) == 28);
+    close(fd);
+    snprintf(conf, sizeof(conf), "%s/symtaskd.conf", dir);
+    FILE *f = fopen(conf, "w");
+    fprintf(f, "state.dir = %s/state\ncustomers.file = %s\nlisten = 127.0.0.1:0\n", dir, customers);
+    fclose(f);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    cr_assert(system(cmd) == 0);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown, .timeout = 30);
+
+Test(cli, version_and_help)
+{
+    char out[4096];
+    cr_assert_eq(run_daemon(out, sizeof(out), (const char *[]){"--version", NULL}), 0);
+    cr_assert(strncmp(out, "symtaskd ", 9) == 0, "%s", out);
+    cr_assert_eq(run_daemon(out, sizeof(out), (const char *[]){"--help", NULL}), 0);
+    cr_assert(strstr(out, "--set KEY=VALUE") != NULL, "%s", out);
+}
+
+Test(cli, check_accepts_a_good_config)
+{
+    char out[4096];
+    cr_assert_eq(run_daemon(out, sizeof(out), (const char *[]){"-c", conf, "--check", NULL}), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "configuration OK") != NULL, "%s", out);
+}
+
+Test(cli, unknown_key_is_named)
+{
+    char out[4096];
+    int code = run_daemon(out, sizeof(out),
+                          (const char *[]){"-c", conf, "--set", "sml.task.maxx=3", NULL});
+    cr_assert_neq(code, 0);
+    cr_assert(strstr(out, "sml.task.maxx") != NULL, "%s", out);
+}
+
+Test(cli, bad_value_is_named)
+{
+    char out[4096];
+    int code = run_daemon(out, sizeof(out),
+                          (const char *[]){"-c", conf, "--set", "sml.task.max=lots", NULL});
+    cr_assert_neq(code, 0);
+    cr_assert(strstr(out, "sml.task.max") != NULL && strstr(out, "lots") != NULL, "%s", out);
+}
+
+Test(cli, missing_config_and_bad_set)
+{
+    char out[4096];
+    cr_assert_neq(run_daemon(out, sizeof(out), (const char *[]){NULL}), 0);
+    cr_assert(strstr(out, "-c FILE") != NULL, "%s", out);
+    cr_assert_neq(run_daemon(out, sizeof(out), (const char *[]){"-c", "/nonexistent.conf", NULL}),
+                  0);
+    cr_assert(strstr(out, "/nonexistent.conf") != NULL, "%s", out);
+    cr_assert_neq(run_daemon(out, sizeof(out), (const char *[]){"-c", conf, "--set", "x", NULL}),
+                  0);
+    cr_assert(strstr(out, "KEY=VALUE") != NULL, "%s", out);
+}
+
+Test(cli, customers_file_readable_by_others_is_refused)
+{
+    char customers[128], out[4096];
+    snprintf(customers, sizeof(customers), "%s/customers", dir);
+    chmod(customers, 0644);
+    cr_assert_neq(run_daemon(out, sizeof(out), (const char *[]){"-c", conf, NULL}), 0);
+    cr_assert(strstr(out, "chmod 600") != NULL, "%s", out);
+}
+
+Test(cli, tls_key_without_cert_is_refused)
+{
+    char out[4096];
+    cr_assert_neq(run_daemon(out, sizeof(out),
+                             (const char *[]){"-c", conf, "--set", "tls.key=/x.pem", NULL}),
+                  0);
+    cr_assert(strstr(out, "tls.cert") != NULL, "%s", out);
+}
