@@ -73,13 +73,13 @@ static void locate_programs(daemon_t *d)
 /* Writes @text to @path atomically (temp file, fsync, rename). */
 static int write_file_atomic(const char *path, const char *text, char *errstr, size_t errstr_size)
 {
-    char tmp[4200];
+    char tmp[4300];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     size_t len = strlen(text);
     if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0 || close(fd) != 0 ||
         rename(tmp, path) != 0) {
-        snprintf(errstr, errstr_size, "cannot write %s: %s", path, strerror(errno));
+        snprintf(errstr, errstr_size, "cannot write %.900s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         unlink(tmp);
