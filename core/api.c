@@ -75,6 +75,28 @@ static void api_send_body(h2o_req_t *req, int code, const char *reason, const ch
     h2o_send_inline(req, body, len);
 }
 
+/* Replaces each byte of @s that is not part of valid UTF-8 with '?': messages may quote
+ * raw bytes of a request, and JSON strings must be UTF-8. */
+static void utf8_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p != '\0') {
+        size_t n = *p < 0x80             ? 1
+                   : (*p & 0xe0) == 0xc0 ? 2
+                   : (*p & 0xf0) == 0xe0 ? 3
+                   : (*p & 0xf8) == 0xf0 ? 4
+                                         : 0;
+        size_t i = 1;
+        while (i < n && (p[i] & 0xc0) == 0x80)
+            i++;
+        if (n == 0 || i < n || (n == 2 && *p < 0xc2)) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 /* Answers with the envelope {"statusCode","statusString","values"}; takes @values (may be
  * NULL). Returns 0 for h2o. */
 static int api_reply(api_call_t *call, api_status_t status, json_t *values, const char *fmt, ...)
@@ -87,6 +109,7 @@ static int api_reply(api_call_t *call, api_status_t status, json_t *values, cons
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
+    utf8_sanitize(message);
 
     json_t *envelope =
         json_pack("{s:s, s:s, s:o}", "statusCode", api_statuses[status].name, "statusString",
@@ -95,7 +118,7 @@ static int api_reply(api_call_t *call, api_status_t status, json_t *values, cons
     json_decref(envelope);
     if (text == NULL) {
         static const char oom[] = "{\"statusCode\":\"INTERNAL_SERVER_ERROR\",\"statusString\":"
-                                  "\"out of memory\",\"values\":{}}";
+                                  "\"the answer could not be built\",\"values\":{}}";
         api_send_body(call->req, 500, "Internal Server Error", "application/json", oom,
                       sizeof(oom) - 1);
         return 0;
@@ -511,7 +534,8 @@ static int api_create(api_call_t *call)
     if (taskinfo == NULL)
         return api_reply(call, API_BAD_REQUEST, NULL, "invalid TaskInfo: %s", errstr);
 
-    const char *tid = json_string_value(json_object_get(taskinfo, "name"));
+    char tid[TASKINFO_ID_MAX + 1];
+    snprintf(tid, sizeof(tid), "%s", json_string_value(json_object_get(taskinfo, "name")));
     task_t *task = tasks_find(d, call->cid_str, tid);
     if (task != NULL && !force) {
         json_decref(taskinfo);

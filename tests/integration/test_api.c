@@ -124,7 +124,7 @@ Test(api, create_twice_is_409_and_force_replaces)
     create_task("t1", NULL);
     char *body = h_taskinfo("t1", "\"sml.kstream.record.poll.max\":\"10\"", H_SECRET1);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
-    cr_assert_eq(r.status, 409);
+    cr_assert_eq(r.status, 409, "%d %s", r.status, r.body);
     cr_assert_str_eq(status_code(&r), "CONFLICT");
     cr_assert_str_eq(status_string(&r),
                      "task [t1] already exists for customer [c1]; use force=true to replace it");
@@ -247,6 +247,13 @@ Test(api, unknown_task_is_404_and_malformed_ids_400)
     cr_assert(strstr(status_string(&r), "customer id") != NULL, "%s", r.body);
     h_response_free(&r);
     cr_assert_eq(call("GET", "/symetry/rest/" H_CID1 "/nothing"), 404);
+    /* raw bytes that are not UTF-8 are quoted safely in the JSON answer */
+    r = h_raw(
+        &h, "GET " BASE "/tasks/\xff\xfe\xc0 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0);
+    cr_assert_eq(r.status, 400, "%d %s", r.status, r.body);
+    cr_assert_not_null(r.json, "not JSON: %s", r.body);
+    cr_assert(strstr(status_string(&r), "task id '?\?\?' is malformed") != NULL, "%s", r.body);
+    h_response_free(&r);
     cr_assert_eq(call("PUT", BASE "/tasks"), 405);
 }
 
