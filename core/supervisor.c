@@ -219,7 +219,9 @@ static void sup_exec_worker(daemon_t *d, pid_t parent, int chan_fd, int err_fd)
         _exit(127);
     close_range(CHANNEL_WORKER_FD + 1, ~0U, 0);
 
-    execl(d->worker_path, "symtask-worker", "--channel-fd", "3", (char *)NULL);
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    execl(d->worker_path, "symtask-worker", "--channel-fd", "3", "--log-level",
+          levels[log_get_level()], (char *)NULL);
     dprintf(2, "ERROR cannot run the worker program %s: %s\n", d->worker_path, strerror(errno));
     _exit(127);
 }
@@ -403,7 +405,9 @@ static void sup_on_exit(daemon_t *d, task_t *task, int wstatus)
         if (task->status != TASK_FAILED)
             task->status = TASK_STOPPED;
         log_info(task->tag, "stopped (worker %s)", how);
-        if (!clean && !d->shutting_down)
+        /* SIGTERM is how a stop is asked for; it can end a worker before its handler is set */
+        bool asked = WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGTERM;
+        if (!clean && !asked && !d->shutting_down)
             set_last_error(task, "worker %s while stopping", how);
         return;
     }

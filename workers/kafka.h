@@ -1,0 +1,49 @@
+/* kafka.h: the worker's Kafka clients (one consumer, one producer) built from a task's
+ * params, and their health. Private to workers/. */
+#ifndef SYMTASK_WORKERS_KAFKA_H
+#define SYMTASK_WORKERS_KAFKA_H
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+/* What the clients are built from; borrowed for the duration of kafka_clients_new(). */
+typedef struct kafka_settings {
+    const char *cid, *tid;
+    const char *task;              /* log tag "cid/tid" */
+    json_t *params;                /* TaskInfo params, string -> string (checked by caller) */
+    const char *bootstrap_default; /* symtaskd's bootstrap.servers; NULL or "" if none */
+} kafka_settings_t;
+
+typedef struct kafka_clients kafka_clients_t;
+
+/* Builds both clients and starts probing the cluster in a background thread. Returns NULL
+ * with a message in @errstr on a configuration error (the task cannot run as defined).
+ * Messages name params keys but never their values: those may be passwords. */
+kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size_t errstr_size);
+
+/* Serves the clients' callbacks (errors, later delivery reports). Never blocks. Main
+ * thread only, like every function below. */
+void kafka_clients_poll(kafka_clients_t *kc);
+
+/* Readable when a new probe result is waiting: the main loop polls it to react at once. */
+int kafka_clients_event_fd(kafka_clients_t *kc);
+
+/* Kafka's health as news: 1 when the cluster answered both clients, 0 when it is down (all
+ * broker connections lost, or repeated failed probes; @reason says why), -1 when there is
+ * nothing new. Up and down may each be reported more than once. */
+int kafka_clients_check(kafka_clients_t *kc, char *reason, size_t reason_size);
+
+/* 1 if librdkafka raised a fatal error (the instance is unusable), with @reason. */
+int kafka_clients_fatal(kafka_clients_t *kc, char *reason, size_t reason_size);
+
+rd_kafka_t *kafka_clients_consumer(kafka_clients_t *kc);
+rd_kafka_t *kafka_clients_producer(kafka_clients_t *kc);
+
+/* Graceful end: closes the consumer, flushes the producer (at most KAFKA_FLUSH_MS), stops
+ * the probe and destroys everything. @kc may be NULL. */
+void kafka_clients_destroy(kafka_clients_t *kc);
+
+#define KAFKA_FLUSH_MS 5000
+
+#endif

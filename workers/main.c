@@ -1,0 +1,502 @@
+/* main.c: symtask-worker, one process per running task: takes its task from symtaskd over the
+ * channel (docs/worker-protocol.md), runs it, and reports readiness, heartbeats and errors. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "kafka.h"
+#include "log.h"
+#include "symtask_build.h"
+
+/* symtaskd writes the task right after spawning us: a silent channel means something broke. */
+#define WORKER_TASK_WAIT_MS 10000
+#define WORKER_HEARTBEAT_MS 1000
+/* Longest sleep of the main loop: bounds how late a stop or a heartbeat can be. */
+#define WORKER_TICK_MS 100
+
+enum {
+    WORKER_EXIT_STOPPED = 0, /* stopped on request, or symtaskd went away */
+    WORKER_EXIT_CRASH = 1,   /* something failed that a restart may fix */
+    WORKER_EXIT_CONFIG = 2,  /* the task cannot run as defined: restarting would not help */
+};
+
+typedef enum worker_kafka_state {
+    WORKER_KAFKA_UNKNOWN,
+    WORKER_KAFKA_UP,
+    WORKER_KAFKA_DOWN,
+} worker_kafka_state_t;
+
+/* The task message; the fields point into @msg, which owns them. */
+typedef struct worker_task {
+    json_t *msg;
+    const char *cid, *tid;
+    json_t *params;
+    const char *bootstrap; /* symtaskd's default bootstrap.servers, may be NULL */
+    const char *plugin_dir;
+    char tag[260]; /* "cid/tid" on every log line */
+} worker_task_t;
+
+/* What the heartbeat reports; the pipeline will fill it. */
+typedef struct worker_stats {
+    int64_t records_in, records_out, records_failed, consumer_lag;
+    char last_record_time[32]; /* ISO-8601, "" before the first record */
+} worker_stats_t;
+
+typedef struct worker {
+    int chan_fd, sig_fd;
+    channel_reader_t reader;
+    worker_task_t task;
+    const char *tag; /* task.tag once the task is known, else NULL */
+    kafka_clients_t *kafka;
+    worker_kafka_state_t kafka_state;
+    int ready;
+    worker_stats_t stats;
+    int64_t start_ms, next_heartbeat_ms;
+    const char *stop; /* why the worker stops, NULL while it runs */
+    int exit_code;
+} worker_t;
+
+static int64_t worker_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void worker_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: symtask-worker [--channel-fd N] [--log-level LEVEL]\n"
+            "\n"
+            "Runs one symtask task. Started by symtaskd, not by hand: the task definition\n"
+            "arrives as a JSON line on the channel fd (docs/worker-protocol.md).\n"
+            "\n"
+            "  --channel-fd N       the daemon's Unix socket (default %d)\n"
+            "  --log-level LEVEL    error, warn, info (default) or debug\n"
+            "  --help               show this help\n"
+            "  --version            show the version\n"
+            "\n"
+            "Exit status: 0 stopped on request, 2 the task cannot run as defined,\n"
+            "anything else a failure worth a restart.\n",
+            CHANNEL_WORKER_FD);
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int worker_parse_args(int argc, char **argv, int *chan_fd, log_level_t *level)
+{
+    static const struct option options[] = {
+        {"channel-fd", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': {
+            char *end;
+            errno = 0;
+            long fd = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || fd < 0 || fd > 65535) {
+                fprintf(stderr, "symtask-worker: --channel-fd: not a file descriptor: %s\n",
+                        optarg);
+                return WORKER_EXIT_CONFIG;
+            }
+            *chan_fd = (int)fd;
+            break;
+        }
+        case 'l': {
+            int l = log_level_parse(optarg);
+            if (l < 0) {
+                fprintf(stderr, "symtask-worker: --log-level: not error, warn, info or debug: %s\n",
+                        optarg);
+                return WORKER_EXIT_CONFIG;
+            }
+            *level = (log_level_t)l;
+            break;
+        }
+        case 'h':
+            worker_usage(stdout);
+            return WORKER_EXIT_STOPPED;
+        case 'V':
+            printf("symtask-worker %s (librdkafka %s)\n", SYMTASK_VERSION, rd_kafka_version_str());
+            return WORKER_EXIT_STOPPED;
+        default:
+            worker_usage(stderr);
+            return WORKER_EXIT_CONFIG;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "symtask-worker: unexpected argument: %s\n", argv[optind]);
+        return WORKER_EXIT_CONFIG;
+    }
+    return -1;
+}
+
+/* Sends @msg (reference stolen). A channel that fails means symtaskd is gone: stop. */
+static void worker_send(worker_t *w, json_t *msg)
+{
+    if (msg == NULL) {
+        log_error(w->tag, "out of memory building a channel message");
+        return;
+    }
+    if (channel_send(w->chan_fd, msg) < 0 && w->stop == NULL) {
+        log_info(w->tag, "channel to symtaskd failed (%s): stopping", strerror(errno));
+        w->stop = "channel to symtaskd failed";
+    }
+    json_decref(msg);
+}
+
+static void worker_send_error(worker_t *w, int fatal, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void worker_send_error(worker_t *w, int fatal, const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    log_msg(fatal ? LOG_ERROR : LOG_WARN, w->tag, "%s", message);
+    worker_send(w,
+                json_pack("{s:s, s:s, s:b}", "type", "error", "message", message, "fatal", fatal));
+}
+
+static void worker_heartbeat(worker_t *w)
+{
+    const worker_stats_t *st = &w->stats;
+    worker_send(w, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "type", "heartbeat", "kafka",
+                             w->kafka_state == WORKER_KAFKA_UP ? "up" : "down", "recordsIn",
+                             (json_int_t)st->records_in, "recordsOut", (json_int_t)st->records_out,
+                             "recordsFailed", (json_int_t)st->records_failed, "consumerLag",
+                             (json_int_t)st->consumer_lag, "lastRecordDateTime",
+                             st->last_record_time));
+}
+
+/* Reads what the channel holds into the reader. 1 when the channel is still open, 0 at end
+ * of file or on error (symtaskd is gone), -1 when a line is too long. */
+static int worker_channel_read(worker_t *w)
+{
+    char buf[65536];
+    ssize_t n = read(w->chan_fd, buf, sizeof(buf));
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN ? 1 : 0;
+    if (n == 0)
+        return 0;
+    return channel_reader_feed(&w->reader, buf, (size_t)n) < 0 ? -1 : 1;
+}
+
+static const char *worker_signal_read(worker_t *w)
+{
+    struct signalfd_siginfo si;
+    if (read(w->sig_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+        return NULL;
+    return si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+/* Waits up to @timeout_ms for a signal, channel input or a Kafka probe result, and handles
+ * the first two: sets w->stop on
+ * SIGTERM/SIGINT or when the channel closes. */
+static void worker_wait(worker_t *w, int timeout_ms)
+{
+    struct pollfd pfd[3] = {
+        {.fd = w->sig_fd, .events = POLLIN},
+        {.fd = w->chan_fd, .events = POLLIN},
+        {.fd = kafka_clients_event_fd(w->kafka), .events = POLLIN},
+    };
+    int n = poll(pfd, 3, timeout_ms);
+    if (n <= 0)
+        return;
+    if (pfd[0].revents & POLLIN) {
+        const char *sig = worker_signal_read(w);
+        if (sig != NULL && w->stop == NULL) {
+            log_info(w->tag, "%s received: stopping", sig);
+            w->stop = sig;
+        }
+    }
+    if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+        int r = worker_channel_read(w);
+        if (r == 0 && w->stop == NULL) {
+            log_info(w->tag, "channel closed by symtaskd: stopping");
+            w->stop = "channel closed";
+        } else if (r < 0) {
+            log_warn(w->tag, "message from symtaskd longer than %d bytes: dropped",
+                     CHANNEL_MSG_MAX);
+            channel_reader_free(&w->reader);
+        }
+        /* The task is the only message symtaskd sends (a stop is a signal): drain anything
+         * else so that it cannot pile up, and say so, since it means a protocol mismatch. */
+        json_t *msg;
+        int bad;
+        while ((msg = channel_reader_next(&w->reader, &bad)) != NULL || bad) {
+            const char *type = json_string_value(json_object_get(msg, "type"));
+            log_warn(w->tag, "ignored %s from symtaskd: %s",
+                     bad ? "a line that is not a JSON object" : "a message",
+                     type != NULL ? type : "(no type)");
+            json_decref(msg);
+        }
+    }
+}
+
+static int worker_id_valid(const char *id)
+{
+    size_t len = strlen(id);
+    if (len == 0 || len > 128)
+        return 0;
+    return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == len;
+}
+
+/* Checks the task message and points @t into it (takes the reference). Messages name fields
+ * and params keys, never values. */
+static int worker_task_parse(worker_task_t *t, json_t *msg, char *errstr, size_t errstr_size)
+{
+    t->msg = msg;
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (type == NULL || strcmp(type, "task") != 0) {
+        snprintf(errstr, errstr_size, "first message is not {\"type\":\"task\",...}");
+        return -1;
+    }
+    t->cid = json_string_value(json_object_get(msg, "cid"));
+    t->tid = json_string_value(json_object_get(msg, "tid"));
+    if (t->cid == NULL || !worker_id_valid(t->cid) || t->tid == NULL || !worker_id_valid(t->tid)) {
+        snprintf(errstr, errstr_size, "cid and tid must be 1 to 128 characters of [A-Za-z0-9._-]");
+        return -1;
+    }
+    snprintf(t->tag, sizeof(t->tag), "%s/%s", t->cid, t->tid);
+
+    json_t *info = json_object_get(msg, "taskInfo");
+    if (!json_is_object(info)) {
+        snprintf(errstr, errstr_size, "taskInfo is not an object");
+        return -1;
+    }
+    const char *info_type = json_string_value(json_object_get(info, "type"));
+    if (info_type == NULL || strcmp(info_type, "kstream") != 0) {
+        snprintf(errstr, errstr_size, "taskInfo.type must be \"kstream\"");
+        return -1;
+    }
+    t->params = json_object_get(info, "params");
+    if (!json_is_object(t->params)) {
+        snprintf(errstr, errstr_size, "taskInfo.params is not an object");
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach (t->params, key, value) {
+        if (!json_is_string(value)) {
+            snprintf(errstr, errstr_size, "taskInfo.params key \"%.200s\" is not a string", key);
+            return -1;
+        }
+    }
+
+    json_t *bootstrap = json_object_get(msg, "bootstrap.servers");
+    json_t *plugin_dir = json_object_get(msg, "pluginDir");
+    if ((bootstrap != NULL && !json_is_null(bootstrap) && !json_is_string(bootstrap)) ||
+        (plugin_dir != NULL && !json_is_null(plugin_dir) && !json_is_string(plugin_dir))) {
+        snprintf(errstr, errstr_size, "bootstrap.servers and pluginDir must be strings");
+        return -1;
+    }
+    t->bootstrap = json_string_value(bootstrap);
+    t->plugin_dir = json_string_value(plugin_dir);
+    return 0;
+}
+
+/* Waits for the task message. Returns -1 with w->task filled, else the exit status. */
+static int worker_receive_task(worker_t *w)
+{
+    int64_t deadline = w->start_ms + WORKER_TASK_WAIT_MS;
+    char errstr[512];
+
+    for (;;) {
+        int bad;
+        json_t *msg = channel_reader_next(&w->reader, &bad);
+        if (msg != NULL) {
+            if (worker_task_parse(&w->task, msg, errstr, sizeof(errstr)) < 0)
+                goto invalid;
+            w->tag = w->task.tag;
+            return -1;
+        }
+        if (bad) {
+            snprintf(errstr, sizeof(errstr), "first message is not a JSON object");
+            goto invalid;
+        }
+
+        int64_t left = deadline - worker_now_ms();
+        if (left <= 0) {
+            worker_send_error(w, 1, "no task message from symtaskd within %d s",
+                              WORKER_TASK_WAIT_MS / 1000);
+            return WORKER_EXIT_CONFIG;
+        }
+        struct pollfd pfd[2] = {
+            {.fd = w->sig_fd, .events = POLLIN},
+            {.fd = w->chan_fd, .events = POLLIN},
+        };
+        if (poll(pfd, 2, (int)left) < 0 && errno != EINTR) {
+            log_error(NULL, "poll: %s", strerror(errno));
+            return WORKER_EXIT_CRASH;
+        }
+        if (pfd[0].revents & POLLIN) {
+            log_info(NULL, "%s received before the task: exiting", worker_signal_read(w));
+            return WORKER_EXIT_STOPPED;
+        }
+        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            int r = worker_channel_read(w);
+            if (r == 0) {
+                log_error(NULL, "channel closed before the task message arrived");
+                return WORKER_EXIT_CONFIG;
+            }
+            if (r < 0) {
+                snprintf(errstr, sizeof(errstr), "task message longer than %d bytes",
+                         CHANNEL_MSG_MAX);
+                goto invalid;
+            }
+        }
+    }
+
+invalid:
+    worker_send_error(w, 1, "invalid task message: %s", errstr);
+    return WORKER_EXIT_CONFIG;
+}
+
+/* Follows Kafka's health: sends "ready" when the cluster first answers, and one error on
+ * each transition to down. */
+static void worker_check_kafka(worker_t *w)
+{
+    char reason[600];
+    int r = kafka_clients_check(w->kafka, reason, sizeof(reason));
+    if (r == 1) {
+        if (w->kafka_state == WORKER_KAFKA_DOWN)
+            log_info(w->tag, "Kafka is up again");
+        w->kafka_state = WORKER_KAFKA_UP;
+        if (!w->ready) {
+            w->ready = 1;
+            log_info(w->tag, "ready in %lld ms: Kafka cluster reached",
+                     (long long)(worker_now_ms() - w->start_ms));
+            worker_send(w, json_pack("{s:s}", "type", "ready"));
+        }
+    } else if (r == 0 && w->kafka_state != WORKER_KAFKA_DOWN) {
+        w->kafka_state = WORKER_KAFKA_DOWN;
+        worker_send_error(w, 0, "Kafka: %s", reason);
+    }
+}
+
+/* The main loop: one tick at most WORKER_TICK_MS long, until a stop. */
+static void worker_run(worker_t *w)
+{
+    w->next_heartbeat_ms = worker_now_ms();
+    while (w->stop == NULL) {
+        int64_t now = worker_now_ms();
+        if (now >= w->next_heartbeat_ms) {
+            worker_heartbeat(w);
+            w->next_heartbeat_ms += WORKER_HEARTBEAT_MS;
+            if (w->next_heartbeat_ms <= now) /* we fell behind: do not burst */
+                w->next_heartbeat_ms = now + WORKER_HEARTBEAT_MS;
+        }
+
+        /* The pipeline (consume a batch, decode, predict, encode, produce) slots in here
+         * once w->ready: it will wait in rd_kafka_consumer_poll()/a queue io-event fd instead
+         * of this idle poll, with the same tick bound. */
+        int64_t wait = w->next_heartbeat_ms - worker_now_ms();
+        worker_wait(w, wait < 0 ? 0 : wait > WORKER_TICK_MS ? WORKER_TICK_MS : (int)wait);
+        if (w->stop != NULL)
+            break;
+
+        kafka_clients_poll(w->kafka);
+        char reason[600];
+        if (kafka_clients_fatal(w->kafka, reason, sizeof(reason))) {
+            worker_send_error(w, 1, "Kafka: %s", reason);
+            w->stop = "Kafka fatal error";
+            w->exit_code = WORKER_EXIT_CRASH;
+            break;
+        }
+        worker_check_kafka(w);
+    }
+}
+
+/* SIGTERM/SIGINT go to a signalfd, blocked before librdkafka starts its threads so that
+ * they inherit the mask and the main loop sees every stop request. */
+static int worker_signals_init(void)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+        return -1;
+    /* a closed channel or stderr pipe is an error to handle, not a reason to die */
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int main(int argc, char **argv)
+{
+    worker_t w = {.chan_fd = CHANNEL_WORKER_FD, .sig_fd = -1};
+    log_level_t level = LOG_INFO;
+    int ret = worker_parse_args(argc, argv, &w.chan_fd, &level);
+    if (ret >= 0)
+        return ret;
+    log_init(LOG_FORMAT_CHILD, level);
+    w.start_ms = worker_now_ms();
+    channel_reader_init(&w.reader);
+
+    w.sig_fd = worker_signals_init();
+    if (w.sig_fd < 0) {
+        log_error(NULL, "signals: %s", strerror(errno));
+        ret = WORKER_EXIT_CRASH;
+        goto out;
+    }
+    /* symtaskd sets this before exec too; again here so that no way of starting us leaves
+     * an orphan (the channel's end of file covers a parent that died before this line) */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (fcntl(w.chan_fd, F_SETFD, FD_CLOEXEC) < 0) {
+        log_error(NULL, "channel fd %d: %s", w.chan_fd, strerror(errno));
+        ret = WORKER_EXIT_CONFIG;
+        goto out;
+    }
+
+    ret = worker_receive_task(&w);
+    if (ret >= 0)
+        goto out;
+    log_info(w.tag, "task received, connecting to Kafka");
+
+    char errstr[600];
+    kafka_settings_t ks = {
+        .cid = w.task.cid,
+        .tid = w.task.tid,
+        .task = w.tag,
+        .params = w.task.params,
+        .bootstrap_default = w.task.bootstrap,
+    };
+    w.kafka = kafka_clients_new(&ks, errstr, sizeof(errstr));
+    if (w.kafka == NULL) {
+        ret = errno == EINVAL ? WORKER_EXIT_CONFIG : WORKER_EXIT_CRASH;
+        worker_send_error(&w, 1, "%s", errstr);
+        goto out;
+    }
+
+    worker_run(&w);
+    int64_t stop_ms = worker_now_ms();
+    kafka_clients_destroy(w.kafka);
+    w.kafka = NULL;
+    ret = w.exit_code;
+    log_info(w.tag, "stopped (%s) in %lld ms", w.stop, (long long)(worker_now_ms() - stop_ms));
+
+out:
+    json_decref(w.task.msg);
+    channel_reader_free(&w.reader);
+    if (w.sig_fd >= 0)
+        close(w.sig_fd);
+    return ret;
+}
