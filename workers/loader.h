@@ -1,0 +1,59 @@
+/* loader.h: finds, checks and loads plugins (include/symtask/plugin.h) and is their host.
+ * Private to workers/ (the plugin tests link it too). */
+#ifndef SYMTASK_WORKERS_LOADER_H
+#define SYMTASK_WORKERS_LOADER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "symtask/plugin.h"
+
+/* The host's byte buffer behind symtask_buf_t. */
+struct symtask_buf {
+    char *data;
+    size_t len, cap;
+};
+
+void buf_init(symtask_buf_t *buf);
+void buf_reset(symtask_buf_t *buf); /* len = 0, keeps the memory */
+void buf_free(symtask_buf_t *buf);
+
+/* A loaded plugin. */
+typedef struct plugin plugin_t;
+
+/* Loads "{dir}/{name}.so" and checks it: @name is 1 to 64 of [a-z0-9_-]; the file exists;
+ * dlopen succeeds; it exports SYMTASK_PLUGIN_ENTRY; the descriptor's ABI major equals ours
+ * and its minor is not newer; its size covers the fields of its minor; kind is @kind; name
+ * equals @name; the ops of its kind are all set. Each failure writes a message naming the
+ * file and what to do, e.g. "plugin /x/linear.so was built for plugin ABI 2.0 but this
+ * symtask-worker speaks 1.0: rebuild it against symtask 1.x headers". @role names the
+ * param that chose the plugin ("sml.predictor"), for messages. */
+plugin_t *plugin_load(const char *dir, const char *name, symtask_plugin_kind_t kind,
+                      const char *role, char *errstr, size_t errstr_size);
+
+/* The checked descriptor (valid until plugin_unload). */
+const symtask_plugin_t *plugin_descriptor(const plugin_t *plugin);
+const char *plugin_path(const plugin_t *plugin);
+
+/* dlclose()s the plugin. Every instance must have been destroyed. */
+void plugin_unload(plugin_t *plugin);
+
+/* A plugin instance's view of the task's params: checks @params (a TaskInfo params object)
+ * against the plugin's option table (required options set; INT, DOUBLE, BOOL, PATH, LIST
+ * values well-formed; messages "params.KEY: ..." without the value when the key looks
+ * secret) and serves symtask_host_t.param with the table's defaults. Borrows @params. */
+symtask_params_t *plugin_params_new(const plugin_t *plugin, json_t *params, char *errstr,
+                                    size_t errstr_size);
+void plugin_params_free(symtask_params_t *params);
+
+/* Checks that every key of @params under "sml.predictor." or "sml.serializer." is an option
+ * of one of @plugins (sml.serializer.out excepted); names the first unknown key and the
+ * options the plugins know. */
+int plugin_check_unknown_keys(json_t *params, const plugin_t *const *plugins, size_t n,
+                              char *errstr, size_t errstr_size);
+
+/* The host table handed to every plugin. @tag ("cid/tid") prefixes plugin log lines. */
+const symtask_host_t *plugin_host(void);
+void plugin_host_set_tag(const char *tag);
+
+#endif
