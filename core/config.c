@@ -1,5 +1,6 @@
 /* config.c: the daemon's configuration: defaults, one table of keys, the file parser. */
 #include "config.h"
+#include "size.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -112,35 +113,10 @@ static int parse_uint(const char *s, unsigned long long *out)
 
 int config_parse_size(const char *s, size_t *out)
 {
-    size_t len = strlen(s);
-    size_t shift = 0;
-    if (len > 0) {
-        switch (s[len - 1]) {
-        case 'k':
-        case 'K':
-            shift = 10;
-            break;
-        case 'm':
-        case 'M':
-            shift = 20;
-            break;
-        case 'g':
-        case 'G':
-            shift = 30;
-            break;
-        }
-    }
-    if (shift != 0)
-        len--;
-    if (len == 0 || len > 20)
+    uint64_t v;
+    if (size_parse(s, &v) != 0 || v > SIZE_MAX)
         return -1;
-    char digits[21];
-    memcpy(digits, s, len);
-    digits[len] = '\0';
-    unsigned long long v;
-    if (parse_uint(digits, &v) != 0 || v > SIZE_MAX >> shift)
-        return -1;
-    *out = (size_t)v << shift;
+    *out = (size_t)v;
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* taskinfo.c: ids and TaskInfo validation, so that a task the API accepted can start. */
 #include "taskinfo.h"
+#include "size.h"
 
 #include <ctype.h>
 #include <librdkafka/rdkafka.h>
@@ -246,38 +247,9 @@ static int check_guarantee(const char *key, const char *value, char *errstr, siz
     return -1;
 }
 
-/* "1024m", "2G", "512k", "16777216": digits and an optional k/m/g (powers of 1024). */
 static bool parse_size(const char *s, uint64_t *out)
 {
-    char digits[24];
-    size_t len = strlen(s), n = len;
-    unsigned shift = 0;
-    uint64_t v;
-
-    if (len == 0)
-        return false;
-    switch (s[len - 1]) {
-    case 'k':
-    case 'K':
-        shift = 10, n--;
-        break;
-    case 'm':
-    case 'M':
-        shift = 20, n--;
-        break;
-    case 'g':
-    case 'G':
-        shift = 30, n--;
-        break;
-    }
-    if (n == 0 || n >= sizeof(digits))
-        return false;
-    memcpy(digits, s, n);
-    digits[n] = '\0';
-    if (!parse_uint(digits, &v) || v > (UINT64_MAX >> shift))
-        return false;
-    *out = v << shift;
-    return true;
+    return size_parse(s, out) == 0;
 }
 
 static int check_heap(const char *key, const char *value, char *errstr, size_t errstr_size)
