@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "taskinfo.h"
+#include "validate.h"
 
 static const struct {
     const char *name;
@@ -510,6 +511,67 @@ static char *api_taskinfo_text(api_call_t *call, const customer_t *customer, siz
     return text;
 }
 
+static void api_reply_conflict(api_call_t *call, const char *tid)
+{
+    api_reply(call, API_CONFLICT, NULL,
+              "task [%s] already exists for customer [%s]; use force=true to replace it", tid,
+              call->cid_str);
+}
+
+/* Stores a TaskInfo the plugins accepted, or answers why they did not. */
+static void api_create_checked(daemon_t *d, h2o_req_t *req, const char *cid, bool force,
+                               json_t *taskinfo, const char *invalid)
+{
+    char tid[TASKINFO_ID_MAX + 1];
+    snprintf(tid, sizeof(tid), "%s", json_string_value(json_object_get(taskinfo, "name")));
+    if (req == NULL) {
+        log_info(NULL, "task %s/%s not created: the client went away during the check", cid, tid);
+        return;
+    }
+    api_call_t call = {.req = req, .d = d, .path = req->input.path};
+    snprintf(call.cid_str, sizeof(call.cid_str), "%s", cid);
+    if (invalid != NULL) {
+        api_reply(&call, API_BAD_REQUEST, NULL, "invalid TaskInfo: %s", invalid);
+        return;
+    }
+
+    /* Checked again: another create may have landed while the plugins were checked. */
+    task_t *task = tasks_find(d, cid, tid);
+    if (task != NULL && !force) {
+        api_reply_conflict(&call, tid);
+        return;
+    }
+    if (task != NULL) {
+        json_t *old = task->taskinfo;
+        task->taskinfo = json_incref(taskinfo);
+        if (api_save_or_fail(&call, task) != 0) {
+            json_decref(task->taskinfo);
+            task->taskinfo = old;
+            return;
+        }
+        json_decref(old);
+        log_info(task->tag, "definition replaced");
+        if (task->desired_running && task->status != TASK_FAILED)
+            sup_restart(d, task); /* rolling update: the new definition takes over */
+        api_reply(&call, API_CREATED, NULL, "task [%s] replaced%s", tid,
+                  task->desired_running ? " and restarting" : "");
+        return;
+    }
+
+    task = tasks_add(d, cid, tid, taskinfo);
+    if (task == NULL) {
+        api_reply(&call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+        return;
+    }
+    task->created = time(NULL);
+    if (api_save_or_fail(&call, task) != 0) {
+        tasks_remove(d, task);
+        return;
+    }
+    log_info(task->tag, "created");
+    api_reply(&call, API_CREATED, NULL, "task [%s] created for customer [%s]", tid, cid);
+}
+
 static int api_create(api_call_t *call)
 {
     daemon_t *d = call->d;
@@ -534,44 +596,22 @@ static int api_create(api_call_t *call)
     if (taskinfo == NULL)
         return api_reply(call, API_BAD_REQUEST, NULL, "invalid TaskInfo: %s", errstr);
 
-    char tid[TASKINFO_ID_MAX + 1];
-    snprintf(tid, sizeof(tid), "%s", json_string_value(json_object_get(taskinfo, "name")));
-    task_t *task = tasks_find(d, call->cid_str, tid);
-    if (task != NULL && !force) {
+    const char *tid = json_string_value(json_object_get(taskinfo, "name"));
+    if (tasks_find(d, call->cid_str, tid) != NULL && !force) {
+        api_reply_conflict(call, tid);
         json_decref(taskinfo);
-        return api_reply(call, API_CONFLICT, NULL,
-                         "task [%s] already exists for customer [%s]; use force=true to replace it",
-                         tid, call->cid_str);
-    }
-
-    if (task != NULL) {
-        json_t *old = task->taskinfo;
-        task->taskinfo = taskinfo;
-        if (api_save_or_fail(call, task) != 0) {
-            task->taskinfo = old;
-            json_decref(taskinfo);
-            return 0;
-        }
-        json_decref(old);
-        log_info(task->tag, "definition replaced");
-        if (task->desired_running && task->status != TASK_FAILED)
-            sup_restart(d, task); /* rolling update: the new definition takes over */
-        return api_reply(call, API_CREATED, NULL, "task [%s] replaced%s", tid,
-                         task->desired_running ? " and restarting" : "");
-    }
-
-    task = tasks_add(d, call->cid_str, tid, taskinfo);
-    json_decref(taskinfo);
-    if (task == NULL)
-        return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
-    task->created = time(NULL);
-    if (api_save_or_fail(call, task) != 0) {
-        tasks_remove(d, task);
         return 0;
     }
-    log_info(task->tag, "created");
-    return api_reply(call, API_CREATED, NULL, "task [%s] created for customer [%s]", tid,
-                     call->cid_str);
+    /* The plugins check their own params in a short-lived worker; the answer comes from
+     * api_create_checked(). */
+    if (validate_start(d, call->req, call->cid_str, force, taskinfo, api_create_checked, errstr,
+                       sizeof(errstr)) != 0) {
+        json_decref(taskinfo);
+        return api_reply(call, API_SERVICE_UNAVAILABLE, NULL,
+                         "the task's plugins cannot be checked right now: %s", errstr);
+    }
+    json_decref(taskinfo);
+    return 0;
 }
 
 static int api_metrics(api_call_t *call)

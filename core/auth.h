@@ -28,10 +28,10 @@ typedef struct auth_request {
 } auth_request_t;
 
 typedef struct auth_result {
-    int status;           /* 0: verified; else the HTTP status to answer, 400 or 401 */
-    char message[256];    /* the statusString to answer with, e.g. "Invalid Signature" */
-    char *string_to_sign; /* on "Invalid Signature": malloc'd, the secret replaced by
-                           * "SECRETKEY"; NULL otherwise. Freed by auth_result_clear. */
+    int status;                 /* 0: verified; else the HTTP status to answer, 400 or 401 */
+    char message[256];          /* the statusString to answer with, e.g. "Invalid Signature" */
+    char *string_to_sign;       /* on "Invalid Signature": malloc'd, the secret replaced by
+                                 * "SECRETKEY"; NULL otherwise. Freed by auth_result_clear. */
     const customer_t *customer; /* on success */
 } auth_result_t;
 
@@ -60,7 +60,7 @@ void auth_format_date(time_t t, long nanos, char out[40]);
 /* Builds StringToSign (malloc'd): VERB\n Content-MD5\n secret-b64\n Sym-date\n cid\n
  * [body\n] path\n [query\n]. */
 char *auth_string_to_sign(const char *method, const char *content_md5, const char *secret_b64,
-                          const char *sym_date, const char *cid, const char *body,
-                          size_t body_len, const char *path, const char *query);
+                          const char *sym_date, const char *cid, const char *body, size_t body_len,
+                          const char *path, const char *query);
 
 #endif

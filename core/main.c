@@ -23,6 +23,7 @@
 #include "log.h"
 #include "symtask_build.h"
 #include "taskinfo.h"
+#include "validate.h"
 
 static const char usage[] =
     "Usage: symtaskd -c FILE [--set KEY=VALUE]...\n"
@@ -418,6 +419,7 @@ int main(int argc, char **argv)
     while (!quit_signal) {
         h2o_evloop_run(d.loop, 100);
         sup_tick(&d);
+        validate_tick(&d);
     }
 
     /* Graceful shutdown: workers finish their batch and commit; desired states stay stored. */

@@ -16,8 +16,8 @@ typedef struct store store_t;
 typedef struct stored_task {
     char cid[129];
     char tid[129];
-    json_t *taskinfo;   /* normalised TaskInfo (see taskinfo.h); borrowed on put, owned by
-                           the visitor's argument on load (the callback must incref to keep) */
+    json_t *taskinfo; /* normalised TaskInfo (see taskinfo.h); borrowed on put, owned by
+                         the visitor's argument on load (the callback must incref to keep) */
     bool desired_running;
     const char *last_error; /* may be NULL */
     time_t created;
@@ -36,8 +36,7 @@ typedef int (*store_visit_cb)(const stored_task_t *task, void *arg);
  * aside or restore it, symtaskd will not start without it"): a file is never skipped or
  * deleted. Leftover *.tmp files from an interrupted write are removed. A non-zero return of
  * @cb stops the walk and is returned. */
-int store_load_all(store_t *store, store_visit_cb cb, void *arg, char *errstr,
-                   size_t errstr_size);
+int store_load_all(store_t *store, store_visit_cb cb, void *arg, char *errstr, size_t errstr_size);
 
 /* Writes one task atomically, creating its customer directory. -1 with a message on failure;
  * the previous version of the file is then untouched. */

@@ -15,6 +15,7 @@
 #include "kafka_embedded.h"
 #include "log.h"
 #include "taskinfo.h"
+#include "validate.h"
 
 /* A worker that ran this long before crashing starts a new series of crashes. */
 #define SUP_STABLE_MS 60000
@@ -51,7 +52,7 @@ static void set_last_error(task_t *task, const char *fmt, ...)
 /* Logs one line a worker wrote to stderr with the daemon's time and the task's tag. A worker
  * writes "LEVEL [tag] message" (LOG_FORMAT_CHILD); anything else (a plugin's printf, a crash
  * message of the C library) is logged as it is, at INFO. */
-static void sup_log_worker_line(task_t *task, char *line)
+static void sup_log_worker_line(const char *tag, char *line)
 {
     static const struct {
         const char *prefix;
@@ -72,16 +73,15 @@ static void sup_log_worker_line(task_t *task, char *line)
         if (end != NULL)
             line = end + 2;
     }
-    log_msg(level, task->tag, "worker: %s", line);
+    log_msg(level, tag, "worker: %s", line);
 }
 
-static void sup_feed_stderr(task_t *task, const char *data, size_t len)
+void sup_feed_lines(line_buf_t *lb, const char *tag, const char *data, size_t len)
 {
-    line_buf_t *lb = &task->err_line;
     for (size_t i = 0; i < len; i++) {
         if (data[i] == '\n' || lb->len == sizeof(lb->data) - 1) {
             lb->data[lb->len] = '\0';
-            sup_log_worker_line(task, lb->data);
+            sup_log_worker_line(tag, lb->data);
             lb->len = 0;
             if (data[i] == '\n')
                 continue;
@@ -98,7 +98,7 @@ static void sup_on_stderr(h2o_socket_t *sock, const char *err)
         task->err = NULL;
         return;
     }
-    sup_feed_stderr(task, sock->input->bytes, sock->input->size);
+    sup_feed_lines(&task->err_line, task->tag, sock->input->bytes, sock->input->size);
     h2o_buffer_consume(&sock->input, sock->input->size);
 }
 
@@ -189,17 +189,17 @@ static void sup_prepare_embedded_topics(daemon_t *d, task_t *task)
     }
 }
 
-static h2o_socket_t *sup_watch_fd(daemon_t *d, int fd, task_t *task, h2o_socket_cb cb)
+h2o_socket_t *sup_watch_fd(daemon_t *d, int fd, void *data, h2o_socket_cb cb)
 {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     h2o_socket_t *sock = h2o_evloop_socket_create(d->loop, fd, 0);
-    sock->data = task;
+    sock->data = data;
     h2o_socket_read_start(sock, cb);
     return sock;
 }
 
 /* In the forked child: becomes the worker program. Never returns. */
-static void sup_exec_worker(daemon_t *d, pid_t parent, int chan_fd, int err_fd)
+static void sup_exec_worker(daemon_t *d, pid_t parent, int chan_fd, int err_fd, bool validate)
 {
     /* Die with the daemon, even when it is SIGKILLed; and if it is already gone, stop now. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -221,21 +221,17 @@ static void sup_exec_worker(daemon_t *d, pid_t parent, int chan_fd, int err_fd)
 
     static const char *const levels[] = {"error", "warn", "info", "debug"};
     execl(d->worker_path, "symtask-worker", "--channel-fd", "3", "--log-level",
-          levels[log_get_level()], (char *)NULL);
+          levels[log_get_level()], validate ? "--validate" : (char *)NULL, (char *)NULL);
     dprintf(2, "ERROR cannot run the worker program %s: %s\n", d->worker_path, strerror(errno));
     _exit(127);
 }
 
-/* Spawns the worker of @task and hands it its definition. */
-static int sup_spawn(daemon_t *d, task_t *task)
+pid_t sup_fork_worker(daemon_t *d, const char *cid, const char *tid, json_t *taskinfo,
+                      bool validate, int *chan_fd, int *err_fd, char *errstr, size_t errstr_size)
 {
     int sv[2] = {-1, -1}, ep[2] = {-1, -1};
-    json_t *msg = NULL;
-
-    sup_prepare_embedded_topics(d, task);
-
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 || pipe2(ep, O_CLOEXEC) != 0) {
-        set_last_error(task, "cannot start the worker: %s", strerror(errno));
+        snprintf(errstr, errstr_size, "cannot start a worker: %s", strerror(errno));
         goto error;
     }
     /* The definition is written in one go below; a roomy buffer keeps that from waiting on
@@ -246,23 +242,47 @@ static int sup_spawn(daemon_t *d, task_t *task)
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
-        set_last_error(task, "cannot start the worker: fork: %s", strerror(errno));
+        snprintf(errstr, errstr_size, "cannot start a worker: fork: %s", strerror(errno));
         goto error;
     }
     if (pid == 0)
-        sup_exec_worker(d, parent, sv[1], ep[1]);
-
+        sup_exec_worker(d, parent, sv[1], ep[1], validate);
     close(sv[1]);
     close(ep[1]);
-    sv[1] = ep[1] = -1;
 
-    msg = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s}", "type", "task", "cid", task->cid, "tid",
-                    task->tid, "taskInfo", task->taskinfo, "bootstrap.servers",
-                    d->default_bootstrap, "pluginDir", d->plugin_dir);
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s}", "type", "task", "cid", cid, "tid",
+                            tid, "taskInfo", taskinfo, "bootstrap.servers", d->default_bootstrap,
+                            "pluginDir", d->plugin_dir);
     if (msg == NULL || channel_send(sv[0], msg) != 0)
-        log_warn(task->tag, "cannot hand the task to its worker: %s", strerror(errno));
+        log_warn(NULL, "cannot hand task %s/%s to its worker: %s", cid, tid, strerror(errno));
     json_decref(msg);
+    *chan_fd = sv[0];
+    *err_fd = ep[0];
+    return pid;
 
+error:
+    for (int i = 0; i < 2; i++) {
+        if (sv[i] >= 0)
+            close(sv[i]);
+        if (ep[i] >= 0)
+            close(ep[i]);
+    }
+    return -1;
+}
+
+/* Spawns the worker of @task and hands it its definition. */
+static int sup_spawn(daemon_t *d, task_t *task)
+{
+    sup_prepare_embedded_topics(d, task);
+
+    int chan_fd, err_fd;
+    pid_t pid = sup_fork_worker(d, task->cid, task->tid, task->taskinfo, false, &chan_fd, &err_fd,
+                                task->last_error, sizeof(task->last_error));
+    if (pid < 0) {
+        task->status = TASK_FAILED;
+        log_error(task->tag, "%s", task->last_error);
+        return -1;
+    }
     task->pid = pid;
     task->start_wall = time(NULL);
     task->started_ms = task->last_heartbeat_ms = daemon_now_ms();
@@ -272,22 +292,11 @@ static int sup_spawn(daemon_t *d, task_t *task)
     json_decref(task->stats);
     task->stats = NULL;
     channel_reader_init(&task->chan_reader);
-    task->chan = sup_watch_fd(d, sv[0], task, sup_on_channel);
+    task->chan = sup_watch_fd(d, chan_fd, task, sup_on_channel);
     task->err_line.len = 0;
-    task->err = sup_watch_fd(d, ep[0], task, sup_on_stderr);
+    task->err = sup_watch_fd(d, err_fd, task, sup_on_stderr);
     log_info(task->tag, "worker started (pid %d)", (int)pid);
     return 0;
-
-error:
-    for (int i = 0; i < 2; i++) {
-        if (sv[i] >= 0)
-            close(sv[i]);
-        if (ep[i] >= 0)
-            close(ep[i]);
-    }
-    task->status = TASK_FAILED;
-    log_error(task->tag, "%s", task->last_error);
-    return -1;
 }
 
 static void sup_signal(task_t *task, int sig)
@@ -376,9 +385,9 @@ static void sup_drain_stderr(task_t *task)
     char buf[4096];
     ssize_t n;
     while ((n = read(fd, buf, sizeof(buf))) > 0)
-        sup_feed_stderr(task, buf, (size_t)n);
+        sup_feed_lines(&task->err_line, task->tag, buf, (size_t)n);
     if (task->err_line.len > 0)
-        sup_feed_stderr(task, "\n", 1);
+        sup_feed_lines(&task->err_line, task->tag, "\n", 1);
     h2o_socket_close(task->err);
     task->err = NULL;
 }
@@ -471,6 +480,8 @@ void sup_reap(daemon_t *d)
         task_t *task = sup_find_pid(d, pid);
         if (task != NULL)
             sup_on_exit(d, task, wstatus);
+        else
+            validate_on_exit(d, pid, wstatus);
     }
 }
 

@@ -63,6 +63,35 @@ struct kafka_clients {
      * later one proves they are back. */
     unsigned down_round;
     kafka_client_t *down_side; /* the client that reported ALL_BROKERS_DOWN, not yet told */
+
+    /* the pipeline's hooks (kafka_settings_t) */
+    void (*on_delivery)(void *app, const rd_kafka_message_t *msg);
+    void (*on_rebalance)(void *app, rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *partitions);
+    void *app;
+    rd_kafka_queue_t *consumer_queue; /* set once the consumer's callbacks are redirected */
+};
+
+static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    kafka_client_t *c = opaque;
+    c->kc->on_delivery(c->kc->app, msg);
+}
+
+static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t *partitions, void *opaque)
+{
+    kafka_client_t *c = opaque;
+    c->kc->on_rebalance(c->kc->app, rk, err, partitions);
+}
+
+/* Consumer settings at-least-once delivery depends on, and a session timeout short enough
+ * that a restarted worker gets its partitions back in seconds rather than after the 45 s
+ * default (docs/delivery.md); params come after these and may override the timeouts. */
+static const char *const kafka_consumer_defaults[][2] = {
+    {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+    {"auto.offset.reset", "earliest"}, {"session.timeout.ms", "6000"},
+    {"heartbeat.interval.ms", "1000"}, {"enable.partition.eof", "false"},
 };
 
 /* librdkafka levels are syslog's: 0-3 errors, 4 warning, 5-6 notice/info, 7 debug. */
@@ -152,6 +181,17 @@ static rd_kafka_conf_t *kafka_conf_build(const kafka_settings_t *s, kafka_client
         goto error;
     if (kafka_conf_set(conf, "sml.kstream.client.id", "client.id", client_id, errstr, errstr_size))
         goto error;
+    if (side == KAFKA_CONSUMER) {
+        for (size_t i = 0; i < sizeof(kafka_consumer_defaults) / sizeof(kafka_consumer_defaults[0]);
+             i++)
+            if (kafka_conf_set(conf, kafka_consumer_defaults[i][0], kafka_consumer_defaults[i][0],
+                               kafka_consumer_defaults[i][1], errstr, errstr_size))
+                goto error;
+        if (c->kc->on_rebalance != NULL)
+            rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
+    } else if (c->kc->on_delivery != NULL) {
+        rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
+    }
 
     for (int pass = 0; pass < 2; pass++) {
         const char *key;
@@ -277,6 +317,9 @@ kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size
         saved_errno = errno;
         goto error;
     }
+    kc->on_delivery = s->on_delivery;
+    kc->on_rebalance = s->on_rebalance;
+    kc->app = s->app;
     kc->side[KAFKA_CONSUMER] = (kafka_client_t){.kc = kc, .name = "consumer"};
     kc->side[KAFKA_PRODUCER] = (kafka_client_t){.kc = kc, .name = "producer"};
 
@@ -327,7 +370,8 @@ void kafka_clients_poll(kafka_clients_t *kc)
     /* The consumer's errors wait on its main queue until the pipeline redirects that queue
      * with rd_kafka_poll_set_consumer(); from then on rd_kafka_consumer_poll() serves them. */
     for (int i = 0; i < KAFKA_SIDES; i++)
-        rd_kafka_poll(kc->side[i].rk, 0);
+        if (i != KAFKA_CONSUMER || kc->consumer_queue == NULL)
+            rd_kafka_poll(kc->side[i].rk, 0);
 }
 
 int kafka_clients_event_fd(kafka_clients_t *kc)
@@ -401,6 +445,15 @@ rd_kafka_t *kafka_clients_consumer(kafka_clients_t *kc)
     return kc->side[KAFKA_CONSUMER].rk;
 }
 
+rd_kafka_queue_t *kafka_clients_consumer_queue(kafka_clients_t *kc)
+{
+    if (kc->consumer_queue == NULL) {
+        rd_kafka_poll_set_consumer(kc->side[KAFKA_CONSUMER].rk);
+        kc->consumer_queue = rd_kafka_queue_get_consumer(kc->side[KAFKA_CONSUMER].rk);
+    }
+    return kc->consumer_queue;
+}
+
 rd_kafka_t *kafka_clients_producer(kafka_clients_t *kc)
 {
     return kc->side[KAFKA_PRODUCER].rk;
@@ -419,6 +472,8 @@ void kafka_clients_destroy(kafka_clients_t *kc)
 
     rd_kafka_t *consumer = kc->side[KAFKA_CONSUMER].rk;
     rd_kafka_t *producer = kc->side[KAFKA_PRODUCER].rk;
+    if (kc->consumer_queue != NULL)
+        rd_kafka_queue_destroy(kc->consumer_queue);
     if (consumer != NULL) {
         rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer);
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR)

@@ -13,6 +13,14 @@ typedef struct kafka_settings {
     const char *task;              /* log tag "cid/tid" */
     json_t *params;                /* TaskInfo params, string -> string (checked by caller) */
     const char *bootstrap_default; /* symtaskd's bootstrap.servers; NULL or "" if none */
+
+    /* The pipeline's hooks, called on the main thread from the polls that serve them (may be
+     * NULL): the producer's delivery reports, and the consumer's rebalances. A rebalance
+     * hook must assign or unassign itself. */
+    void (*on_delivery)(void *app, const rd_kafka_message_t *msg);
+    void (*on_rebalance)(void *app, rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *partitions);
+    void *app;
 } kafka_settings_t;
 
 typedef struct kafka_clients kafka_clients_t;
@@ -22,9 +30,14 @@ typedef struct kafka_clients kafka_clients_t;
  * Messages name params keys but never their values: those may be passwords. */
 kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size_t errstr_size);
 
-/* Serves the clients' callbacks (errors, later delivery reports). Never blocks. Main
- * thread only, like every function below. */
+/* Serves the clients' callbacks (errors, delivery reports). Never blocks. Main thread only,
+ * like every function below. Once kafka_clients_consumer_queue() was called, the consumer's
+ * callbacks are served by consuming from that queue instead. */
 void kafka_clients_poll(kafka_clients_t *kc);
+
+/* Redirects the consumer's callbacks to its message queue and returns that queue (owned by
+ * @kc): rd_kafka_consume_batch_queue() on it serves messages, errors and rebalances. */
+rd_kafka_queue_t *kafka_clients_consumer_queue(kafka_clients_t *kc);
 
 /* Readable when a new probe result is waiting: the main loop polls it to react at once. */
 int kafka_clients_event_fd(kafka_clients_t *kc);

@@ -18,6 +18,8 @@
 #include "channel.h"
 #include "kafka.h"
 #include "log.h"
+#include "pipeline.h"
+#include "size.h"
 #include "symtask_build.h"
 
 /* symtaskd writes the task right after spawning us: a silent channel means something broke. */
@@ -30,7 +32,11 @@ enum {
     WORKER_EXIT_STOPPED = 0, /* stopped on request, or symtaskd went away */
     WORKER_EXIT_CRASH = 1,   /* something failed that a restart may fix */
     WORKER_EXIT_CONFIG = 2,  /* the task cannot run as defined: restarting would not help */
+    WORKER_EXIT_MEMORY = 3,  /* resident memory went over sml.task.heap.max */
 };
+
+/* sml.task.heap.max when the task does not set it (the seed's default). */
+#define WORKER_HEAP_MAX_DEFAULT "2048m"
 
 typedef enum worker_kafka_state {
     WORKER_KAFKA_UNKNOWN,
@@ -48,21 +54,17 @@ typedef struct worker_task {
     char tag[260]; /* "cid/tid" on every log line */
 } worker_task_t;
 
-/* What the heartbeat reports; the pipeline will fill it. */
-typedef struct worker_stats {
-    int64_t records_in, records_out, records_failed, consumer_lag;
-    char last_record_time[32]; /* ISO-8601, "" before the first record */
-} worker_stats_t;
-
 typedef struct worker {
     int chan_fd, sig_fd;
     channel_reader_t reader;
     worker_task_t task;
     const char *tag; /* task.tag once the task is known, else NULL */
     kafka_clients_t *kafka;
+    pipeline_t *pipeline;
     worker_kafka_state_t kafka_state;
     int ready;
-    worker_stats_t stats;
+    int validate_only; /* --validate: check the task's plugins and params, then exit */
+    uint64_t heap_max; /* sml.task.heap.max in bytes */
     int64_t start_ms, next_heartbeat_ms;
     const char *stop; /* why the worker stops, NULL while it runs */
     int exit_code;
@@ -85,6 +87,8 @@ static void worker_usage(FILE *out)
             "\n"
             "  --channel-fd N       the daemon's Unix socket (default %d)\n"
             "  --log-level LEVEL    error, warn, info (default) or debug\n"
+            "  --validate           load the task's plugins, check its params, answer\n"
+            "                       {\"type\":\"valid\"} or {\"type\":\"invalid\"} and exit\n"
             "  --help               show this help\n"
             "  --version            show the version\n"
             "\n"
@@ -94,14 +98,13 @@ static void worker_usage(FILE *out)
 }
 
 /* Returns -1 to go on, else the exit status. */
-static int worker_parse_args(int argc, char **argv, int *chan_fd, log_level_t *level)
+static int worker_parse_args(int argc, char **argv, int *chan_fd, log_level_t *level,
+                             int *validate_only)
 {
     static const struct option options[] = {
-        {"channel-fd", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"channel-fd", required_argument, NULL, 'c'}, {"validate", no_argument, NULL, 'v'},
+        {"log-level", required_argument, NULL, 'l'},  {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0},
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -128,6 +131,9 @@ static int worker_parse_args(int argc, char **argv, int *chan_fd, log_level_t *l
             *level = (log_level_t)l;
             break;
         }
+        case 'v':
+            *validate_only = 1;
+            break;
         case 'h':
             worker_usage(stdout);
             return WORKER_EXIT_STOPPED;
@@ -177,7 +183,9 @@ static void worker_send_error(worker_t *w, int fatal, const char *fmt, ...)
 
 static void worker_heartbeat(worker_t *w)
 {
-    const worker_stats_t *st = &w->stats;
+    pipeline_stats_t stats = {0}, *st = &stats;
+    if (w->pipeline != NULL)
+        pipeline_get_stats(w->pipeline, &stats);
     worker_send(w, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "type", "heartbeat", "kafka",
                              w->kafka_state == WORKER_KAFKA_UP ? "up" : "down", "recordsIn",
                              (json_int_t)st->records_in, "recordsOut", (json_int_t)st->records_out,
@@ -392,6 +400,32 @@ static void worker_check_kafka(worker_t *w)
     }
 }
 
+/* Resident memory of this process in bytes, or 0 if unknown. */
+static uint64_t worker_rss(void)
+{
+    unsigned long long size, resident;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    int n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* Stops the worker when its resident memory is over sml.task.heap.max. */
+static void worker_check_memory(worker_t *w)
+{
+    uint64_t rss = worker_rss();
+    if (rss <= w->heap_max || w->stop != NULL)
+        return;
+    const char *limit = json_string_value(json_object_get(w->task.params, "sml.task.heap.max"));
+    worker_send_error(
+        w, 1, "memory limit hit: the worker uses %llu MiB, more than sml.task.heap.max = %s",
+        (unsigned long long)(rss >> 20), limit ? limit : WORKER_HEAP_MAX_DEFAULT);
+    w->stop = "memory limit";
+    w->exit_code = WORKER_EXIT_MEMORY;
+}
+
 /* The main loop: one tick at most WORKER_TICK_MS long, until a stop. */
 static void worker_run(worker_t *w)
 {
@@ -405,13 +439,22 @@ static void worker_run(worker_t *w)
                 w->next_heartbeat_ms = now + WORKER_HEARTBEAT_MS;
         }
 
-        /* The pipeline (consume a batch, decode, predict, encode, produce) slots in here
-         * once w->ready: it will wait in rd_kafka_consumer_poll()/a queue io-event fd instead
-         * of this idle poll, with the same tick bound. */
         int64_t wait = w->next_heartbeat_ms - worker_now_ms();
-        worker_wait(w, wait < 0 ? 0 : wait > WORKER_TICK_MS ? WORKER_TICK_MS : (int)wait);
+        wait = wait < 0 ? 0 : wait > WORKER_TICK_MS ? WORKER_TICK_MS : wait;
+        /* The pipeline waits in the consumer for at most a tick; signals and the channel are
+         * then looked at without waiting. */
+        char errstr[1024];
+        pipeline_result_t r = pipeline_step(w->pipeline, (int)wait, errstr, sizeof(errstr));
+        if (r != PIPELINE_OK) {
+            worker_send_error(w, 1, "%s", errstr);
+            w->stop = "pipeline error";
+            w->exit_code = r == PIPELINE_REFUSED ? WORKER_EXIT_CONFIG : WORKER_EXIT_CRASH;
+            break;
+        }
+        worker_wait(w, 0);
         if (w->stop != NULL)
             break;
+        worker_check_memory(w);
 
         kafka_clients_poll(w->kafka);
         char reason[600];
@@ -423,6 +466,32 @@ static void worker_run(worker_t *w)
         }
         worker_check_kafka(w);
     }
+}
+
+/* --validate: loads the task's plugins and builds their instances (a model that cannot be
+ * loaded, or params a plugin refuses, show here), answers on the channel and returns the
+ * exit status. Runs in its own process so that a faulty plugin cannot harm symtaskd. */
+static int worker_validate(worker_t *w)
+{
+    char errstr[1024];
+    task_plugins_t tp;
+    if (task_plugins_open(&tp, w->task.params, w->task.plugin_dir, errstr, sizeof(errstr)) != 0) {
+        worker_send(w, json_pack("{s:s, s:s}", "type", "invalid", "message", errstr));
+        return WORKER_EXIT_STOPPED;
+    }
+    uint64_t rss = worker_rss();
+    if (rss > w->heap_max) {
+        const char *limit = json_string_value(json_object_get(w->task.params, "sml.task.heap.max"));
+        snprintf(errstr, sizeof(errstr),
+                 "params.sml.task.heap.max: the plugins need %llu MiB once loaded, more than %s",
+                 (unsigned long long)(rss >> 20), limit ? limit : WORKER_HEAP_MAX_DEFAULT);
+        worker_send(w, json_pack("{s:s, s:s}", "type", "invalid", "message", errstr));
+    } else {
+        worker_send(w, json_pack("{s:s, s:i, s:i}", "type", "valid", "features", (int)tp.n_features,
+                                 "outputs", (int)tp.n_outputs));
+    }
+    task_plugins_close(&tp);
+    return WORKER_EXIT_STOPPED;
 }
 
 /* SIGTERM/SIGINT go to a signalfd, blocked before librdkafka starts its threads so that
@@ -444,7 +513,7 @@ int main(int argc, char **argv)
 {
     worker_t w = {.chan_fd = CHANNEL_WORKER_FD, .sig_fd = -1};
     log_level_t level = LOG_INFO;
-    int ret = worker_parse_args(argc, argv, &w.chan_fd, &level);
+    int ret = worker_parse_args(argc, argv, &w.chan_fd, &level, &w.validate_only);
     if (ret >= 0)
         return ret;
     log_init(LOG_FORMAT_CHILD, level);
@@ -469,9 +538,33 @@ int main(int argc, char **argv)
     ret = worker_receive_task(&w);
     if (ret >= 0)
         goto out;
-    log_info(w.tag, "task received, connecting to Kafka");
+    const char *heap_max = json_string_value(json_object_get(w.task.params, "sml.task.heap.max"));
+    if (size_parse(heap_max ? heap_max : WORKER_HEAP_MAX_DEFAULT, &w.heap_max) != 0) {
+        worker_send_error(&w, 1, "params.sml.task.heap.max: not a size (use 512m or 2g)");
+        ret = WORKER_EXIT_CONFIG;
+        goto out;
+    }
+    if (w.validate_only) {
+        ret = worker_validate(&w);
+        goto out;
+    }
 
-    char errstr[600];
+    char errstr[1024];
+    pipeline_config_t pc = {.tag = w.tag, .params = w.task.params, .plugin_dir = w.task.plugin_dir};
+    w.pipeline = pipeline_new(&pc, errstr, sizeof(errstr));
+    if (w.pipeline == NULL) {
+        worker_send_error(&w, 1, "%s", errstr);
+        ret = WORKER_EXIT_CONFIG;
+        goto out;
+    }
+    /* a model larger than the limit is caught before any record is read */
+    worker_check_memory(&w);
+    if (w.stop != NULL) {
+        ret = w.exit_code;
+        goto out;
+    }
+    log_info(w.tag, "plugins loaded, connecting to Kafka");
+
     kafka_settings_t ks = {
         .cid = w.task.cid,
         .tid = w.task.tid,
@@ -479,21 +572,33 @@ int main(int argc, char **argv)
         .params = w.task.params,
         .bootstrap_default = w.task.bootstrap,
     };
+    pipeline_kafka_hooks(w.pipeline, &ks);
     w.kafka = kafka_clients_new(&ks, errstr, sizeof(errstr));
     if (w.kafka == NULL) {
         ret = errno == EINVAL ? WORKER_EXIT_CONFIG : WORKER_EXIT_CRASH;
         worker_send_error(&w, 1, "%s", errstr);
         goto out;
     }
+    if (pipeline_attach(w.pipeline, w.kafka, errstr, sizeof(errstr)) != 0) {
+        worker_send_error(&w, 1, "%s", errstr);
+        ret = WORKER_EXIT_CRASH;
+        goto out;
+    }
 
     worker_run(&w);
     int64_t stop_ms = worker_now_ms();
-    kafka_clients_destroy(w.kafka);
-    w.kafka = NULL;
+    /* Graceful end: the batch in hand is finished, every output acknowledged and its offsets
+     * committed before the consumer leaves the group. */
+    if (w.exit_code != WORKER_EXIT_MEMORY)
+        pipeline_drain(w.pipeline, KAFKA_FLUSH_MS);
     ret = w.exit_code;
     log_info(w.tag, "stopped (%s) in %lld ms", w.stop, (long long)(worker_now_ms() - stop_ms));
 
 out:
+    if (w.pipeline != NULL)
+        pipeline_detach(w.pipeline);
+    kafka_clients_destroy(w.kafka);
+    pipeline_free(w.pipeline);
     json_decref(w.task.msg);
     channel_reader_free(&w.reader);
     if (w.sig_fd >= 0)

@@ -41,8 +41,10 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define SYMTASK_PLUGIN_EXPORT __attribute__((visibility("default")))
+#define SYMTASK_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define SYMTASK_PLUGIN_EXPORT
+#define SYMTASK_PRINTF(fmt, args)
 #endif
 
 /* What a call reports. */
@@ -77,7 +79,7 @@ typedef enum symtask_option_type {
  * loader checks presence and type before create() runs, so create() only checks what a
  * table cannot say; the table is also the plugin's documentation in the plugin listing. */
 typedef struct symtask_option {
-    const char *name;          /* full key, e.g. "sml.predictor.model" */
+    const char *name; /* full key, e.g. "sml.predictor.model" */
     symtask_option_type_t type;
     const char *default_value; /* as a param string; NULL: no default */
     int required;              /* non-zero: the task must set it */
@@ -107,8 +109,7 @@ typedef struct symtask_host {
     const char *(*param)(const symtask_params_t *params, const char *key);
 
     /* Logs one line with the task's tag. Never log param values that may be secret. */
-    void (*log)(symtask_log_level_t level, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    void (*log)(symtask_log_level_t level, const char *fmt, ...) SYMTASK_PRINTF(2, 3);
 
     /* Appends @len bytes to @buf. Returns 0, or -1 when out of memory. */
     int (*buf_append)(symtask_buf_t *buf, const void *data, size_t len);
@@ -126,11 +127,11 @@ typedef struct symtask_batch {
     size_t n_features;
     const double *features; /* rows × n_features */
     size_t n_outputs;
-    double *outputs;        /* rows × n_outputs, written by predict() */
+    double *outputs; /* rows × n_outputs, written by predict() */
     /* Set row_status[i] to SYMTASK_ERR_RECORD and write a message into row_error(i) to send
      * row i to the dead-letter topic; every row starts as SYMTASK_OK. */
     symtask_status_t *row_status;
-    char *row_errors;       /* rows × row_error_size bytes */
+    char *row_errors; /* rows × row_error_size bytes */
     size_t row_error_size;
 } symtask_batch_t;
 
@@ -190,9 +191,8 @@ typedef struct symtask_serializer_ops {
 
     /* Appends to @out the record to write to the sink: @record (in this serializer's format)
      * with @outputs (n_outputs values in bind() order) added. */
-    symtask_status_t (*encode)(void *state, const symtask_record_t *record,
-                               const double *outputs, symtask_buf_t *out, char *errstr,
-                               size_t errstr_size);
+    symtask_status_t (*encode)(void *state, const symtask_record_t *record, const double *outputs,
+                               symtask_buf_t *out, char *errstr, size_t errstr_size);
 
     /* Frees the instance. */
     void (*destroy)(void *state);
@@ -201,17 +201,20 @@ typedef struct symtask_serializer_ops {
 /* ---- The descriptor --------------------------------------------------------------------- */
 
 typedef struct symtask_plugin {
-    uint32_t abi_major;         /* SYMTASK_PLUGIN_ABI_MAJOR the plugin was built with */
-    uint32_t abi_minor;         /* SYMTASK_PLUGIN_ABI_MINOR the plugin was built with */
-    uint32_t size;              /* sizeof(symtask_plugin_t) the plugin was built with */
+    uint32_t abi_major; /* SYMTASK_PLUGIN_ABI_MAJOR the plugin was built with */
+    uint32_t abi_minor; /* SYMTASK_PLUGIN_ABI_MINOR the plugin was built with */
+    uint32_t size;      /* sizeof(symtask_plugin_t) the plugin was built with */
     symtask_plugin_kind_t kind;
-    const char *name;           /* equal to the file name without ".so" */
-    const char *version;        /* the plugin's own version, e.g. "1.2.0" */
-    const char *description;    /* one line */
+    const char *name;                /* equal to the file name without ".so" */
+    const char *version;             /* the plugin's own version, e.g. "1.2.0" */
+    const char *description;         /* one line */
     const symtask_option_t *options; /* ended by {NULL}; may be NULL when there are none */
     union {
         symtask_predictor_ops_t predictor;
         symtask_serializer_ops_t serializer;
+        /* Room for ops added by later minors, so that the union, and every field after it,
+         * keeps its size and place. */
+        void (*reserved[16])(void);
     } ops;
 } symtask_plugin_t;
 

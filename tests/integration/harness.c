@@ -45,6 +45,9 @@ static void write_file(const char *path, const char *text, mode_t mode)
     close(fd);
 }
 
+/* The model every h_taskinfo() task predicts with, written by h_setup(). */
+static char h_model_path[300];
+
 void h_setup(harness_t *h, const char *extra_conf)
 {
     memset(h, 0, sizeof(*h));
@@ -57,6 +60,8 @@ void h_setup(harness_t *h, const char *extra_conf)
     char path[400], conf[4096];
     snprintf(path, sizeof(path), "%s/customers", h->dir);
     write_file(path, H_CID1 ":" H_SECRET1 "\n" H_CID2 ":" H_SECRET2 "\n", 0600);
+    snprintf(h_model_path, sizeof(h_model_path), "%s/model.json", h->dir);
+    write_file(h_model_path, H_MODEL_JSON, 0644);
     snprintf(conf, sizeof(conf),
              "listen = 127.0.0.1:%d\n"
              "state.dir = %s/state\n"
@@ -241,8 +246,9 @@ char *h_taskinfo(const char *tid, const char *extra_params, const char *secret_b
     snprintf(json, sizeof(json),
              "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{"
              "\"sml.kstream.source.topic\":\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\","
-             "\"sml.predictor\":\"linear\"%s%s}}",
-             tid, tid, tid, extra_params ? "," : "", extra_params ? extra_params : "");
+             "\"sml.predictor\":\"linear\",\"sml.predictor.model\":\"%s\"%s%s}}",
+             tid, tid, tid, h_model_path, extra_params ? "," : "",
+             extra_params ? extra_params : "");
     size_t key_len;
     uint8_t *key = crypto_b64_decode(secret_b64, strlen(secret_b64), &key_len);
     char *sealed = crypto_legacy_encrypt(key, json, strlen(json));

@@ -14,6 +14,10 @@
 #define H_CID2 "c2"
 #define H_SECRET2 "ZmVkY2JhOTg3NjU0MzIxMA==" /* "fedcba9876543210" */
 
+/* The linear model of every h_taskinfo() task: prediction = 1 + 2*x1 + 3*x2. */
+#define H_MODEL_JSON                                                                               \
+    "{\"kind\":\"linear\",\"features\":[\"x1\",\"x2\"],\"weights\":[2,3],\"intercept\":1}"
+
 typedef struct harness {
     char dir[256]; /* temp dir: config, customers, state/, daemon.log */
     char conf_path[300];
@@ -56,8 +60,9 @@ h_response_t h_raw(harness_t *h, const char *request, size_t len);
 
 void h_response_free(h_response_t *r);
 
-/* A TaskInfo for task @tid with source/sink topics and the given extra params ("k":"v",...
- * JSON fragment, may be NULL), encrypted in the legacy form with @secret_b64. malloc'd. */
+/* A TaskInfo for task @tid reading in-{tid}, writing out-{tid}, predicting with the linear
+ * H_MODEL_JSON, plus the given extra params ("k":"v",... JSON fragment, may be NULL),
+ * encrypted in the legacy form with @secret_b64. malloc'd. */
 char *h_taskinfo(const char *tid, const char *extra_params, const char *secret_b64);
 
 /* Status map of a task (GET /tasks/{tid}) as c1: new reference, or NULL. */

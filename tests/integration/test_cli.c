@@ -124,8 +124,8 @@ Test(cli, customers_file_readable_by_others_is_refused)
 Test(cli, tls_key_without_cert_is_refused)
 {
     char out[4096];
-    cr_assert_neq(run_daemon(out, sizeof(out),
-                             (const char *[]){"-c", conf, "--set", "tls.key=/x.pem", NULL}),
-                  0);
+    cr_assert_neq(
+        run_daemon(out, sizeof(out), (const char *[]){"-c", conf, "--set", "tls.key=/x.pem", NULL}),
+        0);
     cr_assert(strstr(out, "tls.cert") != NULL, "%s", out);
 }

@@ -1,0 +1,36 @@
+/* validate.h: checks a TaskInfo's plugins in a short-lived `symtask-worker --validate`
+ * process before it is accepted, so that a faulty plugin or model cannot harm the daemon.
+ * Private to core/. */
+#ifndef SYMTASK_CORE_VALIDATE_H
+#define SYMTASK_CORE_VALIDATE_H
+
+#include <h2o.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "daemon.h"
+
+/* How long a validation may take (model loading included). */
+#define VALIDATE_TIMEOUT_MS 30000
+
+/* Called once per validation: @message is NULL when the plugins accepted the TaskInfo, else
+ * why not. @req is NULL when the client went away meanwhile. */
+typedef void (*validate_done_cb)(daemon_t *d, h2o_req_t *req, const char *cid, bool force,
+                                 json_t *taskinfo, const char *message);
+
+/* Starts validating @taskinfo (a reference is taken) for customer @cid and answers through
+ * @cb later. -1 with a message when no validator could be started. */
+int validate_start(daemon_t *d, h2o_req_t *req, const char *cid, bool force, json_t *taskinfo,
+                   validate_done_cb cb, char *errstr, size_t errstr_size);
+
+/* The supervisor hands over exits of pids that are not task workers. */
+void validate_on_exit(daemon_t *d, pid_t pid, int wstatus);
+
+/* Kills validators past VALIDATE_TIMEOUT_MS; called from the daemon's tick. */
+void validate_tick(daemon_t *d);
+
+/* Validations under way. */
+size_t validate_pending(void);
+
+#endif

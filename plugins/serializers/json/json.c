@@ -1,0 +1,963 @@
+/* json.c: the "json" serializer: each message value is one JSON object; features are read
+ * from its top-level keys and the outputs are appended to the original bytes. */
+#include <float.h>
+#include <locale.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symtask/plugin.h"
+
+/* Deepest nesting of objects and arrays accepted; the record's own object is level 1. */
+#define JSON_MAX_DEPTH 64
+
+/* What a top-level value turned out to be. */
+typedef enum json_kind {
+    JSON_KIND_ABSENT = 0,
+    JSON_KIND_NULL,
+    JSON_KIND_NUMBER,
+    JSON_KIND_STRING,
+    JSON_KIND_BOOL,
+    JSON_KIND_OBJECT,
+    JSON_KIND_ARRAY,
+} json_kind_t;
+
+typedef struct json_feature {
+    const char *name;
+    size_t len;
+    size_t next_same; /* next feature of the same name, or SIZE_MAX */
+    int repeat;       /* not the first feature of its name */
+    /* The last value the record gives, set by decode. */
+    json_kind_t kind;
+    const unsigned char *value;
+    size_t value_len;
+} json_feature_t;
+
+typedef struct json_output {
+    const char *name;
+    size_t len;
+    char *member;       /* `,"name":` with the name escaped */
+    size_t member_len;
+    char *quoted;       /* `"name"` as raw bytes, for the collision pre-check */
+    size_t quoted_len;
+} json_output_t;
+
+typedef struct json_state {
+    const symtask_host_t *host;
+    locale_t c_locale; /* strtod_l: numbers read the same whatever the process locale */
+    json_feature_t *features;
+    size_t n_features;
+    uint32_t *table; /* open addressing: feature index + 1, 0 when empty */
+    size_t table_mask;
+    json_output_t *outputs;
+    size_t n_outputs;
+    char *key_buf; /* an escaped key, unescaped, when it may match a name */
+    size_t key_cap;
+} json_state_t;
+
+/* ---- The scanner ------------------------------------------------------------------------ */
+
+/* Bytes that may appear unescaped in a string without a closer look. */
+static const unsigned char json_plain[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+};
+
+#define JSON_WHY_UNEXPECTED ((const char *)1)
+
+typedef struct json_scan {
+    const unsigned char *base, *p, *end;
+    const unsigned char *err_at;
+    const char *why; /* JSON_WHY_UNEXPECTED: the byte at err_at is wrong */
+} json_scan_t;
+
+/* One member of the top-level object, as handed to a visitor. */
+typedef struct json_member {
+    const unsigned char *start; /* the key's opening quote */
+    const unsigned char *key;   /* the key's raw bytes, without quotes */
+    size_t key_len;
+    int key_escaped;
+    const unsigned char *value;
+    size_t value_len;
+    json_kind_t kind;
+} json_member_t;
+
+typedef void (*json_visit_fn)(void *ctx, const json_member_t *member);
+
+static int json_fail(json_scan_t *s, const unsigned char *at, const char *why)
+{
+    s->err_at = at;
+    s->why = why;
+    return -1;
+}
+
+static inline const unsigned char *json_skip_ws(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static int json_hex4(const unsigned char *p, unsigned *cp)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            v |= (c | 0x20) - 'a' + 10;
+        else
+            return -1;
+    }
+    *cp = v;
+    return 0;
+}
+
+/* Length of the well-formed UTF-8 sequence at @p (Unicode table 3-7), 0 when ill-formed. */
+static size_t json_utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+/* Scans the string at s->p (its opening quote). */
+static int json_scan_string(json_scan_t *s, int *escaped)
+{
+    const unsigned char *p = s->p + 1, *end = s->end;
+    int esc = 0;
+    for (;;) {
+        while (p < end && json_plain[*p])
+            p++;
+        if (p == end)
+            return json_fail(s, p, "unterminated string");
+        unsigned char c = *p;
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            esc = 1;
+            if (end - p < 2)
+                return json_fail(s, end, "unterminated string");
+            switch (p[1]) {
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
+                p += 2;
+                continue;
+            case 'u':
+                break;
+            default:
+                return json_fail(s, p, "invalid escape in string");
+            }
+            unsigned cp, lo;
+            if (end - p < 6)
+                return json_fail(s, end, "unterminated string");
+            if (json_hex4(p + 2, &cp) < 0)
+                return json_fail(s, p, "invalid \\u escape");
+            if (cp >= 0xdc00 && cp <= 0xdfff)
+                return json_fail(s, p, "unpaired surrogate in \\u escape");
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                /* A high surrogate needs a \u escape of a low one right after it. */
+                if ((end - p > 6 && p[6] != '\\') || (end - p > 7 && p[7] != 'u'))
+                    return json_fail(s, p, "unpaired surrogate in \\u escape");
+                if (end - p < 12)
+                    return json_fail(s, end, "unterminated string");
+                if (json_hex4(p + 8, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
+                    return json_fail(s, p, "unpaired surrogate in \\u escape");
+                p += 6;
+            }
+            p += 6;
+            continue;
+        }
+        if (c < 0x20)
+            return json_fail(s, p, "control character in string");
+        size_t n = json_utf8_len(p, end);
+        if (n == 0)
+            return json_fail(s, p, "invalid UTF-8 in string");
+        p += n;
+    }
+    s->p = p + 1;
+    *escaped = esc;
+    return 0;
+}
+
+static inline int json_is_digit(const unsigned char *p, const unsigned char *end)
+{
+    return p < end && *p >= '0' && *p <= '9';
+}
+
+/* Scans the number at s->p per RFC 8259's grammar. */
+static int json_scan_number(json_scan_t *s)
+{
+    const unsigned char *p = s->p, *end = s->end;
+    if (*p == '-')
+        p++;
+    if (!json_is_digit(p, end))
+        return json_fail(s, p, "expected a digit");
+    if (*p == '0') {
+        p++;
+        if (json_is_digit(p, end))
+            return json_fail(s, p - 1, "leading zero in number");
+    } else {
+        while (json_is_digit(p, end))
+            p++;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (!json_is_digit(p, end))
+            return json_fail(s, p, "expected a digit after '.'");
+        while (json_is_digit(p, end))
+            p++;
+    }
+    if (p < end && (*p | 0x20) == 'e') {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (!json_is_digit(p, end))
+            return json_fail(s, p, "expected a digit in exponent");
+        while (json_is_digit(p, end))
+            p++;
+    }
+    s->p = p;
+    return 0;
+}
+
+static int json_scan_literal(json_scan_t *s, const char *word, size_t len)
+{
+    const unsigned char *p = s->p;
+    for (size_t i = 0; i < len; i++)
+        if (p + i == s->end || p[i] != (unsigned char)word[i])
+            return json_fail(s, p + i, p + i == s->end ? NULL : JSON_WHY_UNEXPECTED);
+    s->p = p + len;
+    return 0;
+}
+
+static int json_scan_value(json_scan_t *s, int depth, json_kind_t *kind);
+
+/* Scans the object or array at s->p, whose nesting level is @depth. */
+static int json_scan_container(json_scan_t *s, int depth)
+{
+    const unsigned char *end = s->end;
+    unsigned char close = *s->p == '{' ? '}' : ']';
+    json_kind_t kind;
+    int escaped;
+    if (depth > JSON_MAX_DEPTH)
+        return json_fail(s, s->p, "nested deeper than 64 levels");
+    s->p = json_skip_ws(s->p + 1, end);
+    if (s->p < end && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        if (close == '}') {
+            if (s->p == end || *s->p != '"')
+                return json_fail(s, s->p, s->p == end ? NULL : "expected a string key");
+            if (json_scan_string(s, &escaped) < 0)
+                return -1;
+            s->p = json_skip_ws(s->p, end);
+            if (s->p == end || *s->p != ':')
+                return json_fail(s, s->p, s->p == end ? NULL : "expected ':'");
+            s->p = json_skip_ws(s->p + 1, end);
+        }
+        if (json_scan_value(s, depth, &kind) < 0)
+            return -1;
+        s->p = json_skip_ws(s->p, end);
+        if (s->p == end)
+            return json_fail(s, end, NULL);
+        if (*s->p == close) {
+            s->p++;
+            return 0;
+        }
+        if (*s->p != ',')
+            return json_fail(s, s->p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+        s->p = json_skip_ws(s->p + 1, end);
+    }
+}
+
+/* Scans the value at s->p, inside a container of level @depth. */
+static int json_scan_value(json_scan_t *s, int depth, json_kind_t *kind)
+{
+    int escaped;
+    if (s->p == s->end)
+        return json_fail(s, s->p, NULL);
+    switch (*s->p) {
+    case '{':
+        *kind = JSON_KIND_OBJECT;
+        return json_scan_container(s, depth + 1);
+    case '[':
+        *kind = JSON_KIND_ARRAY;
+        return json_scan_container(s, depth + 1);
+    case '"':
+        *kind = JSON_KIND_STRING;
+        return json_scan_string(s, &escaped);
+    case 't':
+        *kind = JSON_KIND_BOOL;
+        return json_scan_literal(s, "true", 4);
+    case 'f':
+        *kind = JSON_KIND_BOOL;
+        return json_scan_literal(s, "false", 5);
+    case 'n':
+        *kind = JSON_KIND_NULL;
+        return json_scan_literal(s, "null", 4);
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
+        *kind = JSON_KIND_NUMBER;
+        return json_scan_number(s);
+    default:
+        return json_fail(s, s->p, JSON_WHY_UNEXPECTED);
+    }
+}
+
+/* Validates the whole value as one JSON object and calls @visit for each top-level member,
+ * in order. */
+static int json_scan_record(json_scan_t *s, json_visit_fn visit, void *ctx)
+{
+    const unsigned char *end = s->end;
+    json_member_t m;
+    s->p = json_skip_ws(s->p, end);
+    if (s->p == end || *s->p != '{')
+        return json_fail(s, s->p, s->p == end ? NULL : JSON_WHY_UNEXPECTED);
+    s->p = json_skip_ws(s->p + 1, end);
+    if (s->p < end && *s->p == '}') {
+        s->p++;
+    } else {
+        for (;;) {
+            if (s->p == end || *s->p != '"')
+                return json_fail(s, s->p, s->p == end ? NULL : "expected a string key");
+            m.start = s->p;
+            if (json_scan_string(s, &m.key_escaped) < 0)
+                return -1;
+            m.key = m.start + 1;
+            m.key_len = (size_t)(s->p - 1 - m.key);
+            s->p = json_skip_ws(s->p, end);
+            if (s->p == end || *s->p != ':')
+                return json_fail(s, s->p, s->p == end ? NULL : "expected ':'");
+            s->p = json_skip_ws(s->p + 1, end);
+            m.value = s->p;
+            if (json_scan_value(s, 1, &m.kind) < 0)
+                return -1;
+            m.value_len = (size_t)(s->p - m.value);
+            visit(ctx, &m);
+            s->p = json_skip_ws(s->p, end);
+            if (s->p == end)
+                return json_fail(s, end, NULL);
+            if (*s->p == '}') {
+                s->p++;
+                break;
+            }
+            if (*s->p != ',')
+                return json_fail(s, s->p, "expected ',' or '}'");
+            s->p = json_skip_ws(s->p + 1, end);
+        }
+    }
+    s->p = json_skip_ws(s->p, end);
+    if (s->p != end)
+        return json_fail(s, s->p, "unexpected data after the object");
+    return 0;
+}
+
+static const char *json_kind_name(json_kind_t kind)
+{
+    switch (kind) {
+    case JSON_KIND_STRING:
+        return "a string";
+    case JSON_KIND_BOOL:
+        return "a boolean";
+    case JSON_KIND_OBJECT:
+        return "an object";
+    case JSON_KIND_ARRAY:
+        return "an array";
+    case JSON_KIND_NULL:
+        return "null";
+    default:
+        return "a number";
+    }
+}
+
+/* Writes the message of a failed scan. */
+static void json_scan_error(const json_scan_t *s, char *errstr, size_t errstr_size)
+{
+    size_t at = (size_t)(s->err_at - s->base);
+    if (s->err_at == s->end) {
+        snprintf(errstr, errstr_size, "not valid JSON at byte %zu: %s", at,
+                 s->why ? s->why : "unexpected end of value");
+    } else if (s->why == JSON_WHY_UNEXPECTED || s->why == NULL) {
+        unsigned char c = *s->err_at;
+        if (at == 0 || s->err_at == json_skip_ws(s->base, s->end)) {
+            /* The first byte: say what the value is when it is JSON but not an object. */
+            const char *what = c == '[' ? "an array" : c == '"' ? "a string" : c == 't' ? "true"
+                             : c == 'f' ? "false" : c == 'n' ? "null"
+                             : (c == '-' || (c >= '0' && c <= '9')) ? "a number" : NULL;
+            if (what) {
+                snprintf(errstr, errstr_size, "not a JSON object: the value is %s", what);
+                return;
+            }
+        }
+        if (c >= 0x20 && c < 0x7f)
+            snprintf(errstr, errstr_size, "not valid JSON at byte %zu: unexpected '%c'", at, c);
+        else
+            snprintf(errstr, errstr_size, "not valid JSON at byte %zu: unexpected byte 0x%02X",
+                     at, c);
+    } else {
+        snprintf(errstr, errstr_size, "not valid JSON at byte %zu: %s", at, s->why);
+    }
+}
+
+/* Unescapes the raw key @key (already validated) into @buf; returns its length, or SIZE_MAX
+ * when it needs more than @cap bytes. */
+static size_t json_unescape(const unsigned char *key, size_t len, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = key[i];
+        char tmp[4];
+        size_t k = 1;
+        unsigned cp, lo;
+        if (c != '\\') {
+            tmp[0] = (char)c;
+            i++;
+        } else {
+            c = key[i + 1];
+            i += 2;
+            switch (c) {
+            case 'b':
+                tmp[0] = '\b';
+                break;
+            case 'f':
+                tmp[0] = '\f';
+                break;
+            case 'n':
+                tmp[0] = '\n';
+                break;
+            case 'r':
+                tmp[0] = '\r';
+                break;
+            case 't':
+                tmp[0] = '\t';
+                break;
+            case 'u':
+                json_hex4(key + i, &cp);
+                i += 4;
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    json_hex4(key + i + 2, &lo);
+                    i += 6;
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                }
+                if (cp < 0x80) {
+                    tmp[0] = (char)cp;
+                } else if (cp < 0x800) {
+                    tmp[0] = (char)(0xc0 | (cp >> 6));
+                    tmp[1] = (char)(0x80 | (cp & 0x3f));
+                    k = 2;
+                } else if (cp < 0x10000) {
+                    tmp[0] = (char)(0xe0 | (cp >> 12));
+                    tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                    tmp[2] = (char)(0x80 | (cp & 0x3f));
+                    k = 3;
+                } else {
+                    tmp[0] = (char)(0xf0 | (cp >> 18));
+                    tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+                    tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                    tmp[3] = (char)(0x80 | (cp & 0x3f));
+                    k = 4;
+                }
+                break;
+            default: /* '"', '\\', '/' */
+                tmp[0] = (char)c;
+                break;
+            }
+        }
+        if (n + k > cap)
+            return SIZE_MAX;
+        memcpy(buf + n, tmp, k);
+        n += k;
+    }
+    return n;
+}
+
+/* The key of @m as plain bytes: the raw bytes, or its unescaped form in the key buffer.
+ * Returns 0 when it cannot match a bound name (longer than every one). */
+static int json_member_key(json_state_t *st, const json_member_t *m, const char **key,
+                           size_t *len)
+{
+    if (!m->key_escaped) {
+        *key = (const char *)m->key;
+        *len = m->key_len;
+        return 1;
+    }
+    *len = json_unescape(m->key, m->key_len, st->key_buf, st->key_cap);
+    *key = st->key_buf;
+    return *len != SIZE_MAX;
+}
+
+/* ---- Numbers ---------------------------------------------------------------------------- */
+
+static const double json_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The value of the valid JSON number at @p, followed in memory by a byte that ends it.
+ * Clinger's fast path when the digits fit in a double and the power of ten is exact (one
+ * correctly rounded operation, so the result is the correctly rounded value); strtod_l
+ * otherwise. */
+static double json_number(const json_state_t *st, const unsigned char *p, size_t len)
+{
+#if FLT_EVAL_METHOD == 0
+    const unsigned char *q = p, *end = p + len;
+    uint64_t m = 0;
+    int digits = 0, exp10 = 0, neg = 0;
+    if (*q == '-') {
+        neg = 1;
+        q++;
+    }
+    for (; q < end && *q >= '0' && *q <= '9'; q++) {
+        if (m == 0 && *q == '0')
+            continue;
+        if (++digits > 19)
+            goto slow;
+        m = m * 10 + (uint64_t)(*q - '0');
+    }
+    if (q < end && *q == '.') {
+        for (q++; q < end && *q >= '0' && *q <= '9'; q++) {
+            exp10--;
+            if (m == 0 && *q == '0')
+                continue;
+            if (++digits > 19)
+                goto slow;
+            m = m * 10 + (uint64_t)(*q - '0');
+        }
+    }
+    if (q < end) { /* the exponent */
+        int e = 0, eneg = 0;
+        q++;
+        if (*q == '+' || *q == '-')
+            eneg = *q++ == '-';
+        for (; q < end; q++)
+            if (e < 100000)
+                e = e * 10 + (*q - '0');
+        exp10 += eneg ? -e : e;
+    }
+    if (m == 0)
+        return neg ? -0.0 : 0.0;
+    if (m <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
+        double v = (double)m;
+        v = exp10 < 0 ? v / json_pow10[-exp10] : v * json_pow10[exp10];
+        return neg ? -v : v;
+    }
+slow:
+#endif
+    return strtod_l((const char *)p, NULL, st->c_locale);
+}
+
+/* ---- The plugin ------------------------------------------------------------------------- */
+
+static void json_destroy(void *state)
+{
+    json_state_t *st = state;
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->n_outputs; i++) {
+        free(st->outputs[i].member);
+        free(st->outputs[i].quoted);
+    }
+    free(st->outputs);
+    free(st->features);
+    free(st->table);
+    free(st->key_buf);
+    if (st->c_locale)
+        freelocale(st->c_locale);
+    free(st);
+}
+
+static symtask_status_t json_create(const symtask_host_t *host, const symtask_params_t *params,
+                                    void **state, char *errstr, size_t errstr_size)
+{
+    json_state_t *st = calloc(1, sizeof(*st));
+    if (!st)
+        goto nomem;
+    st->host = host;
+    st->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    if (!st->c_locale)
+        goto nomem;
+    *state = st;
+    return SYMTASK_OK;
+nomem:
+    json_destroy(st);
+    snprintf(errstr, errstr_size, "json serializer: out of memory");
+    return SYMTASK_ERR_FATAL;
+}
+
+static uint32_t json_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* The first feature named (@key, @len), or NULL. */
+static json_feature_t *json_feature_find(json_state_t *st, const char *key, size_t len)
+{
+    for (size_t i = json_hash(key, len) & st->table_mask; st->table[i]; i = (i + 1) & st->table_mask) {
+        json_feature_t *f = &st->features[st->table[i] - 1];
+        if (f->len == len && memcmp(f->name, key, len) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+/* Appends @name as the body of a JSON string (without quotes) to @out; returns the new
+ * length. @out has room for 6 bytes per byte of @name. */
+static size_t json_escape(const char *name, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*p;
+        } else if (*p < 0x20) {
+            memcpy(out + n, "\\u00", 4);
+            out[n + 4] = hex[*p >> 4];
+            out[n + 5] = hex[*p & 15];
+            n += 6;
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    return n;
+}
+
+static symtask_status_t json_bind(void *state, const char *const *features, size_t n_features,
+                                  const char *const *outputs, size_t n_outputs, char *errstr,
+                                  size_t errstr_size)
+{
+    json_state_t *st = state;
+    size_t table_size = 8, max_len = 0;
+    while (table_size < 2 * n_features)
+        table_size *= 2;
+    st->features = calloc(n_features ? n_features : 1, sizeof(*st->features));
+    st->table = calloc(table_size, sizeof(*st->table));
+    st->outputs = calloc(n_outputs ? n_outputs : 1, sizeof(*st->outputs));
+    if (!st->features || !st->table || !st->outputs)
+        goto nomem;
+    st->table_mask = table_size - 1;
+    for (size_t i = 0; i < n_features; i++) {
+        json_feature_t *f = &st->features[i];
+        f->name = features[i];
+        f->len = strlen(features[i]);
+        f->next_same = SIZE_MAX;
+        if (f->len > max_len)
+            max_len = f->len;
+        json_feature_t *first = json_feature_find(st, f->name, f->len);
+        if (first) { /* a name listed twice: chain it, both get the value */
+            while (first->next_same != SIZE_MAX)
+                first = &st->features[first->next_same];
+            first->next_same = i;
+            f->repeat = 1;
+            continue;
+        }
+        size_t j = json_hash(f->name, f->len) & st->table_mask;
+        while (st->table[j])
+            j = (j + 1) & st->table_mask;
+        st->table[j] = (uint32_t)(i + 1);
+    }
+    st->n_features = n_features;
+    for (size_t i = 0; i < n_outputs; i++) {
+        json_output_t *o = &st->outputs[i];
+        o->name = outputs[i];
+        o->len = strlen(outputs[i]);
+        st->n_outputs = i + 1;
+        for (const unsigned char *p = (const unsigned char *)o->name; *p;) {
+            size_t n = *p < 0x80 ? 1 : json_utf8_len(p, p + strlen((const char *)p));
+            if (n == 0) {
+                snprintf(errstr, errstr_size, "output '%.64s' is not valid UTF-8", o->name);
+                return SYMTASK_ERR_FATAL;
+            }
+            p += n;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(outputs[j], o->name) == 0) {
+                snprintf(errstr, errstr_size, "output '%.64s' is listed twice", o->name);
+                return SYMTASK_ERR_FATAL;
+            }
+        }
+        if (o->len > max_len)
+            max_len = o->len;
+        o->member = malloc(6 * o->len + 5);
+        o->quoted = malloc(o->len + 2);
+        if (!o->member || !o->quoted)
+            goto nomem;
+        o->member[0] = ',';
+        o->member[1] = '"';
+        o->member_len = 2 + json_escape(o->name, o->member + 2);
+        memcpy(o->member + o->member_len, "\":", 2);
+        o->member_len += 2;
+        o->quoted[0] = '"';
+        memcpy(o->quoted + 1, o->name, o->len);
+        o->quoted[o->len + 1] = '"';
+        o->quoted_len = o->len + 2;
+    }
+    st->key_cap = max_len;
+    st->key_buf = malloc(max_len + 1);
+    if (!st->key_buf)
+        goto nomem;
+    return SYMTASK_OK;
+nomem:
+    snprintf(errstr, errstr_size, "json serializer: out of memory");
+    return SYMTASK_ERR_FATAL;
+}
+
+/* Decode's visitor: notes the value of each feature key. */
+typedef struct json_decode_ctx {
+    json_state_t *st;
+    json_feature_t *bad; /* the first feature whose value is not a number or null */
+    json_kind_t bad_kind;
+    size_t next; /* the feature the next key probably names */
+} json_decode_ctx_t;
+
+static void json_decode_visit(void *ctx, const json_member_t *m)
+{
+    json_decode_ctx_t *dc = ctx;
+    const char *key;
+    size_t len;
+    if (!json_member_key(dc->st, m, &key, &len))
+        return;
+    json_feature_t *f = NULL;
+    /* Records usually list the features in bind() order: try the one after the last hit. */
+    if (dc->next < dc->st->n_features) {
+        f = &dc->st->features[dc->next];
+        if (f->repeat || f->len != len || memcmp(f->name, key, len) != 0)
+            f = NULL;
+    }
+    if (!f && !(f = json_feature_find(dc->st, key, len)))
+        return;
+    dc->next = (size_t)(f - dc->st->features) + 1;
+    if (m->kind != JSON_KIND_NUMBER && m->kind != JSON_KIND_NULL && !dc->bad) {
+        dc->bad = f;
+        dc->bad_kind = m->kind;
+    }
+    for (;;) { /* a duplicate key: the last one wins */
+        f->kind = m->kind;
+        f->value = m->value;
+        f->value_len = m->value_len;
+        if (f->next_same == SIZE_MAX)
+            break;
+        f = &dc->st->features[f->next_same];
+    }
+}
+
+static symtask_status_t json_decode(void *state, const symtask_record_t *record, double *features,
+                                    char *errstr, size_t errstr_size)
+{
+    json_state_t *st = state;
+    json_decode_ctx_t dc = {.st = st};
+    json_scan_t s = {.base = record->value, .p = record->value};
+    s.end = s.base + record->len;
+    if (record->len == 0) {
+        snprintf(errstr, errstr_size, "not valid JSON at byte 0: empty value");
+        return SYMTASK_ERR_RECORD;
+    }
+    for (size_t i = 0; i < st->n_features; i++)
+        st->features[i].kind = JSON_KIND_ABSENT;
+    if (json_scan_record(&s, json_decode_visit, &dc) < 0) {
+        json_scan_error(&s, errstr, errstr_size);
+        return SYMTASK_ERR_RECORD;
+    }
+    if (dc.bad) {
+        snprintf(errstr, errstr_size, "feature '%.64s' is %s, not a number", dc.bad->name,
+                 json_kind_name(dc.bad_kind));
+        return SYMTASK_ERR_RECORD;
+    }
+    for (size_t i = 0; i < st->n_features; i++) {
+        json_feature_t *f = &st->features[i];
+        if (f->kind != JSON_KIND_NUMBER) {
+            features[i] = NAN;
+            continue;
+        }
+        /* The object was validated up to its '}', so a byte that ends the number follows. */
+        features[i] = json_number(st, f->value, f->value_len);
+        if (!isfinite(features[i])) {
+            snprintf(errstr, errstr_size, "feature '%.64s' is %.*s%s, not a finite number",
+                     f->name, (int)(f->value_len > 32 ? 32 : f->value_len), f->value,
+                     f->value_len > 32 ? "..." : "");
+            return SYMTASK_ERR_RECORD;
+        }
+    }
+    return SYMTASK_OK;
+}
+
+/* Encode's visitor for the slow path: does a top-level key equal an output name? */
+typedef struct json_encode_ctx {
+    json_state_t *st;
+    int collides;        /* some key is an output name */
+    symtask_buf_t *out;  /* when set, copy the members that are not outputs to it */
+    int kept, failed;
+} json_encode_ctx_t;
+
+static int json_is_output(json_state_t *st, const json_member_t *m)
+{
+    const char *key;
+    size_t len;
+    if (!json_member_key(st, m, &key, &len))
+        return 0;
+    for (size_t i = 0; i < st->n_outputs; i++)
+        if (st->outputs[i].len == len && memcmp(st->outputs[i].name, key, len) == 0)
+            return 1;
+    return 0;
+}
+
+static void json_encode_visit(void *ctx, const json_member_t *m)
+{
+    json_encode_ctx_t *ec = ctx;
+    if (json_is_output(ec->st, m)) {
+        ec->collides = 1;
+        return;
+    }
+    if (!ec->out)
+        return;
+    const symtask_host_t *host = ec->st->host;
+    if ((ec->kept++ && host->buf_append(ec->out, ",", 1) < 0) ||
+        host->buf_append(ec->out, m->start, (size_t)(m->value + m->value_len - m->start)) < 0)
+        ec->failed = 1;
+}
+
+/* Whether a top-level key of the record may be an output name: it would have to appear
+ * quoted as is, or spelt with an escape, which needs a backslash. */
+static int json_may_collide(const json_state_t *st, const void *data, size_t len)
+{
+    if (st->n_outputs == 0)
+        return 0;
+    if (memchr(data, '\\', len))
+        return 1;
+    for (size_t i = 0; i < st->n_outputs; i++)
+        if (memmem(data, len, st->outputs[i].quoted, st->outputs[i].quoted_len))
+            return 1;
+    return 0;
+}
+
+static symtask_status_t json_encode(void *state, const symtask_record_t *record,
+                                    const double *outputs, symtask_buf_t *out, char *errstr,
+                                    size_t errstr_size)
+{
+    json_state_t *st = state;
+    const symtask_host_t *host = st->host;
+    const unsigned char *b = record->value;
+    size_t close = record->len, last;
+    int empty, prefix_done = 0;
+
+    while (close > 0 && (b[close - 1] == ' ' || b[close - 1] == '\n' || b[close - 1] == '\r' ||
+                         b[close - 1] == '\t'))
+        close--;
+    if (close < 2 || b[close - 1] != '}')
+        goto invalid;
+    last = close - 1;
+    while (last > 0 && (b[last - 1] == ' ' || b[last - 1] == '\n' || b[last - 1] == '\r' ||
+                        b[last - 1] == '\t'))
+        last--;
+    if (last == 0)
+        goto invalid;
+    empty = b[last - 1] == '{';
+
+    if (json_may_collide(st, b, record->len)) {
+        /* Slow path: validate, then write the object again without the old output keys. */
+        json_encode_ctx_t ec = {.st = st};
+        json_scan_t s = {.base = b, .p = b, .end = b + record->len};
+        if (json_scan_record(&s, json_encode_visit, &ec) < 0) {
+            json_scan_error(&s, errstr, errstr_size);
+            return SYMTASK_ERR_RECORD;
+        }
+        if (ec.collides) {
+            ec.out = out;
+            s.p = b;
+            if (host->buf_append(out, "{", 1) < 0)
+                goto nomem;
+            json_scan_record(&s, json_encode_visit, &ec);
+            if (ec.failed)
+                goto nomem;
+            empty = ec.kept == 0;
+            prefix_done = 1;
+        }
+    }
+    if (!prefix_done && host->buf_append(out, b, last) < 0)
+        goto nomem;
+    for (size_t i = 0; i < st->n_outputs; i++) {
+        const json_output_t *o = &st->outputs[i];
+        size_t skip = empty && i == 0; /* no comma after '{' */
+        if (host->buf_append(out, o->member + skip, o->member_len - skip) < 0 ||
+            host->buf_append_number(out, outputs[i]) < 0)
+            goto nomem;
+    }
+    if (host->buf_append(out, "}", 1) < 0)
+        goto nomem;
+    return SYMTASK_OK;
+invalid:
+    snprintf(errstr, errstr_size, "not a JSON object: no closing '}'");
+    return SYMTASK_ERR_RECORD;
+nomem:
+    snprintf(errstr, errstr_size, "json serializer: out of memory");
+    return SYMTASK_ERR_FATAL;
+}
+
+static const symtask_plugin_t json_plugin = {
+    SYMTASK_PLUGIN_HEAD(SYMTASK_PLUGIN_SERIALIZER),
+    .name = "json",
+    .version = "1.0.0",
+    .description = "One JSON object per message; features from its top-level keys, outputs "
+                   "added as keys",
+    .options = NULL,
+    .ops.serializer =
+        {
+            .create = json_create,
+            .bind = json_bind,
+            .decode = json_decode,
+            .encode = json_encode,
+            .destroy = json_destroy,
+        },
+};
+
+SYMTASK_PLUGIN_EXPORT const symtask_plugin_t *symtask_plugin_entry(const symtask_host_t *host);
+
+const symtask_plugin_t *symtask_plugin_entry(const symtask_host_t *host)
+{
+    return &json_plugin;
+}

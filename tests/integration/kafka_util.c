@@ -1,0 +1,153 @@
+/* kafka_util.c: a real Kafka client for integration tests. */
+#include "kafka_util.h"
+
+#include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *kt_bootstrap(harness_t *h)
+{
+    static char addr[256];
+    char path[400];
+    snprintf(path, sizeof(path), "%s/state/embedded-kafka.bootstrap", h->dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    cr_assert_not_null(fgets(addr, sizeof(addr), f));
+    fclose(f);
+    addr[strcspn(addr, "\n")] = '\0';
+    return addr;
+}
+
+static rd_kafka_t *kt_client(harness_t *h, rd_kafka_type_t type)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    cr_assert_eq(
+        rd_kafka_conf_set(conf, "bootstrap.servers", kt_bootstrap(h), errstr, sizeof(errstr)),
+        RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+    if (type == RD_KAFKA_CONSUMER) {
+        char group[64];
+        snprintf(group, sizeof(group), "test-reader-%d-%ld", (int)getpid(), (long)random());
+        rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+        rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    cr_assert_not_null(rk, "%s", errstr);
+    return rk;
+}
+
+void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *keys,
+                const char *const *values, const char *header)
+{
+    rd_kafka_t *rk = kt_client(h, RD_KAFKA_PRODUCER);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_headers_t *hdrs = NULL;
+        if (header != NULL) {
+            const char *eq = strchr(header, '=');
+            hdrs = rd_kafka_headers_new(1);
+            rd_kafka_header_add(hdrs, header, eq - header, eq + 1, -1);
+        }
+        const char *key = keys ? keys[i] : NULL;
+        rd_kafka_resp_err_t err;
+        do {
+            err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_VALUE((void *)values[i], strlen(values[i])),
+                                    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(rk, 50);
+        } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        cr_assert_eq(err, RD_KAFKA_RESP_ERR_NO_ERROR, "produce: %s", rd_kafka_err2str(err));
+    }
+    cr_assert_eq(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR, "records not acknowledged");
+    rd_kafka_destroy(rk);
+}
+
+static int64_t kt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+size_t kt_consume(harness_t *h, const char *topic, size_t want, kt_record_t *out, size_t cap,
+                  int timeout_ms)
+{
+    rd_kafka_t *rk = kt_client(h, RD_KAFKA_CONSUMER);
+    /* Partitions come from the cluster, read from the beginning without a group. */
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    cr_assert_eq(rd_kafka_metadata(rk, 0, rkt, &md, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+    for (int i = 0; i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    cr_assert_eq(rd_kafka_assign(rk, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(parts);
+
+    size_t n = 0;
+    int64_t deadline = kt_now_ms() + timeout_ms;
+    while (n < want && kt_now_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m == NULL)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && n < cap) {
+            kt_record_t *r = &out[n++];
+            memset(r, 0, sizeof(*r));
+            r->value = strndup(m->payload ? (const char *)m->payload : "", m->len);
+            if (m->key != NULL)
+                r->key = strndup(m->key, m->key_len);
+            r->partition = (int)m->partition;
+            r->offset = (long long)m->offset;
+            rd_kafka_headers_t *hdrs;
+            if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                const char *name;
+                const void *val;
+                size_t size, off = 0;
+                for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
+                                   RD_KAFKA_RESP_ERR_NO_ERROR;
+                     i++)
+                    off += (size_t)snprintf(r->headers + off, sizeof(r->headers) - off, "%s=%.*s\n",
+                                            name, (int)size, (const char *)val);
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+void kt_records_free(kt_record_t *records, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(records[i].key);
+        free(records[i].value);
+    }
+}
+
+const char *kt_header(const kt_record_t *r, const char *name)
+{
+    static char value[512];
+    size_t len = strlen(name);
+    for (const char *line = r->headers; *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        if (nl == NULL)
+            break;
+        if (strncmp(line, name, len) == 0 && line[len] == '=') {
+            snprintf(value, sizeof(value), "%.*s", (int)(nl - line - len - 1), line + len + 1);
+            return value;
+        }
+        line = nl + 1;
+    }
+    return NULL;
+}

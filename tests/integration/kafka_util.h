@@ -1,0 +1,36 @@
+/* kafka_util.h: a real Kafka client (librdkafka) for integration tests: produce records to
+ * and read records from the daemon's embedded cluster. */
+#ifndef SYMTASK_TESTS_KAFKA_UTIL_H
+#define SYMTASK_TESTS_KAFKA_UTIL_H
+
+#include <stddef.h>
+
+#include "harness.h"
+
+typedef struct kt_record {
+    char *key; /* NUL-terminated copies, NULL when absent */
+    char *value;
+    int partition;
+    long long offset;
+    char headers[1024]; /* "name=value\n" lines */
+} kt_record_t;
+
+/* The embedded cluster's bootstrap address (from state/embedded-kafka.bootstrap). */
+const char *kt_bootstrap(harness_t *h);
+
+/* Produces @n records to @topic (keys may be NULL; @header "name=value" or NULL on each) and
+ * waits until all are acknowledged. Asserts on failure. */
+void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *keys,
+                const char *const *values, const char *header);
+
+/* Reads @topic from the beginning until @want records arrived or @timeout_ms passed; returns
+ * how many were read into @out (at most @cap). */
+size_t kt_consume(harness_t *h, const char *topic, size_t want, kt_record_t *out, size_t cap,
+                  int timeout_ms);
+
+void kt_records_free(kt_record_t *records, size_t n);
+
+/* The value of header @name of @r, or NULL. Valid until the next call. */
+const char *kt_header(const kt_record_t *r, const char *name);
+
+#endif

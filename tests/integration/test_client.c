@@ -1,0 +1,801 @@
+/* test_client.c: the symtask command-line client, run as a program against the real symtaskd
+ * (and against small fake servers for HTTP details): every command, its output for people and
+ * for scripts, settings and their precedence, errors and exit statuses. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "crypto.h"
+#include "harness.h"
+
+static harness_t h;
+static char url[64];
+
+/* What one run of the client gave. */
+typedef struct run {
+    int code; /* exit status, or -1 if it did not exit normally */
+    char out[65536];
+    char err[16384];
+} run_t;
+
+static run_t r;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Runs symtask with @args (NULL-terminated) and exactly the environment @env (NULL-terminated
+ * "K=V" strings) plus PATH and HOME (the harness dir, so that no user config applies); feeds
+ * @input (may be NULL) on stdin. Fills r and returns the exit status. */
+static int run_client(const char *const *env, const char *input, const char *const *args)
+{
+    const char *exe = getenv("SYMTASK");
+    cr_assert(exe != NULL, "SYMTASK (path of the symtask client) must be set");
+    int out[2], err[2], in[2];
+    cr_assert(pipe(out) == 0 && pipe(err) == 0 && pipe(in) == 0);
+    char home[300];
+    snprintf(home, sizeof(home), "HOME=%s", h.dir[0] ? h.dir : "/nonexistent");
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        close(in[1]);
+        close(out[0]);
+        close(err[0]);
+        const char *argv[32] = {"symtask"};
+        for (int i = 0; args[i] != NULL && i < 30; i++)
+            argv[i + 1] = args[i];
+        const char *envp[32] = {"PATH=/usr/bin:/bin", home};
+        for (int i = 0; env != NULL && env[i] != NULL && i < 29; i++)
+            envp[i + 2] = env[i];
+        execve(exe, (char *const *)argv, (char *const *)envp);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    if (input != NULL)
+        cr_assert(write(in[1], input, strlen(input)) == (ssize_t)strlen(input));
+    close(in[1]);
+    size_t got_out = 0, got_err = 0;
+    struct pollfd fds[2] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        cr_assert(poll(fds, 2, -1) > 0);
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || fds[i].revents == 0)
+                continue;
+            char *buf = i == 0 ? r.out : r.err;
+            size_t *got = i == 0 ? &got_out : &got_err;
+            size_t cap = i == 0 ? sizeof(r.out) : sizeof(r.err);
+            char scratch[4096];
+            bool full = *got + 1 >= cap;
+            ssize_t n = read(fds[i].fd, full ? scratch : buf + *got,
+                             full ? sizeof(scratch) : cap - *got - 1);
+            if (n <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            } else if (!full) {
+                *got += (size_t)n;
+            }
+        }
+    }
+    r.out[got_out] = '\0';
+    r.err[got_err] = '\0';
+    int wstatus;
+    cr_assert(waitpid(pid, &wstatus, 0) == pid);
+    r.code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+    return r.code;
+}
+
+/* Runs symtask as customer c1 of the harness daemon with the given arguments. */
+static int symtask(const char *first, ...)
+{
+    const char *args[32] = {first};
+    va_list ap;
+    va_start(ap, first);
+    for (int i = 1; i < 31 && (args[i] = va_arg(ap, const char *)) != NULL; i++)
+        ;
+    va_end(ap);
+    args[31] = NULL;
+    char url_env[128];
+    snprintf(url_env, sizeof(url_env), "SYMTASK_URL=%s", url);
+    const char *env[] = {url_env, "SYMTASK_CID=" H_CID1, "SYMTASK_SECRET=" H_SECRET1, NULL};
+    return run_client(env, NULL, args);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+    cr_assert(chmod(path, mode) == 0);
+}
+
+/* Writes a linear model into the harness dir; returns its path (static). */
+static const char *model_file(void)
+{
+    static char path[400];
+    snprintf(path, sizeof(path), "%s/client-model.json", h.dir);
+    write_file(path,
+               "{\"kind\":\"linear\",\"features\":[\"x1\"],\"weights\":[2.0],\"intercept\":1.0}",
+               0644);
+    return path;
+}
+
+/* Writes a plain TaskInfo for @tid into the harness dir; returns its path (static). */
+static const char *taskinfo_file(const char *tid)
+{
+    static char path[400];
+    char json[2048];
+    snprintf(json, sizeof(json),
+             "{\n  \"type\": \"kstream\",\n  \"name\": \"%s\",\n  \"params\": {\n"
+             "    \"sml.kstream.source.topic\": \"in-%s\",\n"
+             "    \"sml.kstream.sink.topic\": \"out-%s\",\n"
+             "    \"sml.predictor\": \"linear\",\n"
+             "    \"sml.predictor.model\": \"%s\"\n  }\n}\n",
+             tid, tid, tid, model_file());
+    snprintf(path, sizeof(path), "%s/%s.json", h.dir, tid);
+    write_file(path, json, 0644);
+    return path;
+}
+
+/* Parses the client's stdout as one line of JSON; asserts it is one. New reference. */
+static json_t *out_json(void)
+{
+    size_t len = strlen(r.out);
+    cr_assert(len > 0 && r.out[len - 1] == '\n', "no line on stdout: [%s]", r.out);
+    cr_assert_null(memchr(r.out, '\n', len - 1), "more than one line: [%s]", r.out);
+    json_error_t jerr;
+    json_t *j = json_loads(r.out, 0, &jerr);
+    cr_assert_not_null(j, "stdout is not JSON (%s): %s", jerr.text, r.out);
+    return j;
+}
+
+/* The status of task @tid as the client reports it in --json mode ("" if none). */
+static void task_status(const char *tid, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (symtask("--json", "status", tid, NULL) != 0)
+        return;
+    json_t *j = out_json();
+    json_t *map = json_array_get(
+        json_object_get(json_object_get(json_object_get(j, "values"), "KSVSMap"), "values"), 0);
+    snprintf(out, size, "%s", json_string_value(json_object_get(map, "status")) ?: "");
+    json_decref(j);
+}
+
+static bool wait_task_status(const char *tid, const char *want, int timeout_ms)
+{
+    char status[64];
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        task_status(tid, status, sizeof(status));
+        if (strcmp(status, want) == 0)
+            return true;
+        sleep_ms(100);
+    }
+    return false;
+}
+
+static void setup(void)
+{
+    h_setup(&h, NULL);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", h.port);
+}
+
+static void teardown(void)
+{
+    h_teardown(&h);
+}
+
+TestSuite(client, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(client, create_from_a_file_then_list_and_status)
+{
+    cr_assert_eq(symtask("create", taskinfo_file("t1"), NULL), 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "task [t1] created for customer [c1]\n");
+    cr_assert_eq(symtask("create", taskinfo_file("t2"), "--legacy", NULL), 0, "%s", r.err);
+    cr_assert_eq(symtask("list", NULL), 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "t1\nt2\n");
+
+    cr_assert_eq(symtask("status", "t1", NULL), 0, "%s", r.err);
+    /* An aligned two-column table: every value starts in the same column. */
+    int column = -1, lines = 0;
+    bool saw_status = false;
+    for (char *line = strtok(r.out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        lines++;
+        size_t key_len = strcspn(line, " ");
+        size_t value_at = key_len + strspn(line + key_len, " ");
+        if (line[value_at] == '\0')
+            continue; /* an empty value */
+        cr_assert_geq(value_at, key_len + 2, "[%s]", line);
+        if (column < 0)
+            column = (int)value_at;
+        cr_assert_eq((int)value_at, column, "misaligned: [%s]", line);
+        if (strncmp(line, "status ", 7) == 0) {
+            saw_status = true;
+            cr_assert_str_eq(line + value_at, "stopped");
+        }
+    }
+    cr_assert(saw_status && lines >= 4);
+}
+
+Test(client, create_reads_stdin_and_checks_the_json)
+{
+    const char *env[] = {"SYMTASK_CID=" H_CID1, "SYMTASK_SECRET=" H_SECRET1, NULL};
+    char url_env[128];
+    snprintf(url_env, sizeof(url_env), "SYMTASK_URL=%s", url);
+    const char *full_env[] = {url_env, env[0], env[1], NULL};
+    const char *args[] = {"create", "-", NULL};
+    char json[1024];
+    snprintf(json, sizeof(json),
+             "{\"type\":\"kstream\",\"name\":\"s1\",\"params\":{"
+             "\"sml.kstream.source.topic\":\"a\",\"sml.kstream.sink.topic\":\"b\","
+             "\"sml.predictor\":\"linear\",\"sml.predictor.model\":\"%s\"}}",
+             model_file());
+    cr_assert_eq(run_client(full_env, json, args), 0, "%s", r.err);
+    cr_assert_eq(symtask("list", NULL), 0);
+    cr_assert_str_eq(r.out, "s1\n");
+
+    /* A syntax error is found before anything is sent, and its place is named. */
+    char path[400];
+    snprintf(path, sizeof(path), "%s/bad.json", h.dir);
+    write_file(path, "{\n  \"type\": \"kstream\",\n  \"name\": \"b1\"\n  \"params\": {}\n}\n",
+               0644);
+    cr_assert_eq(symtask("create", path, NULL), 2);
+    char where[420];
+    snprintf(where, sizeof(where), "%s:4:", path);
+    cr_assert_not_null(strstr(r.err, where), "%s", r.err);
+    cr_assert_eq(run_client(full_env, "[1, 2", args), 2);
+    cr_assert_not_null(strstr(r.err, "<stdin>:"), "%s", r.err);
+    cr_assert_eq(symtask("list", NULL), 0);
+    cr_assert_str_eq(r.out, "s1\n");
+
+    /* An invalid TaskInfo is the server's 400, naming the field. */
+    write_file(path, "{\"type\":\"kstream\",\"name\":\"b1\",\"params\":{}}", 0644);
+    cr_assert_eq(symtask("create", path, NULL), 1);
+    cr_assert_not_null(strstr(r.err, "symtask: HTTP 400 BAD_REQUEST: "), "%s", r.err);
+}
+
+Test(client, create_twice_conflicts_and_force_replaces)
+{
+    const char *file = taskinfo_file("t1");
+    cr_assert_eq(symtask("create", file, NULL), 0, "%s", r.err);
+    cr_assert_eq(symtask("create", file, NULL), 1);
+    cr_assert_not_null(strstr(r.err, "symtask: HTTP 409 CONFLICT: "), "%s", r.err);
+    cr_assert_str_eq(r.out, "");
+    cr_assert_eq(symtask("create", file, "--force", NULL), 0, "%s", r.err);
+    cr_assert_eq(symtask("--force", "create", file, NULL), 0, "%s", r.err);
+    cr_assert_eq(symtask("start", "t1", "--force", NULL), 2, "--force is for create only");
+}
+
+Test(client, start_stop_restart_delete)
+{
+    cr_assert_eq(symtask("create", taskinfo_file("t1"), NULL), 0, "%s", r.err);
+    cr_assert_eq(symtask("start", "t1", NULL), 0, "%s", r.err);
+    cr_assert_not_null(strstr(r.out, "task [t1]"), "%s", r.out);
+    cr_assert(wait_task_status("t1", "running", 15000), "task never ran; see %s", h.log_path);
+    cr_assert_eq(symtask("status", "t1", NULL), 0);
+    cr_assert_not_null(strstr(r.out, "processIsAlive"), "%s", r.out);
+
+    cr_assert_eq(symtask("restart", "t1", NULL), 0, "%s", r.err);
+    cr_assert(wait_task_status("t1", "running", 15000), "task never ran again; see %s", h.log_path);
+    cr_assert_eq(symtask("stop", "t1", NULL), 0, "%s", r.err);
+    cr_assert(wait_task_status("t1", "stopped", 15000));
+    cr_assert_eq(symtask("delete", "t1", NULL), 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "task [t1] deleted\n");
+    cr_assert_eq(symtask("list", NULL), 0);
+    cr_assert_str_eq(r.out, "");
+
+    cr_assert_eq(symtask("status", "t1", NULL), 1);
+    cr_assert_not_null(strstr(r.err, "symtask: HTTP 404 NOT_FOUND: "), "%s", r.err);
+    cr_assert_eq(symtask("start", "no/such", NULL), 2, "a malformed id is refused locally");
+}
+
+Test(client, json_output_is_the_envelope_on_one_line)
+{
+    cr_assert_eq(symtask("--json", "create", taskinfo_file("t1"), NULL), 0, "%s", r.err);
+    json_t *j = out_json();
+    cr_assert_str_eq(json_string_value(json_object_get(j, "statusCode")), "CREATED");
+    json_decref(j);
+
+    cr_assert_eq(symtask("list", "--json", NULL), 0);
+    j = out_json();
+    json_t *names =
+        json_object_get(json_object_get(json_object_get(j, "values"), "stringList"), "values");
+    cr_assert_eq(json_array_size(names), 1);
+    cr_assert_str_eq(json_string_value(json_array_get(names, 0)), "t1");
+    json_decref(j);
+
+    cr_assert_eq(symtask("--json", "status", "t1", NULL), 0);
+    j = out_json();
+    cr_assert_not_null(json_object_get(json_object_get(j, "values"), "KSVSMap"));
+    json_decref(j);
+
+    /* Errors too: the envelope on stdout, the message on stderr, exit 1. */
+    cr_assert_eq(symtask("--json", "create", taskinfo_file("t1"), NULL), 1);
+    j = out_json();
+    cr_assert_str_eq(json_string_value(json_object_get(j, "statusCode")), "CONFLICT");
+    json_decref(j);
+    cr_assert_not_null(strstr(r.err, "CONFLICT"), "%s", r.err);
+
+    cr_assert_eq(symtask("--json", "stop", "t1", NULL), 0);
+    json_decref(out_json());
+    cr_assert_eq(symtask("--json", "delete", "t1", NULL), 0);
+    json_decref(out_json());
+}
+
+Test(client, plugins_prints_the_listing_or_the_servers_reason)
+{
+    int code = symtask("plugins", NULL);
+    if (code == 0) {
+        cr_assert_neq(r.out[0], '\0');
+    } else {
+        cr_assert_eq(code, 1);
+        cr_assert_not_null(strstr(r.err, "symtask: HTTP 404 NOT_FOUND: "), "%s", r.err);
+    }
+}
+
+Test(client, keygen_prints_a_fresh_16_byte_secret)
+{
+    char first[64];
+    const char *args[] = {"keygen", NULL};
+    cr_assert_eq(run_client(NULL, NULL, args), 0, "%s", r.err);
+    size_t len = strlen(r.out);
+    cr_assert(len > 1 && r.out[len - 1] == '\n');
+    r.out[len - 1] = '\0';
+    size_t key_len;
+    uint8_t *key = crypto_b64_decode(r.out, strlen(r.out), &key_len);
+    cr_assert_not_null(key, "not base64: %s", r.out);
+    cr_assert_eq(key_len, 16);
+    free(key);
+    snprintf(first, sizeof(first), "%s", r.out);
+    cr_assert_eq(run_client(NULL, NULL, args), 0);
+    cr_assert_str_neq(r.out, first);
+    cr_assert_eq(strlen(r.out), strlen(first) + 1);
+}
+
+Test(client, missing_cid_is_a_usage_error_with_the_three_ways)
+{
+    char url_env[128];
+    snprintf(url_env, sizeof(url_env), "SYMTASK_URL=%s", url);
+    const char *env[] = {url_env, "SYMTASK_SECRET=" H_SECRET1, NULL};
+    const char *args[] = {"list", NULL};
+    cr_assert_eq(run_client(env, NULL, args), 2);
+    cr_assert_not_null(strstr(r.err, "--cid"), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "SYMTASK_CID"), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "cid = "), "%s", r.err);
+    cr_assert_null(strstr(r.err, H_SECRET1));
+}
+
+Test(client, wrong_secret_is_an_invalid_signature_and_is_never_printed)
+{
+    char url_arg[128];
+    snprintf(url_arg, sizeof(url_arg), "--url=%s", url);
+    const char *args[] = {"--verbose", url_arg,   "--cid", H_CID1,
+                          "--secret",  H_SECRET2, "list",  NULL};
+    cr_assert_eq(run_client(NULL, NULL, args), 1);
+    cr_assert_not_null(strstr(r.err, "symtask: HTTP 401 UNAUTHORIZED: Invalid Signature"), "%s",
+                       r.err);
+    cr_assert_not_null(strstr(r.err, "> GET /symetry/rest/c1/tasks"), "%s", r.err);
+    cr_assert_null(strstr(r.err, H_SECRET2), "%s", r.err);
+    cr_assert_null(strstr(r.out, H_SECRET2), "%s", r.out);
+
+    /* A secret that is not base64 of 16 bytes never reaches the server, nor the output. */
+    const char *bad[] = {
+        url_arg, "--cid", H_CID1, "--secret", "c2VjcmV0LXRoYXQtaXMtbG9uZw==", "list", NULL};
+    cr_assert_eq(run_client(NULL, NULL, bad), 2);
+    cr_assert_null(strstr(r.err, "c2VjcmV0"), "%s", r.err);
+}
+
+Test(client, server_down_is_exit_3)
+{
+    h_stop(&h, SIGTERM);
+    cr_assert_eq(symtask("list", NULL), 3, "%s", r.err);
+    char want[160];
+    snprintf(want, sizeof(want), "symtask: cannot connect to %s: Connection refused", url);
+    cr_assert_not_null(strstr(r.err, want), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "is symtaskd running?"), "%s", r.err);
+}
+
+/* Which customer a run acted as: each customer has one task named after it. */
+static const char *acted_as(void)
+{
+    if (strcmp(r.out, "only-c1\n") == 0)
+        return H_CID1;
+    if (strcmp(r.out, "only-c2\n") == 0)
+        return H_CID2;
+    return r.out;
+}
+
+Test(client, flags_win_over_environment_over_config_file)
+{
+    char *body = h_taskinfo("only-c1", NULL, H_SECRET1);
+    h_response_t res =
+        h_request(&h, "POST", "/symetry/rest/c1/tasks/create", body, H_CID1, H_SECRET1);
+    cr_assert_eq(res.status, 202);
+    h_response_free(&res);
+    free(body);
+    body = h_taskinfo("only-c2", NULL, H_SECRET2);
+    res = h_request(&h, "POST", "/symetry/rest/c2/tasks/create", body, H_CID2, H_SECRET2);
+    cr_assert_eq(res.status, 202);
+    h_response_free(&res);
+    free(body);
+
+    /* The default config file ~/.config/symtask/client.conf (HOME is the harness dir). */
+    char path[400], text[512], url_env[128], bad_url_env[128], url_arg[128];
+    snprintf(path, sizeof(path), "%s/.config", h.dir);
+    cr_assert(mkdir(path, 0700) == 0);
+    snprintf(path, sizeof(path), "%s/.config/symtask", h.dir);
+    cr_assert(mkdir(path, 0700) == 0);
+    snprintf(path, sizeof(path), "%s/.config/symtask/client.conf", h.dir);
+    snprintf(text, sizeof(text), "# test\nurl = %s\ncid = %s\n\nsecret = %s\n", url, H_CID2,
+             H_SECRET2);
+    write_file(path, text, 0600);
+    snprintf(url_env, sizeof(url_env), "SYMTASK_URL=%s", url);
+    snprintf(bad_url_env, sizeof(bad_url_env), "SYMTASK_URL=http://127.0.0.1:1");
+    snprintf(url_arg, sizeof(url_arg), "--url=%s", url);
+
+    const char *list[] = {"list", NULL};
+    cr_assert_eq(run_client(NULL, NULL, list), 0, "%s", r.err);
+    cr_assert_str_eq(acted_as(), H_CID2, "config file alone");
+
+    const char *env_c1[] = {"SYMTASK_CID=" H_CID1, "SYMTASK_SECRET=" H_SECRET1, NULL};
+    cr_assert_eq(run_client(env_c1, NULL, list), 0, "%s", r.err);
+    cr_assert_str_eq(acted_as(), H_CID1, "environment over config file");
+
+    const char *flags_c2[] = {"--cid", H_CID2, "--secret", H_SECRET2, "list", NULL};
+    cr_assert_eq(run_client(env_c1, NULL, flags_c2), 0, "%s", r.err);
+    cr_assert_str_eq(acted_as(), H_CID2, "flags over environment");
+
+    /* The URL: a wrong one in the environment beats the file's; a right flag beats both. */
+    const char *env_bad_url[] = {bad_url_env, NULL};
+    cr_assert_eq(run_client(env_bad_url, NULL, list), 3, "%s", r.err);
+    const char *flag_url[] = {url_arg, "list", NULL};
+    cr_assert_eq(run_client(env_bad_url, NULL, flag_url), 0, "%s", r.err);
+    cr_assert_str_eq(acted_as(), H_CID2);
+
+    /* --config names another file, which replaces the default one. */
+    char other[400];
+    snprintf(other, sizeof(other), "%s/other.conf", h.dir);
+    snprintf(text, sizeof(text), "cid = %s\nsecret = %s\n", H_CID1, H_SECRET1);
+    write_file(other, text, 0600);
+    const char *with_config[] = {"--config", other, "list", NULL};
+    const char *env_url[] = {url_env, NULL};
+    cr_assert_eq(run_client(env_url, NULL, with_config), 0, "%s", r.err);
+    cr_assert_str_eq(acted_as(), H_CID1);
+}
+
+Test(client, config_file_with_a_secret_readable_by_others_is_refused)
+{
+    char path[400], text[512], url_env[128];
+    snprintf(url_env, sizeof(url_env), "SYMTASK_URL=%s", url);
+    snprintf(path, sizeof(path), "%s/client.conf", h.dir);
+    snprintf(text, sizeof(text), "cid = %s\nsecret = %s\n", H_CID1, H_SECRET1);
+    write_file(path, text, 0644);
+    const char *env[] = {url_env, NULL};
+    const char *args[] = {"--config", path, "list", NULL};
+    cr_assert_eq(run_client(env, NULL, args), 2);
+    cr_assert_not_null(strstr(r.err, "chmod 600"), "%s", r.err);
+    cr_assert_null(strstr(r.err, H_SECRET1), "%s", r.err);
+
+    /* Even when the secret comes from elsewhere: the file exposes it all the same. */
+    const char *env_secret[] = {url_env, "SYMTASK_SECRET=" H_SECRET1, NULL};
+    cr_assert_eq(run_client(env_secret, NULL, args), 2);
+
+    /* Without a secret the file may be readable. */
+    snprintf(text, sizeof(text), "url = %s\n", url);
+    write_file(path, text, 0644);
+    const char *env_auth[] = {"SYMTASK_CID=" H_CID1, "SYMTASK_SECRET=" H_SECRET1, NULL};
+    cr_assert_eq(run_client(env_auth, NULL, args), 0, "%s", r.err);
+
+    /* An unknown key is named with its line. */
+    write_file(path, "# x\nsecrets = abc\n", 0600);
+    cr_assert_eq(run_client(env_auth, NULL, args), 2);
+    cr_assert_not_null(strstr(r.err, ":2: unknown key 'secrets'"), "%s", r.err);
+}
+
+Test(client, usage_errors_are_exit_2)
+{
+    const char *none[] = {NULL};
+    cr_assert_eq(run_client(NULL, NULL, none), 2);
+    const char *unknown[] = {"frobnicate", NULL};
+    cr_assert_eq(run_client(NULL, NULL, unknown), 2);
+    const char *no_tid[] = {"start", NULL};
+    cr_assert_eq(run_client(NULL, NULL, no_tid), 2);
+    const char *both[] = {"create", "x.json", "--legacy", "--plain", NULL};
+    cr_assert_eq(run_client(NULL, NULL, both), 2);
+    const char *scheme[] = {"--url",    "ftp://127.0.0.1", "--cid", "c1",
+                            "--secret", H_SECRET1,         "list",  NULL};
+    cr_assert_eq(run_client(NULL, NULL, scheme), 2);
+    cr_assert_not_null(strstr(r.err, "http"), "%s", r.err);
+    const char *help[] = {"help", NULL};
+    cr_assert_eq(run_client(NULL, NULL, help), 0);
+    cr_assert_not_null(strstr(r.out, "Usage: symtask"));
+    const char *version[] = {"--version", NULL};
+    cr_assert_eq(run_client(NULL, NULL, version), 0);
+    cr_assert(strncmp(r.out, "symtask ", 8) == 0, "%s", r.out);
+}
+
+Test(client, plain_taskinfo_needs_the_daemons_consent)
+{
+    cr_assert_eq(symtask("create", taskinfo_file("p1"), "--plain", NULL), 1);
+    cr_assert_not_null(strstr(r.err, "allow_plaintext_taskinfo"), "%s", r.err);
+}
+
+TestSuite(client_own_config, .fini = teardown, .timeout = 120);
+
+Test(client_own_config, plain_taskinfo_when_allowed)
+{
+    h_setup(&h, "auth.allow_plaintext_taskinfo = true");
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", h.port);
+    cr_assert_eq(symtask("create", taskinfo_file("p1"), "--plain", NULL), 0, "%s", r.err);
+    cr_assert_eq(symtask("list", NULL), 0);
+    cr_assert_str_eq(r.out, "p1\n");
+}
+
+/* https: the daemon with a self-signed certificate for 127.0.0.1 (made with the openssl
+ * command). h_setup checks the daemon over plain HTTP, so this test starts it itself. */
+Test(client_own_config, https_verifies_the_certificate)
+{
+    if (system("command -v openssl >/dev/null 2>&1") != 0)
+        cr_skip_test("the openssl command is not installed");
+    memset(&h, 0, sizeof(h));
+    snprintf(h.dir, sizeof(h.dir), "/tmp/symtask-it-XXXXXX");
+    cr_assert_not_null(mkdtemp(h.dir));
+    char cmd[2048], path[400], conf[2048];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out "
+             "cert.pem -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+             ">/dev/null 2>&1 && chmod 600 key.pem",
+             h.dir);
+    cr_assert_eq(system(cmd), 0, "openssl could not make a certificate");
+    snprintf(path, sizeof(path), "%s/customers", h.dir);
+    write_file(path, H_CID1 ":" H_SECRET1 "\n", 0600);
+
+    /* A free port: bind to 0 and give it back. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    cr_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    close(fd);
+    h.port = ntohs(sa.sin_port);
+    snprintf(h.conf_path, sizeof(h.conf_path), "%s/symtaskd.conf", h.dir);
+    snprintf(h.log_path, sizeof(h.log_path), "%s/daemon.log", h.dir);
+    snprintf(conf, sizeof(conf),
+             "listen = 127.0.0.1:%d\nstate.dir = %s/state\ncustomers.file = %s/customers\n"
+             "tls.cert = %s/cert.pem\ntls.key = %s/key.pem\n",
+             h.port, h.dir, h.dir, h.dir, h.dir);
+    write_file(h.conf_path, conf, 0644);
+    h.pid = fork();
+    cr_assert(h.pid >= 0);
+    if (h.pid == 0) {
+        int log = open(h.log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(log, 1);
+        dup2(log, 2);
+        execl(getenv("SYMTASKD"), "symtaskd", "-c", h.conf_path, (char *)NULL);
+        _exit(127);
+    }
+
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", h.port);
+    char cacert[400];
+    snprintf(cacert, sizeof(cacert), "%s/cert.pem", h.dir);
+    bool up = false;
+    for (int i = 0; i < 200 && !up; i++) {
+        up = symtask("--cacert", cacert, "list", NULL) == 0;
+        if (!up)
+            sleep_ms(50);
+    }
+    cr_assert(up, "no answer over https: %s; see %s", r.err, h.log_path);
+    cr_assert_eq(symtask("--insecure", "list", NULL), 0, "%s", r.err);
+
+    /* The system's CAs do not know this certificate. */
+    cr_assert_eq(symtask("list", NULL), 3);
+    cr_assert_not_null(strstr(r.err, "certificate verification failed"), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "--cacert"), "%s", r.err);
+}
+
+/* A fake server that answers one request with a canned response and keeps the request. */
+typedef struct fake {
+    int fd;
+    int port;
+    const char *answer;
+    char request[8192];
+} fake_t;
+
+static void *fake_serve(void *arg)
+{
+    fake_t *f = arg;
+    int conn = accept(f->fd, NULL, NULL);
+    if (conn < 0)
+        return NULL;
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = recv(conn, f->request + got, sizeof(f->request) - got - 1, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        f->request[got] = '\0';
+        char *end = strstr(f->request, "\r\n\r\n");
+        char *cl = strcasestr(f->request, "\r\ncontent-length:");
+        if (end != NULL && (cl == NULL || cl > end ||
+                            got >= (size_t)(end + 4 - f->request) + strtoul(cl + 17, NULL, 10)))
+            break;
+    }
+    send(conn, f->answer, strlen(f->answer), MSG_NOSIGNAL);
+    close(conn);
+    return NULL;
+}
+
+/* Listens on loopback (@family AF_INET or AF_INET6); false if that family is unavailable. */
+static bool fake_start(fake_t *f, int family, const char *answer, pthread_t *thread)
+{
+    memset(f, 0, sizeof(*f));
+    f->answer = answer;
+    f->fd = socket(family, SOCK_STREAM, 0);
+    if (f->fd < 0)
+        return false;
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(*sin);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_addr = in6addr_loopback;
+        len = sizeof(*sin6);
+    }
+    if (bind(f->fd, (struct sockaddr *)&ss, len) != 0 || listen(f->fd, 1) != 0 ||
+        getsockname(f->fd, (struct sockaddr *)&ss, &len) != 0) {
+        close(f->fd);
+        return false;
+    }
+    f->port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    cr_assert(pthread_create(thread, NULL, fake_serve, f) == 0);
+    return true;
+}
+
+static void fake_stop(fake_t *f, pthread_t thread)
+{
+    pthread_join(thread, NULL);
+    close(f->fd);
+}
+
+/* Value of header @name in the kept request ("" if absent), into @out. */
+static void fake_header(const fake_t *f, const char *name, char *out, size_t size)
+{
+    char needle[64];
+    snprintf(needle, sizeof(needle), "\r\n%s:", name);
+    const char *p = strcasestr(f->request, needle);
+    out[0] = '\0';
+    if (p == NULL)
+        return;
+    p += strlen(needle);
+    while (*p == ' ')
+        p++;
+    snprintf(out, size, "%.*s", (int)strcspn(p, "\r"), p);
+}
+
+TestSuite(client_http, .timeout = 60);
+
+Test(client_http, chunked_answer_and_signed_path_prefix)
+{
+    static const char answer[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        "19\r\n{\"statusCode\":\"OK\",\"statu\r\n"
+        "2C;ext=1\r\nsString\":\"1 task\",\"values\":{\"stringList\":{\"v\r\n"
+        "11\r\nalues\":[\"t9\"]}}}\n\r\n"
+        "0\r\n\r\n";
+    fake_t f;
+    pthread_t thread;
+    cr_assert(fake_start(&f, AF_INET, answer, &thread));
+    char url_arg[128];
+    snprintf(url_arg, sizeof(url_arg), "--url=http://127.0.0.1:%d/pre/fix/", f.port);
+    const char *args[] = {url_arg, "--cid", H_CID1, "--secret", H_SECRET1, "list", NULL};
+    cr_assert_eq(run_client(NULL, NULL, args), 0, "%s", r.err);
+    fake_stop(&f, thread);
+    cr_assert_str_eq(r.out, "t9\n");
+
+    cr_assert(strncmp(f.request, "GET /pre/fix/symetry/rest/c1/tasks HTTP/1.1\r\n", 45) == 0, "%s",
+              f.request);
+    char date[64], sig[64], md5[64], cid[64];
+    fake_header(&f, "Sym-date", date, sizeof(date));
+    fake_header(&f, "Authorization", sig, sizeof(sig));
+    fake_header(&f, "Content-MD5", md5, sizeof(md5));
+    fake_header(&f, "Customer-ID", cid, sizeof(cid));
+    cr_assert_str_eq(cid, H_CID1);
+    cr_assert_str_eq(md5, "");
+    cr_assert_not_null(strcasestr(f.request, "\r\nConnection: close\r\n"));
+    /* The signature covers the full path as sent, prefix included. */
+    char *sts = auth_string_to_sign("GET", "", H_SECRET1, date, H_CID1, NULL, 0,
+                                    "/pre/fix/symetry/rest/c1/tasks", NULL);
+    size_t key_len;
+    uint8_t *key = crypto_b64_decode(H_SECRET1, strlen(H_SECRET1), &key_len);
+    char want[45];
+    crypto_hmac_sha256_b64(key, key_len, sts, strlen(sts), want);
+    free(key);
+    free(sts);
+    cr_assert_str_eq(sig, want);
+    cr_assert_null(strstr(f.request, H_SECRET1), "the secret itself is never sent");
+}
+
+Test(client_http, ipv6_and_an_error_answer_without_json)
+{
+    static const char answer[] = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 11\r\n\r\n"
+                                 "upstream ko";
+    fake_t f;
+    pthread_t thread;
+    if (!fake_start(&f, AF_INET6, answer, &thread))
+        cr_skip_test("no IPv6 loopback");
+    char url_arg[128];
+    snprintf(url_arg, sizeof(url_arg), "--url=http://[::1]:%d", f.port);
+    const char *args[] = {url_arg, "--cid", H_CID1, "--secret", H_SECRET1, "status", "t1", NULL};
+    cr_assert_eq(run_client(NULL, NULL, args), 1, "%s", r.err);
+    fake_stop(&f, thread);
+    cr_assert_not_null(strstr(r.err, "symtask: HTTP 502 BAD_GATEWAY: upstream ko"), "%s", r.err);
+    char host[64];
+    fake_header(&f, "Host", host, sizeof(host));
+    char want[64];
+    snprintf(want, sizeof(want), "[::1]:%d", f.port);
+    cr_assert_str_eq(host, want);
+}
+
+Test(client_http, create_sends_the_legacy_form_signed_with_its_md5)
+{
+    static const char answer[] =
+        "HTTP/1.1 202 Accepted\r\nContent-Length: 58\r\n\r\n"
+        "{\"statusCode\":\"CREATED\",\"statusString\":\"made\",\"values\":{}}";
+    fake_t f;
+    pthread_t thread;
+    cr_assert(fake_start(&f, AF_INET, answer, &thread));
+    char url_arg[128];
+    snprintf(url_arg, sizeof(url_arg), "--url=http://127.0.0.1:%d", f.port);
+    const char *args[] = {url_arg,  "--cid", H_CID1,    "--secret", H_SECRET1,
+                          "create", "-",     "--force", NULL};
+    static const char json[] = "{\"type\":\"kstream\",\"name\":\"t1\",\"params\":{}}";
+    cr_assert_eq(run_client(NULL, json, args), 0, "%s", r.err);
+    fake_stop(&f, thread);
+    cr_assert_str_eq(r.out, "made\n");
+    cr_assert(
+        strncmp(f.request, "POST /symetry/rest/c1/tasks/create?force=true HTTP/1.1\r\n", 56) == 0,
+        "%s", f.request);
+    const char *body = strstr(f.request, "\r\n\r\n") + 4;
+    char md5[64], want_md5[25], type[64];
+    fake_header(&f, "Content-MD5", md5, sizeof(md5));
+    crypto_md5_b64(body, strlen(body), want_md5);
+    cr_assert_str_eq(md5, want_md5);
+    fake_header(&f, "Content-Type", type, sizeof(type));
+    cr_assert_str_eq(type, "text/plain");
+    size_t len;
+    char *plain =
+        crypto_legacy_decrypt((const uint8_t *)"0123456789abcdef", body, strlen(body), &len);
+    cr_assert_not_null(plain, "the body is not the legacy form: %s", body);
+    cr_assert_str_eq(plain, json);
+    free(plain);
+}

@@ -1,0 +1,347 @@
+/* test_pipeline.c: records produced with a real Kafka client flow through a task and come
+ * out with their predictions, bad ones in the dead-letter topic; nothing is lost when a
+ * worker is killed; the memory limit holds. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "kafka_util.h"
+
+#define BASE "/symetry/rest/" H_CID1
+
+static harness_t h;
+
+static void setup(void)
+{
+    h_setup(&h, NULL);
+}
+
+static void teardown(void)
+{
+    h_teardown(&h);
+}
+
+TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 240);
+
+static h_response_t create(const char *tid, const char *extra)
+{
+    char *body = h_taskinfo(tid, extra, H_SECRET1);
+    h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
+    free(body);
+    return r;
+}
+
+static void create_and_start(const char *tid, const char *extra)
+{
+    h_response_t r = create(tid, extra);
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    h_response_free(&r);
+    char path[256];
+    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
+    r = h_req(&h, "GET", path, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    h_response_free(&r);
+    cr_assert(h_wait_status(&h, tid, "status", "running", 20000), "see %s", h.log_path);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+Test(pipeline, every_record_comes_out_with_its_prediction)
+{
+    create_and_start("t1", NULL);
+    enum { N = 200 };
+    char *values[N], *keys[N];
+    for (int i = 0; i < N; i++) {
+        cr_assert(asprintf(&values[i], "{\"id\":%d,\"x1\":%d,\"x2\":0.5,\"note\":\"caf\\u00e9\"}",
+                           i, i) > 0);
+        cr_assert(asprintf(&keys[i], "k%d", i) > 0);
+    }
+    kt_produce(&h, "in-t1", N, (const char *const *)keys, (const char *const *)values, "trace=abc");
+
+    kt_record_t out[N];
+    size_t n = kt_consume(&h, "out-t1", N, out, N, 30000);
+    cr_assert_eq(n, N, "%zu of %d predictions; see %s", n, N, h.log_path);
+    int seen[N] = {0};
+    for (size_t i = 0; i < n; i++) {
+        int id = atoi(out[i].key + 1);
+        cr_assert(id >= 0 && id < N);
+        seen[id]++;
+        /* prediction = 1 + 2*x1 + 3*0.5, appended to the original bytes */
+        char expect[256];
+        double prediction = 1 + 2.0 * id + 1.5;
+        char number[64];
+        snprintf(number, sizeof(number), "%.17g", prediction);
+        if (prediction == (long long)prediction)
+            snprintf(number, sizeof(number), "%lld", (long long)prediction);
+        else
+            snprintf(number, sizeof(number), "%.1f", prediction);
+        snprintf(expect, sizeof(expect),
+                 "{\"id\":%d,\"x1\":%d,\"x2\":0.5,\"note\":\"caf\\u00e9\",\"prediction\":%s}", id,
+                 id, number);
+        cr_assert_str_eq(out[i].value, expect);
+        cr_assert_str_eq(kt_header(&out[i], "trace"), "abc");
+    }
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(seen[i], 1, "record %d seen %d times", i, seen[i]);
+    kt_records_free(out, n);
+
+    /* the counters reach the status within a heartbeat or two */
+    cr_assert(h_wait_status(&h, "t1", "recordsOut", "200", 5000));
+    json_t *st = h_status(&h, "t1");
+    cr_assert_str_eq(h_get(st, "recordsIn"), "200");
+    cr_assert_str_eq(h_get(st, "recordsFailed"), "0");
+    cr_assert_neq(h_get(st, "lastRecordDateTime")[0], '\0');
+    json_decref(st);
+    for (int i = 0; i < N; i++) {
+        free(values[i]);
+        free(keys[i]);
+    }
+}
+
+Test(pipeline, bad_records_go_to_the_dead_letter_topic_and_the_rest_flows)
+{
+    create_and_start("t1", NULL);
+    const char *values[] = {
+        "{\"x1\":1,\"x2\":1}",       /* good: 6 */
+        "not json",                  /* decode */
+        "{\"x1\":\"one\",\"x2\":1}", /* decode: not a number */
+        "{\"x2\":1}",                /* predict: x1 missing */
+        "{\"x1\":2,\"x2\":0}",       /* good: 5 */
+    };
+    const char *keys[] = {"a", "b", "c", "d", "e"};
+    kt_produce(&h, "in-t1", 5, keys, values, NULL);
+
+    kt_record_t out[5], dlq[5];
+    size_t n = kt_consume(&h, "out-t1", 2, out, 5, 30000);
+    size_t nd = kt_consume(&h, "out-t1.dlq", 3, dlq, 5, 30000);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(nd, 3);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(out[i].key, "a") == 0)
+            cr_assert_str_eq(out[i].value, "{\"x1\":1,\"x2\":1,\"prediction\":6}");
+        else
+            cr_assert_str_eq(out[i].value, "{\"x1\":2,\"x2\":0,\"prediction\":5}");
+    }
+    for (size_t i = 0; i < nd; i++) {
+        const kt_record_t *r = &dlq[i];
+        cr_assert_str_eq(kt_header(r, "symtask.task"), "c1/t1");
+        cr_assert_str_eq(kt_header(r, "symtask.source.topic"), "in-t1");
+        cr_assert_not_null(kt_header(r, "symtask.source.partition"));
+        cr_assert_not_null(kt_header(r, "symtask.source.offset"));
+        const char *stage = kt_header(r, "symtask.stage");
+        cr_assert_not_null(stage);
+        char stage_copy[32];
+        snprintf(stage_copy, sizeof(stage_copy), "%s", stage);
+        const char *error = kt_header(r, "symtask.error");
+        cr_assert_not_null(error);
+        if (strcmp(r->key, "b") == 0) {
+            cr_assert_str_eq(r->value, "not json");
+            cr_assert_str_eq(stage_copy, "decode");
+        } else if (strcmp(r->key, "c") == 0) {
+            cr_assert_str_eq(stage_copy, "decode");
+            cr_assert(strstr(error, "x1") != NULL, "%s", error);
+        } else {
+            cr_assert_str_eq(r->key, "d");
+            cr_assert_str_eq(stage_copy, "predict");
+            cr_assert(strstr(error, "x1") != NULL && strstr(error, "missing") != NULL, "%s", error);
+        }
+    }
+    kt_records_free(out, n);
+    kt_records_free(dlq, nd);
+    cr_assert(h_wait_status(&h, "t1", "recordsFailed", "3", 5000));
+}
+
+Test(pipeline, with_tolerance_none_a_bad_record_fails_the_task)
+{
+    create_and_start("t1", "\"sml.kstream.errors.tolerance\":\"none\","
+                           "\"kafka.producer.partitioner\":\"murmur2\"");
+    const char *values[] = {"{\"x1\":1,\"x2\":1}", "{broken"};
+    const char *keys[] = {"same", "same"}; /* one partition: the good one is handled first */
+    kt_produce(&h, "in-t1", 2, keys, values, NULL);
+    cr_assert(h_wait_status(&h, "t1", "status", "failed", 20000), "see %s", h.log_path);
+    json_t *st = h_status(&h, "t1");
+    const char *err = h_get(st, "lastError");
+    cr_assert(strstr(err, "in-t1[") != NULL && strstr(err, "]@1") != NULL, "%s", err);
+    cr_assert(strstr(err, "sml.kstream.errors.tolerance = none") != NULL, "%s", err);
+    json_decref(st);
+    kt_record_t out[2];
+    size_t n = kt_consume(&h, "out-t1", 1, out, 2, 15000);
+    cr_assert_eq(n, 1);
+    kt_records_free(out, n);
+}
+
+Test(pipeline, csv_in_csv_out)
+{
+    create_and_start("t1", "\"sml.serializer\":\"csv\",\"sml.serializer.columns\":\"id,x1,x2\"");
+    const char *values[] = {"7,1,2\n", "8,\"3\",0"};
+    kt_produce(&h, "in-t1", 2, NULL, values, NULL);
+    kt_record_t out[2];
+    size_t n = kt_consume(&h, "out-t1", 2, out, 2, 30000);
+    cr_assert_eq(n, 2, "see %s", h.log_path);
+    for (size_t i = 0; i < n; i++) {
+        if (out[i].value[0] == '7')
+            cr_assert_str_eq(out[i].value, "7,1,2,9");
+        else
+            cr_assert_str_eq(out[i].value, "8,\"3\",0,7");
+    }
+    kt_records_free(out, n);
+}
+
+Test(pipeline, unknown_plugins_and_bad_plugin_params_are_refused_at_create)
+{
+    h_response_t r = create("t1", "\"sml.serializer\":\"nope\"");
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(r.body, "nope") != NULL, "%s", r.body);
+    h_response_free(&r);
+    r = create("t1", "\"sml.predictor.missing\":\"maybe\"");
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(r.body, "sml.predictor.missing") != NULL, "%s", r.body);
+    h_response_free(&r);
+    r = create("t1", "\"sml.predictor.frobnicate\":\"1\"");
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(r.body, "sml.predictor.frobnicate") != NULL, "%s", r.body);
+    h_response_free(&r);
+    r = create("t1", "\"sml.serializer\":\"csv\",\"sml.serializer.columns\":\"a,b\"");
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(r.body, "x1") != NULL, "%s", r.body);
+    h_response_free(&r);
+    r = h_req(&h, "GET", BASE "/tasks", NULL);
+    cr_assert(strstr(r.body, "\"values\":[]") != NULL, "nothing may be stored: %s", r.body);
+    h_response_free(&r);
+}
+
+enum { KILL_N = 100000 };
+
+static void *produce_many(void *arg)
+{
+    char **values = malloc(KILL_N * sizeof(*values)), **keys = malloc(KILL_N * sizeof(*keys));
+    for (int i = 0; i < KILL_N; i++) {
+        cr_assert(asprintf(&values[i], "{\"id\":%d,\"x1\":%d,\"x2\":1}", i, i % 100) > 0);
+        cr_assert(asprintf(&keys[i], "%d", i) > 0);
+    }
+    /* in slices, so that the worker is busy for a while */
+    for (int off = 0; off < KILL_N; off += 5000) {
+        kt_produce(&h, "in-t1", 5000, (const char *const *)keys + off,
+                   (const char *const *)values + off, NULL);
+        usleep(20000);
+    }
+    for (int i = 0; i < KILL_N; i++) {
+        free(values[i]);
+        free(keys[i]);
+    }
+    free(values);
+    free(keys);
+    return arg;
+}
+
+/* Waits until the task's current worker has written a record; returns its pid. */
+static pid_t wait_for_output(int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        json_t *st = h_status(&h, "t1");
+        pid_t pid = (pid_t)atoi(h_get(st, "pid"));
+        bool flowing =
+            strcmp(h_get(st, "status"), "running") == 0 && atoi(h_get(st, "recordsOut")) > 0;
+        json_decref(st);
+        if (flowing)
+            return pid;
+        usleep(20000);
+    }
+    return 0;
+}
+
+Test(pipeline, a_sigkilled_worker_loses_no_record, .timeout = 300)
+{
+    create_and_start("t1", "\"sml.kstream.record.poll.max\":\"200\"");
+    pthread_t producer;
+    pthread_create(&producer, NULL, produce_many, NULL);
+
+    pid_t pid = wait_for_output(30000);
+    cr_assert(pid > 0, "no output before the kill; see %s", h.log_path);
+    kill(pid, SIGKILL);
+    int64_t killed = now_ms();
+    cr_assert(h_wait_status(&h, "t1", "restarts", "1", 10000));
+    pthread_join(producer, NULL);
+    /* records produced after the restart show when predictions flow again, even if the
+     * killed worker had already handled everything before */
+    const char *late[] = {"{\"id\":-1,\"x1\":1,\"x2\":1}"};
+    const char *late_key[] = {"late"};
+    kt_produce(&h, "in-t1", 1, late_key, late, NULL);
+    pid_t again = wait_for_output(60000);
+    int64_t recovered = now_ms();
+    cr_assert(again > 0 && again != pid, "predictions did not flow again; see %s", h.log_path);
+
+    kt_record_t *out = calloc(KILL_N * 2, sizeof(*out));
+    size_t n = kt_consume(&h, "out-t1", KILL_N + 1, out, KILL_N * 2, 120000);
+    char *seen = calloc(KILL_N, 1);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(out[i].key, "late") == 0)
+            continue;
+        int id = atoi(out[i].key);
+        if (!seen[id])
+            distinct++;
+        seen[id] = 1;
+    }
+    /* at-least-once: every record is there, duplicates allowed */
+    cr_assert_eq(distinct, KILL_N, "%zu of %d records came out; see %s", distinct, KILL_N,
+                 h.log_path);
+    fprintf(stderr,
+            "SIGKILL recovery: predictions flow again %lld ms after the kill (heartbeat "
+            "granularity 1 s); %zu outputs for %d records\n",
+            (long long)(recovered - killed), n, KILL_N);
+    kt_records_free(out, n);
+    free(out);
+    free(seen);
+}
+
+Test(pipeline, the_memory_limit_ends_the_worker)
+{
+    create_and_start("t1", "\"sml.task.heap.max\":\"64m\"");
+    char path[400];
+    snprintf(path, sizeof(path), BASE "/tasks/t1/stop");
+    h_response_t r = h_req(&h, "GET", path, NULL);
+    h_response_free(&r);
+    cr_assert(h_wait_status(&h, "t1", "status", "stopped", 10000));
+
+    /* the model grows past the limit while the task is stopped */
+    char model[400];
+    snprintf(model, sizeof(model), "%s/model.json", h.dir);
+    FILE *f = fopen(model, "w");
+    cr_assert_not_null(f);
+    enum { FEATURES = 1000000 };
+    fputs("{\"kind\":\"linear\",\"features\":[", f);
+    for (int i = 0; i < FEATURES; i++)
+        fprintf(f, "%s\"feature%d\"", i ? "," : "", i);
+    fputs("],\"weights\":[", f);
+    for (int i = 0; i < FEATURES; i++)
+        fprintf(f, "%s0.5", i ? "," : "");
+    fputs("],\"intercept\":0}", f);
+    fclose(f);
+
+    r = h_req(&h, "GET", BASE "/tasks/t1/start", NULL);
+    h_response_free(&r);
+    bool hit = false;
+    for (int i = 0; i < 1200 && !hit; i++) {
+        json_t *st = h_status(&h, "t1");
+        hit = strstr(h_get(st, "lastError"), "memory limit") != NULL;
+        if (hit)
+            cr_assert(strstr(h_get(st, "lastError"), "sml.task.heap.max = 64m") != NULL, "%s",
+                      h_get(st, "lastError"));
+        json_decref(st);
+        usleep(100000);
+    }
+    cr_assert(hit, "no memory limit in lastError; see %s", h.log_path);
+}

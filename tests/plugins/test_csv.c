@@ -1,0 +1,343 @@
+/* test_csv.c: the "csv" serializer plugin through the loader and the public ABI. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+
+static plugin_t *plugin;
+static const symtask_serializer_ops_t *ops;
+static json_t *param_obj;
+static symtask_params_t *params;
+static void *inst;
+static char errstr[512];
+static double feat[8];
+static symtask_buf_t out;
+
+static const char *const default_features[] = {"x1", "x2"};
+static const char *const default_outputs[] = {"prediction"};
+
+/* Makes a new instance from the params "sml.serializer.columns" = @columns and, unless
+ * NULL, "sml.serializer.delimiter" = @delim; returns create()'s status. */
+static symtask_status_t csv_create_with(const char *columns, const char *delim)
+{
+    if (inst)
+        ops->destroy(inst);
+    inst = NULL;
+    if (params)
+        plugin_params_free(params);
+    json_decref(param_obj);
+    param_obj = json_pack("{ss}", "sml.serializer.columns", columns);
+    if (delim)
+        json_object_set_new(param_obj, "sml.serializer.delimiter", json_string(delim));
+    params = plugin_params_new(plugin, param_obj, errstr, sizeof(errstr));
+    cr_assert_not_null(params, "plugin_params_new: %s", errstr);
+    errstr[0] = '\0';
+    return ops->create(plugin_host(), params, &inst, errstr, sizeof(errstr));
+}
+
+/* A bound instance over the columns @columns. */
+static void csv_open(const char *columns, const char *delim, const char *const *features,
+                     size_t n_features, const char *const *outputs, size_t n_outputs)
+{
+    cr_assert_eq(csv_create_with(columns, delim), SYMTASK_OK, "create: %s", errstr);
+    cr_assert_eq(ops->bind(inst, features, n_features, outputs, n_outputs, errstr, sizeof(errstr)),
+                 SYMTASK_OK, "bind: %s", errstr);
+}
+
+static void csv_setup(void)
+{
+    const char *dir = getenv("SYMTASK_PLUGIN_DIR");
+    cr_assert_not_null(dir, "SYMTASK_PLUGIN_DIR is not set");
+    plugin = plugin_load(dir, "csv", SYMTASK_PLUGIN_SERIALIZER, "sml.serializer", errstr,
+                         sizeof(errstr));
+    cr_assert_not_null(plugin, "plugin_load: %s", errstr);
+    ops = &plugin_descriptor(plugin)->ops.serializer;
+    buf_init(&out);
+    csv_open("a,x1,x2,b", NULL, default_features, 2, default_outputs, 1);
+}
+
+static void csv_teardown(void)
+{
+    if (inst)
+        ops->destroy(inst);
+    inst = NULL;
+    buf_free(&out);
+    if (params)
+        plugin_params_free(params);
+    json_decref(param_obj);
+    if (plugin)
+        plugin_unload(plugin);
+}
+
+TestSuite(csv, .init = csv_setup, .fini = csv_teardown, .timeout = 60);
+
+static symtask_status_t decode_n(const void *data, size_t len)
+{
+    symtask_record_t record = {.value = data, .len = len};
+    errstr[0] = '\0';
+    for (size_t i = 0; i < sizeof(feat) / sizeof(feat[0]); i++)
+        feat[i] = 12345.0;
+    return ops->decode(inst, &record, feat, errstr, sizeof(errstr));
+}
+
+static symtask_status_t decode(const char *s)
+{
+    return decode_n(s, strlen(s));
+}
+
+static void expect_decoded(const char *s, double x1, double x2)
+{
+    cr_assert_eq(decode(s), SYMTASK_OK, "decode of [%s]: %s", s, errstr);
+    if (isnan(x1))
+        cr_expect(isnan(feat[0]), "x1 of [%s]: %g, expected missing", s, feat[0]);
+    else
+        cr_expect_eq(feat[0], x1, "x1 of [%s]: %.17g, expected %.17g", s, feat[0], x1);
+    if (isnan(x2))
+        cr_expect(isnan(feat[1]), "x2 of [%s]: %g, expected missing", s, feat[1]);
+    else
+        cr_expect_eq(feat[1], x2, "x2 of [%s]: %.17g, expected %.17g", s, feat[1], x2);
+}
+
+static void expect_refused(const char *s, const char *msg)
+{
+    cr_assert_eq(decode(s), SYMTASK_ERR_RECORD, "decode of [%s] did not fail", s);
+    cr_expect_str_eq(errstr, msg, "decode of [%s]: \"%s\", expected \"%s\"", s, errstr, msg);
+}
+
+static const char *encode(const char *s, const double *outputs)
+{
+    symtask_record_t record = {.value = s, .len = strlen(s)};
+    buf_reset(&out);
+    cr_assert_eq(ops->encode(inst, &record, outputs, &out, errstr, sizeof(errstr)), SYMTASK_OK,
+                 "encode of [%s]: %s", s, errstr);
+    return out.data ? out.data : "";
+}
+
+/* ---- The descriptor and options --------------------------------------------------------- */
+
+Test(csv, descriptor)
+{
+    const symtask_plugin_t *d = plugin_descriptor(plugin);
+    cr_expect_str_eq(d->name, "csv");
+    cr_expect_str_eq(d->version, "1.0.0");
+    cr_expect_eq(d->kind, SYMTASK_PLUGIN_SERIALIZER);
+    cr_assert_not_null(d->options);
+    cr_expect_str_eq(d->options[0].name, "sml.serializer.columns");
+    cr_expect_eq(d->options[0].type, SYMTASK_OPTION_LIST);
+    cr_expect(d->options[0].required);
+    cr_expect_str_eq(d->options[1].name, "sml.serializer.delimiter");
+    cr_expect_eq(d->options[1].type, SYMTASK_OPTION_STRING);
+    cr_expect_str_eq(d->options[1].default_value, ",");
+    cr_expect_not(d->options[1].required);
+    cr_expect_null(d->options[2].name);
+}
+
+Test(csv, columns_are_required)
+{
+    json_t *empty = json_object();
+    symtask_params_t *p = plugin_params_new(plugin, empty, errstr, sizeof(errstr));
+    cr_expect_null(p);
+    cr_expect(strstr(errstr, "sml.serializer.columns") != NULL, "%s", errstr);
+    json_decref(empty);
+
+    json_t *bad = json_pack("{ss}", "sml.serializer.columns", "a,,b");
+    p = plugin_params_new(plugin, bad, errstr, sizeof(errstr));
+    cr_expect_null(p, "an empty column name was accepted");
+    json_decref(bad);
+}
+
+Test(csv, column_listed_twice)
+{
+    cr_expect_eq(csv_create_with("a,x1,b,x1", NULL), SYMTASK_ERR_FATAL);
+    cr_expect_str_eq(errstr, "params.sml.serializer.columns: column 'x1' is listed twice");
+}
+
+Test(csv, column_names_are_trimmed)
+{
+    csv_open(" a , x2,x1 ", NULL, default_features, 2, default_outputs, 1);
+    expect_decoded("0,2,1", 1, 2);
+}
+
+Test(csv, feature_not_a_column)
+{
+    const char *const features[] = {"x1", "x9"};
+    cr_assert_eq(csv_create_with("a,x1,x2,b", NULL), SYMTASK_OK, "%s", errstr);
+    cr_expect_eq(ops->bind(inst, features, 2, default_outputs, 1, errstr, sizeof(errstr)),
+                 SYMTASK_ERR_FATAL);
+    cr_expect_str_eq(errstr, "feature 'x9' is not among sml.serializer.columns");
+}
+
+Test(csv, delimiters)
+{
+    csv_open("a,x1,x2,b", ";", default_features, 2, default_outputs, 1);
+    expect_decoded("a,b;1.5;2;\"c;d\"", 1.5, 2);
+    expect_refused("a;1,5;2", "3 fields, expected 4 columns");
+    csv_open("a,x1,x2,b", "\t", default_features, 2, default_outputs, 1);
+    expect_decoded("a b\t 1.5\t2\t\"c\td\"\n", 1.5, 2);
+    double outputs[1] = {0.5};
+    cr_expect_str_eq(encode("a\t1\t2\tb\r\n", outputs), "a\t1\t2\tb\t0.5");
+    csv_open("a,x1,x2,b", "|", default_features, 2, default_outputs, 1);
+    expect_decoded("a|1|2|b", 1, 2);
+}
+
+Test(csv, invalid_delimiters)
+{
+    const char *bad[] = {"", ";;", "\"", "\n", "\r", "a", "Z", "0", ".", "-", "+", "\xc2\xa7"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_eq(csv_create_with("a,b", bad[i]), SYMTASK_ERR_FATAL, "delimiter %zu", i);
+        cr_expect_str_eq(errstr,
+                         "params.sml.serializer.delimiter must be one byte, not a quote, a line "
+                         "break, a letter, a digit, '.', '+' or '-'");
+        cr_expect_null(inst, "create failed but set an instance");
+    }
+}
+
+/* ---- Decoding --------------------------------------------------------------------------- */
+
+Test(csv, plain_lines)
+{
+    expect_decoded("foo,1.5,-2,bar", 1.5, -2);
+    expect_decoded("foo,1.5,-2,bar\n", 1.5, -2);
+    expect_decoded("foo,1.5,-2,bar\r\n", 1.5, -2);
+    expect_decoded(",1,2,", 1, 2);
+    expect_decoded("x, 1 ,\t2\t,y", 1, 2);
+    expect_decoded("x,+1e3,.5,y", 1000, 0.5);
+    expect_decoded("x,007,5.,y", 7, 5);
+    expect_decoded("x,-0,0e99999,y", -0.0, 0);
+    cr_expect(signbit(feat[0]));
+}
+
+Test(csv, quoted_fields)
+{
+    expect_decoded("\"a, \"\"quoted\"\"\",1,2,\"line\nbreak\r\nand, comma\"", 1, 2);
+    expect_decoded("\"\",\"1.5\",\" 2 \",\"\"\"\"", 1.5, 2);
+    expect_decoded("a,\"\",\"\",b\n", NAN, NAN);
+    expect_refused("a,\"1\"\"2\",2,b", "column 'x1' is '1\"\"2', not a number");
+}
+
+Test(csv, missing_values)
+{
+    expect_decoded("a,,,b", NAN, NAN);
+    expect_decoded("a,  ,2,b", NAN, 2);
+    expect_decoded("a,NaN,nan,b", NAN, NAN);
+    expect_decoded("a,NAN,-nan,b", NAN, NAN);
+    expect_decoded("a,+NaN,\"nan\",b", NAN, NAN);
+}
+
+Test(csv, field_count)
+{
+    expect_refused("a,1,2", "3 fields, expected 4 columns");
+    expect_refused("a,1,2,b,c", "5 fields, expected 4 columns");
+    expect_refused("a,1,2,b,", "5 fields, expected 4 columns");
+    expect_refused("", "1 field, expected 4 columns");
+    expect_refused("\n", "1 field, expected 4 columns");
+    expect_refused("\"a,1,2,b\"", "1 field, expected 4 columns");
+    const char *const features[] = {"x"};
+    csv_open("x", NULL, features, 1, default_outputs, 1);
+    cr_expect_eq(decode(""), SYMTASK_OK, "%s", errstr);
+    cr_expect(isnan(feat[0]));
+    expect_refused("1,2", "2 fields, expected 1 column");
+}
+
+Test(csv, not_numbers)
+{
+    expect_refused("a,abc,2,b", "column 'x1' is 'abc', not a number");
+    expect_refused("a,1,1.2.3,b", "column 'x2' is '1.2.3', not a number");
+    expect_refused("a,0x10,2,b", "column 'x1' is '0x10', not a number");
+    expect_refused("a,inf,2,b", "column 'x1' is 'inf', not a number");
+    expect_refused("a,1e,2,b", "column 'x1' is '1e', not a number");
+    expect_refused("a,.,2,b", "column 'x1' is '.', not a number");
+    expect_refused("a,1 2,2,b", "column 'x1' is '1 2', not a number");
+    expect_refused("a,1,\"2\n\",b", "column 'x2' is '2?', not a number");
+    expect_refused("a,1e309,2,b", "column 'x1' is '1e309', not a finite number");
+    expect_refused("a,1,-1e999,b", "column 'x2' is '-1e999', not a finite number");
+    expect_refused("a,0123456789012345678901234567890123456789x,2,b",
+                   "column 'x1' is '01234567890123456789012345678901...', not a number");
+    /* Not cut inside a UTF-8 sequence: 31 bytes then a 2-byte character. */
+    expect_refused("a,1234567890123456789012345678901\xc3\xa9z,2,b",
+                   "column 'x1' is '1234567890123456789012345678901...', not a number");
+    expect_refused("a,\xff\xc3\xa9,2,b", "column 'x1' is '?\xc3\xa9', not a number");
+}
+
+Test(csv, malformed_lines)
+{
+    expect_refused("a,\"1,2,b", "not valid CSV at byte 2: quoted field without its closing quote");
+    expect_refused("a,\"1\"x,2,b", "not valid CSV at byte 5: a closing quote must end its field");
+    expect_refused("a,1\"2,2,b", "not valid CSV at byte 3: a quote inside an unquoted field");
+    expect_refused("a,1,2,b\r", "not valid CSV at byte 7: a line break outside quotes");
+    expect_refused("a,1\n,2,b", "not valid CSV at byte 3: a line break outside quotes");
+    expect_refused("a,1,2,b\n\n", "not valid CSV at byte 7: a line break outside quotes");
+}
+
+Test(csv, exact_values)
+{
+    expect_decoded("a,0.1,0.3,b", 0.1, 0.3);
+    expect_decoded("a,9007199254740993,1.7976931348623157e308,b", 9007199254740992.0,
+                   1.7976931348623157e308);
+    expect_decoded("a,5e-324,123456789012345678901234567890,b", 5e-324,
+                   123456789012345678901234567890.0);
+    char line[512];
+    snprintf(line, sizeof(line), "a,0.%0200d1,1,b", 0);
+    expect_decoded(line, 1e-201, 1);
+    uint64_t x = 88172645463325252ull;
+    const char *formats[] = {"%.17g", "%.16g", "%.15g", "%.6g", "%.3e", "%.20g"};
+    for (int i = 0; i < 30000; i++) {
+        double v;
+        char text[64];
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        memcpy(&v, &x, sizeof(v));
+        if (i % 2)
+            v = (double)(x >> 11) / 9007199254740992.0 * (double)(x % 100000);
+        if (!isfinite(v))
+            continue;
+        snprintf(text, sizeof(text), formats[i % 6], v);
+        snprintf(line, sizeof(line), "a,%s,0,b", text);
+        cr_assert_eq(decode(line), SYMTASK_OK, "%s: %s", line, errstr);
+        double want = strtod(text, NULL);
+        cr_assert_eq(memcmp(&feat[0], &want, sizeof(want)), 0, "%s: %.17g, strtod %.17g", text,
+                     feat[0], want);
+    }
+}
+
+Test(csv, every_truncation_is_safe)
+{
+    const char *line = "\"a,\"\"b\"\"\n\",1.5,\" -2 \",\"\"\r\n";
+    size_t len = strlen(line);
+    expect_decoded(line, 1.5, -2);
+    for (size_t n = 0; n < len; n++) {
+        char *copy = malloc(n ? n : 1);
+        memcpy(copy, line, n);
+        symtask_status_t status = decode_n(copy, n);
+        cr_expect(status == SYMTASK_OK || status == SYMTASK_ERR_RECORD, "prefix %zu", n);
+        if (status == SYMTASK_ERR_RECORD)
+            cr_expect(errstr[0] != '\0', "prefix %zu: no message", n);
+        free(copy);
+    }
+}
+
+/* ---- Encoding --------------------------------------------------------------------------- */
+
+Test(csv, encode_appends_fields)
+{
+    double one[1] = {0.5};
+    cr_expect_str_eq(encode("a,1,2,b\n", one), "a,1,2,b,0.5");
+    cr_expect_str_eq(encode("a,1,2,b\r\n", one), "a,1,2,b,0.5");
+    cr_expect_str_eq(encode("\"a,\"\"x\"\"\",1,2,\"b\nc\"", one),
+                     "\"a,\"\"x\"\"\",1,2,\"b\nc\",0.5");
+    one[0] = NAN;
+    cr_expect_str_eq(encode("a,1,2,b", one), "a,1,2,b,");
+    one[0] = 3;
+    cr_expect_str_eq(encode("a,1,2,b", one), "a,1,2,b,3");
+
+    const char *const outputs[] = {"prediction", "probability"};
+    csv_open("a,x1,x2,b", ";", default_features, 2, outputs, 2);
+    double two[2] = {1, 0.125};
+    cr_expect_str_eq(encode("a;1;2;b\n", two), "a;1;2;b;1;0.125");
+    two[0] = INFINITY;
+    cr_expect_str_eq(encode("a;1;2;b", two), "a;1;2;b;;0.125");
+}

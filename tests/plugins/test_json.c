@@ -1,0 +1,562 @@
+/* test_json.c: the "json" serializer plugin through the loader and the public ABI. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+
+static plugin_t *plugin;
+static const symtask_serializer_ops_t *ops;
+static json_t *param_obj;
+static symtask_params_t *params;
+static void *inst;
+static char errstr[512];
+static double feat[256];
+static symtask_buf_t out;
+
+static const char *const default_features[] = {"x1", "x2"};
+static const char *const default_outputs[] = {"prediction"};
+
+/* Destroys the instance, if any, and makes a new one bound to @features and @outputs. */
+static void json_bind_to(const char *const *features, size_t n_features, const char *const *outputs,
+                         size_t n_outputs)
+{
+    if (inst)
+        ops->destroy(inst);
+    inst = NULL;
+    cr_assert_eq(ops->create(plugin_host(), params, &inst, errstr, sizeof(errstr)), SYMTASK_OK,
+                 "create: %s", errstr);
+    cr_assert_eq(ops->bind(inst, features, n_features, outputs, n_outputs, errstr, sizeof(errstr)),
+                 SYMTASK_OK, "bind: %s", errstr);
+}
+
+static void json_setup(void)
+{
+    const char *dir = getenv("SYMTASK_PLUGIN_DIR");
+    cr_assert_not_null(dir, "SYMTASK_PLUGIN_DIR is not set");
+    plugin = plugin_load(dir, "json", SYMTASK_PLUGIN_SERIALIZER, "sml.serializer", errstr,
+                         sizeof(errstr));
+    cr_assert_not_null(plugin, "plugin_load: %s", errstr);
+    ops = &plugin_descriptor(plugin)->ops.serializer;
+    param_obj = json_object();
+    params = plugin_params_new(plugin, param_obj, errstr, sizeof(errstr));
+    cr_assert_not_null(params, "plugin_params_new: %s", errstr);
+    buf_init(&out);
+    json_bind_to(default_features, 2, default_outputs, 1);
+}
+
+static void json_teardown(void)
+{
+    if (inst)
+        ops->destroy(inst);
+    inst = NULL;
+    buf_free(&out);
+    if (params)
+        plugin_params_free(params);
+    json_decref(param_obj);
+    if (plugin)
+        plugin_unload(plugin);
+}
+
+TestSuite(json, .init = json_setup, .fini = json_teardown, .timeout = 60);
+
+static symtask_status_t decode_n(const void *data, size_t len)
+{
+    symtask_record_t record = {.value = data, .len = len};
+    errstr[0] = '\0';
+    for (size_t i = 0; i < sizeof(feat) / sizeof(feat[0]); i++)
+        feat[i] = 12345.0; /* decode must write every feature */
+    return ops->decode(inst, &record, feat, errstr, sizeof(errstr));
+}
+
+static symtask_status_t decode(const char *s)
+{
+    return decode_n(s, strlen(s));
+}
+
+/* Asserts that @s decodes, with x1 and x2 as given (NAN: missing). */
+static void expect_decoded(const char *s, double x1, double x2)
+{
+    cr_assert_eq(decode(s), SYMTASK_OK, "decode of %s: %s", s, errstr);
+    if (isnan(x1))
+        cr_expect(isnan(feat[0]), "x1 of %s: %g, expected missing", s, feat[0]);
+    else
+        cr_expect_eq(feat[0], x1, "x1 of %s: %.17g, expected %.17g", s, feat[0], x1);
+    if (isnan(x2))
+        cr_expect(isnan(feat[1]), "x2 of %s: %g, expected missing", s, feat[1]);
+    else
+        cr_expect_eq(feat[1], x2, "x2 of %s: %.17g, expected %.17g", s, feat[1], x2);
+}
+
+/* Asserts that @s is refused as a record with exactly the message @msg. */
+static void expect_refused(const char *s, const char *msg)
+{
+    cr_assert_eq(decode(s), SYMTASK_ERR_RECORD, "decode of %s did not fail", s);
+    cr_expect_str_eq(errstr, msg, "decode of %s: \"%s\", expected \"%s\"", s, errstr, msg);
+}
+
+/* Encodes @s with @outputs and returns the bytes written (valid until the next call). */
+static const char *encode_n(const char *s, const double *outputs)
+{
+    symtask_record_t record = {.value = s, .len = strlen(s)};
+    buf_reset(&out);
+    cr_assert_eq(ops->encode(inst, &record, outputs, &out, errstr, sizeof(errstr)), SYMTASK_OK,
+                 "encode of %s: %s", s, errstr);
+    if (!out.data)
+        return "";
+    return out.data;
+}
+
+static void expect_encoded(const char *s, double prediction, const char *want)
+{
+    double outputs[1] = {prediction};
+    cr_expect_str_eq(encode_n(s, outputs), want, "encode of %s", s);
+}
+
+/* ---- The descriptor --------------------------------------------------------------------- */
+
+Test(json, descriptor)
+{
+    const symtask_plugin_t *d = plugin_descriptor(plugin);
+    cr_expect_str_eq(d->name, "json");
+    cr_expect_str_eq(d->version, "1.0.0");
+    cr_expect_eq(d->kind, SYMTASK_PLUGIN_SERIALIZER);
+    cr_expect(d->options == NULL || d->options[0].name == NULL, "json takes no options");
+    cr_expect_eq(d->abi_major, SYMTASK_PLUGIN_ABI_MAJOR);
+}
+
+/* ---- Decoding features ------------------------------------------------------------------ */
+
+Test(json, every_feature)
+{
+    expect_decoded("{\"x1\":1.5,\"x2\":-2}", 1.5, -2);
+    expect_decoded("{\"x2\":3,\"x1\":4}", 4, 3);
+    expect_decoded(" \t\r\n{ \"x1\" : 1 , \"x2\" :\n2 } \n", 1, 2);
+}
+
+Test(json, other_fields_of_any_type)
+{
+    expect_decoded("{\"a\":\"s\",\"x1\":1,\"b\":[1,{\"c\":null},[]],\"d\":{\"e\":true,\"f\":{}},"
+                   "\"x2\":2,\"g\":false,\"h\":null,\"i\":-1.5e-3,\"x10\":\"no\",\"x\":[]}",
+                   1, 2);
+}
+
+Test(json, missing_features)
+{
+    expect_decoded("{}", NAN, NAN);
+    expect_decoded("{\"x1\":1}", 1, NAN);
+    expect_decoded("{\"x1\":null,\"x2\":7}", NAN, 7);
+    expect_decoded("{\"X1\":1,\"x1 \":2,\"x\":3,\"x12\":4}", NAN, NAN);
+}
+
+Test(json, wrong_types)
+{
+    expect_refused("{\"x1\":\"1.5\",\"x2\":2}", "feature 'x1' is a string, not a number");
+    expect_refused("{\"x1\":1,\"x2\":true}", "feature 'x2' is a boolean, not a number");
+    expect_refused("{\"x1\":false}", "feature 'x1' is a boolean, not a number");
+    expect_refused("{\"x1\":[1]}", "feature 'x1' is an array, not a number");
+    expect_refused("{\"x2\":{\"v\":1}}", "feature 'x2' is an object, not a number");
+    expect_refused("{\"x2\":{},\"x1\":\"a\"}", "feature 'x2' is an object, not a number");
+}
+
+Test(json, duplicate_keys_last_one_wins)
+{
+    expect_decoded("{\"x1\":1,\"x2\":2,\"x1\":3}", 3, 2);
+    expect_decoded("{\"x1\":1,\"x1\":null}", NAN, NAN);
+    expect_decoded("{\"x1\":null,\"x1\":5}", 5, NAN);
+    /* Every occurrence must be a number or null. */
+    expect_refused("{\"x1\":\"a\",\"x1\":5}", "feature 'x1' is a string, not a number");
+}
+
+Test(json, feature_listed_twice_gets_its_value_twice)
+{
+    const char *const features[] = {"x1", "x2", "x1"};
+    json_bind_to(features, 3, default_outputs, 1);
+    cr_assert_eq(decode("{\"x1\":1,\"x2\":2}"), SYMTASK_OK, "%s", errstr);
+    cr_expect_eq(feat[0], 1);
+    cr_expect_eq(feat[1], 2);
+    cr_expect_eq(feat[2], 1);
+    cr_assert_eq(decode("{\"x2\":2,\"x1\":3}"), SYMTASK_OK, "%s", errstr);
+    cr_expect_eq(feat[0], 3);
+    cr_expect_eq(feat[1], 2);
+    cr_expect_eq(feat[2], 3);
+}
+
+Test(json, many_features)
+{
+    const char *names[200];
+    char storage[200][16], rec[8192];
+    size_t n = 0;
+    for (int i = 0; i < 200; i++) {
+        snprintf(storage[i], sizeof(storage[i]), "f%d", i);
+        names[i] = storage[i];
+    }
+    json_bind_to(names, 200, default_outputs, 1);
+    n += (size_t)snprintf(rec + n, sizeof(rec) - n, "{");
+    for (int i = 199; i >= 0; i--)
+        if (i % 7 != 3)
+            n += (size_t)snprintf(rec + n, sizeof(rec) - n, "%s\"f%d\":%d", n > 1 ? "," : "", i,
+                                  i * 10);
+    snprintf(rec + n, sizeof(rec) - n, "}");
+    cr_assert_eq(decode(rec), SYMTASK_OK, "%s", errstr);
+    for (int i = 0; i < 200; i++) {
+        if (i % 7 == 3)
+            cr_expect(isnan(feat[i]), "f%d", i);
+        else
+            cr_expect_eq(feat[i], i * 10, "f%d", i);
+    }
+}
+
+Test(json, no_features)
+{
+    json_bind_to(NULL, 0, default_outputs, 1);
+    cr_expect_eq(decode("{\"x1\":\"a\"}"), SYMTASK_OK, "%s", errstr);
+    cr_expect_eq(decode("{\"x1\":"), SYMTASK_ERR_RECORD);
+}
+
+/* ---- Unicode ---------------------------------------------------------------------------- */
+
+Test(json, unicode_keys_match_raw_or_escaped)
+{
+    const char *const features[] = {"\xc3\xa9t\xc3\xa9", "\xf0\x9f\x98\x80", "a\"b\\c/d\n"};
+    json_bind_to(features, 3, default_outputs, 1);
+    const char *records[] = {
+        "{\"\xc3\xa9t\xc3\xa9\":1,\"\xf0\x9f\x98\x80\":2,\"a\\\"b\\\\c/d\\n\":3}",
+        "{\"\\u00e9t\\u00E9\":1,\"\\ud83d\\ude00\":2,\"a\\u0022b\\u005cc\\/d\\u000a\":3}",
+        "{\"\\u00e9t\xc3\xa9\":1,\"\\uD83D\\uDE00\":2,\"\\u0061\\\"b\\\\c/d\\n\":3}",
+    };
+    for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
+        cr_assert_eq(decode(records[i]), SYMTASK_OK, "%s: %s", records[i], errstr);
+        cr_expect_eq(feat[0], 1, "%s", records[i]);
+        cr_expect_eq(feat[1], 2, "%s", records[i]);
+        cr_expect_eq(feat[2], 3, "%s", records[i]);
+    }
+    /* A longer escaped key than any name never matches (and does not overflow). */
+    cr_assert_eq(decode("{\"\\u00e9t\\u00e9\\u00e9\\u00e9\\u00e9\\ud83d\\ude00\":1}"), SYMTASK_OK);
+    cr_expect(isnan(feat[0]));
+}
+
+Test(json, unicode_values_kept)
+{
+    const char *rec = "{\"name\":\"caf\xc3\xa9 \\u00e9 \\ud83d\\ude00 \xf0\x9f\x98\x80\","
+                      "\"\xe2\x82\xac\":\"\xef\xbf\xbf\",\"x1\":1}";
+    cr_assert_eq(decode(rec), SYMTASK_OK, "%s", errstr);
+    expect_encoded(rec, 0.25,
+                   "{\"name\":\"caf\xc3\xa9 \\u00e9 \\ud83d\\ude00 \xf0\x9f\x98\x80\","
+                   "\"\xe2\x82\xac\":\"\xef\xbf\xbf\",\"x1\":1,\"prediction\":0.25}");
+}
+
+Test(json, invalid_utf8)
+{
+    expect_refused("{\"a\":\"\xff\"}", "not valid JSON at byte 6: invalid UTF-8 in string");
+    const char *bad[] = {
+        "{\"a\":\"\xc0\x80\"}",         /* overlong NUL */
+        "{\"a\":\"\xc1\xbf\"}",         /* overlong */
+        "{\"a\":\"\xe0\x9f\xbf\"}",     /* overlong 3-byte */
+        "{\"a\":\"\xed\xa0\x80\"}",     /* a surrogate, UTF-8 encoded */
+        "{\"a\":\"\xf4\x90\x80\x80\"}", /* past U+10FFFF */
+        "{\"a\":\"\xf5\x80\x80\x80\"}",
+        "{\"a\":\"\xc3\"}", /* cut short */
+        "{\"a\":\"\xe2\x82\"}",
+        "{\"a\":\"\x80\"}",   /* a lone continuation byte */
+        "{\"\xc3\x28\":1}",   /* in a key */
+        "{\"a\":[\"\xfe\"]}", /* nested */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_eq(decode(bad[i]), SYMTASK_ERR_RECORD, "record %zu accepted", i);
+        cr_expect(strstr(errstr, "invalid UTF-8") != NULL, "record %zu: %s", i, errstr);
+    }
+    expect_refused("{\"a\":1,\xc3\xa9:1}", "not valid JSON at byte 7: expected a string key");
+    expect_refused("\xef\xbb\xbf{}", "not valid JSON at byte 0: unexpected byte 0xEF");
+}
+
+Test(json, escapes)
+{
+    expect_decoded("{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0000\\uFFFF\",\"x1\":1}", 1, NAN);
+    expect_refused("{\"s\":\"\\x\"}", "not valid JSON at byte 6: invalid escape in string");
+    expect_refused("{\"s\":\"\\u12g4\"}", "not valid JSON at byte 6: invalid \\u escape");
+    expect_refused("{\"s\":\"\\ud800\"}",
+                   "not valid JSON at byte 6: unpaired surrogate in \\u escape");
+    expect_refused("{\"s\":\"\\ud800\\u0041\"}",
+                   "not valid JSON at byte 6: unpaired surrogate in \\u escape");
+    expect_refused("{\"s\":\"\\udc00\\ud800\"}",
+                   "not valid JSON at byte 6: unpaired surrogate in \\u escape");
+    expect_refused("{\"s\":\"a\tb\"}", "not valid JSON at byte 7: control character in string");
+    expect_refused("{\"s\":\"a\nb\"}", "not valid JSON at byte 7: control character in string");
+}
+
+/* ---- Malformed values ------------------------------------------------------------------- */
+
+Test(json, empty_and_not_an_object)
+{
+    cr_expect_eq(decode_n("", 0), SYMTASK_ERR_RECORD);
+    cr_expect_str_eq(errstr, "not valid JSON at byte 0: empty value");
+    expect_refused(" \n", "not valid JSON at byte 2: unexpected end of value");
+    expect_refused("[1,2]", "not a JSON object: the value is an array");
+    expect_refused(" \"x1\"", "not a JSON object: the value is a string");
+    expect_refused("1", "not a JSON object: the value is a number");
+    expect_refused("null", "not a JSON object: the value is null");
+    expect_refused("true", "not a JSON object: the value is true");
+    expect_refused("x1=1", "not valid JSON at byte 0: unexpected 'x'");
+}
+
+Test(json, syntax_errors_name_the_byte)
+{
+    expect_refused("{\"x1\" 1}", "not valid JSON at byte 6: expected ':'");
+    expect_refused("{\"x1\":1,}", "not valid JSON at byte 8: expected a string key");
+    expect_refused("{\"x1\":1 \"x2\":2}", "not valid JSON at byte 8: expected ',' or '}'");
+    expect_refused("{'x1':1}", "not valid JSON at byte 1: expected a string key");
+    expect_refused("{x1:1}", "not valid JSON at byte 1: expected a string key");
+    expect_refused("{\"x1\":1}}", "not valid JSON at byte 8: unexpected data after the object");
+    expect_refused("{\"x1\":1} {}", "not valid JSON at byte 9: unexpected data after the object");
+    expect_refused("{\"a\":[1,]}", "not valid JSON at byte 8: unexpected ']'");
+    expect_refused("{\"a\":[1 2]}", "not valid JSON at byte 8: expected ',' or ']'");
+    expect_refused("{\"a\":tru}", "not valid JSON at byte 8: unexpected '}'");
+    expect_refused("{\"a\":NaN}", "not valid JSON at byte 5: unexpected 'N'");
+    expect_refused("{\"a\":undefined}", "not valid JSON at byte 5: unexpected 'u'");
+    expect_refused("{\"a\":\x01}", "not valid JSON at byte 5: unexpected byte 0x01");
+    expect_refused("{\"a\":1\x01}", "not valid JSON at byte 6: expected ',' or '}'");
+    expect_refused("{\"a\":\"x\"", "not valid JSON at byte 8: unexpected end of value");
+    expect_refused("{\"a\":\"x", "not valid JSON at byte 7: unterminated string");
+}
+
+Test(json, number_grammar)
+{
+    expect_refused("{\"x1\":01}", "not valid JSON at byte 6: leading zero in number");
+    expect_refused("{\"x1\":-01}", "not valid JSON at byte 7: leading zero in number");
+    expect_refused("{\"x1\":00}", "not valid JSON at byte 6: leading zero in number");
+    expect_refused("{\"x1\":1.}", "not valid JSON at byte 8: expected a digit after '.'");
+    expect_refused("{\"x1\":.5}", "not valid JSON at byte 6: unexpected '.'");
+    expect_refused("{\"x1\":+1}", "not valid JSON at byte 6: unexpected '+'");
+    expect_refused("{\"x1\":-}", "not valid JSON at byte 7: expected a digit");
+    expect_refused("{\"x1\":1e}", "not valid JSON at byte 8: expected a digit in exponent");
+    expect_refused("{\"x1\":1e+}", "not valid JSON at byte 9: expected a digit in exponent");
+    expect_refused("{\"x1\":0x10}", "not valid JSON at byte 7: expected ',' or '}'");
+    expect_refused("{\"x1\":Infinity}", "not valid JSON at byte 6: unexpected 'I'");
+    expect_refused("{\"x1\":-Infinity}", "not valid JSON at byte 7: expected a digit");
+    expect_decoded("{\"x1\":0,\"x2\":-0.0e0}", 0, -0.0);
+    expect_decoded("{\"x1\":1E2,\"x2\":1e-2}", 100, 0.01);
+    expect_decoded("{\"x1\":1E+2,\"x2\":10.50}", 100, 10.5);
+}
+
+Test(json, every_truncation_is_refused)
+{
+    const char *rec = " {\"x1\" : -1.25e+2, \"x2\":null, \"s\":\"a\\\"\\u00e9\\ud83d\\ude00\xc3\xa9"
+                      "\xe2\x82\xac\xf0\x9f\x98\x80\", \"n\":[1, {\"k\":[true,false,null]}, "
+                      "{}], \"o\":{}} \n";
+    size_t len = strlen(rec);
+    expect_decoded(rec, -125, NAN);
+    /* Every proper prefix up to the closing brace is an error, never a crash. */
+    const char *close = strrchr(rec, '}');
+    for (size_t n = 0; n <= (size_t)(close - rec); n++) {
+        char *copy = malloc(n ? n : 1); /* exactly n bytes, so valgrind sees any overread */
+        memcpy(copy, rec, n);
+        cr_expect_eq(decode_n(copy, n), SYMTASK_ERR_RECORD, "prefix of %zu bytes accepted", n);
+        cr_expect(errstr[0] != '\0', "prefix of %zu bytes: no message", n);
+        free(copy);
+    }
+    for (size_t n = (size_t)(close - rec) + 1; n <= len; n++)
+        cr_expect_eq(decode_n(rec, n), SYMTASK_OK, "prefix of %zu bytes: %s", n, errstr);
+}
+
+Test(json, nesting_limit)
+{
+    char rec[1024];
+    size_t n;
+
+    /* The record's object is level 1, so 63 more levels are accepted. */
+    n = (size_t)sprintf(rec, "{\"x1\":1,\"a\":");
+    for (int i = 0; i < 63; i++)
+        rec[n++] = '[';
+    for (int i = 0; i < 63; i++)
+        rec[n++] = ']';
+    rec[n++] = '}';
+    rec[n] = '\0';
+    expect_decoded(rec, 1, NAN);
+
+    n = (size_t)sprintf(rec, "{\"x2\":2,\"a\":");
+    for (int i = 0; i < 63; i++)
+        n += (size_t)sprintf(rec + n, "{\"k\":");
+    n += (size_t)sprintf(rec + n, "0");
+    for (int i = 0; i < 64; i++)
+        rec[n++] = '}';
+    rec[n] = '\0';
+    expect_decoded(rec, NAN, 2);
+
+    n = (size_t)sprintf(rec, "{\"a\":");
+    for (int i = 0; i < 64; i++)
+        rec[n++] = '[';
+    for (int i = 0; i < 64; i++)
+        rec[n++] = ']';
+    rec[n++] = '}';
+    rec[n] = '\0';
+    expect_refused(rec, "not valid JSON at byte 68: nested deeper than 64 levels");
+}
+
+Test(json, huge_records)
+{
+    size_t size = 1 << 20;
+    char *rec = malloc(size + 64);
+    cr_assert_not_null(rec);
+
+    /* 1 MiB of '[': refused at the limit, without recursing further. */
+    memcpy(rec, "{\"a\":", 5);
+    memset(rec + 5, '[', size);
+    cr_expect_eq(decode_n(rec, size + 5), SYMTASK_ERR_RECORD);
+    cr_expect_str_eq(errstr, "not valid JSON at byte 68: nested deeper than 64 levels");
+
+    /* A 1 MiB string between two features, kept byte for byte. */
+    size_t n = (size_t)sprintf(rec, "{\"x1\":1,\"big\":\"");
+    memset(rec + n, 'z', size);
+    n += size;
+    n += (size_t)sprintf(rec + n, "\",\"x2\":2}");
+    expect_decoded(rec, 1, 2);
+    double outputs[1] = {3};
+    const char *got = encode_n(rec, outputs);
+    cr_expect_eq(strlen(got), n + strlen(",\"prediction\":3"));
+    cr_expect_str_eq(got + n - 1, ",\"prediction\":3}");
+    cr_expect_eq(memcmp(got, rec, n - 1), 0);
+    free(rec);
+}
+
+/* ---- Numbers ---------------------------------------------------------------------------- */
+
+Test(json, special_numbers)
+{
+    expect_decoded("{\"x1\":-0,\"x2\":1e308}", -0.0, 1e308);
+    cr_expect(signbit(feat[0]), "-0 lost its sign");
+    expect_decoded("{\"x1\":1.7976931348623157e308,\"x2\":-1.7976931348623157E308}",
+                   1.7976931348623157e308, -1.7976931348623157e308);
+    expect_decoded("{\"x1\":5e-324,\"x2\":1e-400}", 5e-324, 0);
+    expect_decoded("{\"x1\":0e999999999999,\"x2\":123456789012345678901234567890}", 0,
+                   123456789012345678901234567890.0);
+    expect_refused("{\"x1\":1e309}", "feature 'x1' is 1e309, not a finite number");
+    expect_refused("{\"x2\":-1.8e308,\"x1\":1}", "feature 'x2' is -1.8e308, not a finite number");
+    expect_refused("{\"x1\":1000000000000000000000000000000000000000000000000000000000000e999}",
+                   "feature 'x1' is 10000000000000000000000000000000..., not a finite number");
+}
+
+Test(json, exact_values)
+{
+    expect_decoded("{\"x1\":0.1,\"x2\":0.3}", 0.1, 0.3);
+    expect_decoded("{\"x1\":9007199254740993,\"x2\":9007199254740992}", 9007199254740992.0,
+                   9007199254740992.0);
+    expect_decoded("{\"x1\":2.2250738585072011e-308,\"x2\":2.2250738585072014e-308}",
+                   2.2250738585072011e-308, 2.2250738585072014e-308);
+    expect_decoded("{\"x1\":0.000000000000000000000000000001,\"x2\":12345678901234567890}", 1e-30,
+                   12345678901234567890.0);
+}
+
+/* Decodes many printed doubles and compares them bit for bit with strtod (in the C locale
+ * the test runs in), across the fast path's edges. */
+Test(json, exact_like_strtod)
+{
+    uint64_t x = 88172645463325252ull;
+    const char *formats[] = {"%.17g", "%.16g", "%.15g", "%.6g", "%.3e", "%.20g", "%.0f"};
+    for (int i = 0; i < 60000; i++) {
+        double v;
+        char text[64], rec[128];
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        switch (i % 3) {
+        case 0: /* any finite double */
+            memcpy(&v, &x, sizeof(v));
+            if (!isfinite(v))
+                continue;
+            break;
+        case 1: /* everyday magnitudes */
+            v = (double)(x >> 11) / 9007199254740992.0;
+            for (int e = (int)(x % 40) - 20; e != 0; e += e < 0 ? 1 : -1)
+                v = e < 0 ? v / 10 : v * 10;
+            break;
+        default: /* integers around 2^53 */
+            v = (double)((x >> 10) % 20000000000000000ull);
+            break;
+        }
+        snprintf(text, sizeof(text), formats[i % 7], v);
+        if (strlen(text) > 40)
+            continue;
+        snprintf(rec, sizeof(rec), "{\"x1\":%s}", text);
+        if (strchr(text, 'n') || strchr(text, 'i'))
+            continue;
+        cr_assert_eq(decode(rec), SYMTASK_OK, "%s: %s", rec, errstr);
+        double want = strtod(text, NULL);
+        cr_assert_eq(memcmp(&feat[0], &want, sizeof(want)), 0, "%s: %.17g, strtod %.17g", text,
+                     feat[0], want);
+    }
+}
+
+/* ---- Encoding --------------------------------------------------------------------------- */
+
+Test(json, encode_appends_outputs)
+{
+    expect_encoded("{\"a\":1,\"x1\":2}", 0.5, "{\"a\":1,\"x1\":2,\"prediction\":0.5}");
+    expect_encoded("{\"a\":1}", 1, "{\"a\":1,\"prediction\":1}");
+    expect_encoded("{\"a\":1}", -0.1, "{\"a\":1,\"prediction\":-0.1}");
+    expect_encoded("{\"a\":1}", NAN, "{\"a\":1,\"prediction\":null}");
+    expect_encoded("{\"a\":{\"b\":[1,2]},\"c\":\"}\"}", 2,
+                   "{\"a\":{\"b\":[1,2]},\"c\":\"}\",\"prediction\":2}");
+}
+
+Test(json, encode_whitespace_and_empty)
+{
+    expect_encoded("{\"a\":1 \n\t}", 0.5, "{\"a\":1,\"prediction\":0.5}");
+    expect_encoded("{\"a\":1} \r\n", 0.5, "{\"a\":1,\"prediction\":0.5}");
+    expect_encoded("  { \"a\" : 1 }", 0.5, "  { \"a\" : 1,\"prediction\":0.5}");
+    expect_encoded("{}", 0.5, "{\"prediction\":0.5}");
+    expect_encoded("{ \n }\n", 0.5, "{\"prediction\":0.5}");
+}
+
+Test(json, encode_output_name_collision)
+{
+    /* The old key is dropped and the output written at the end. */
+    expect_encoded("{\"prediction\":1,\"a\":2}", 0.5, "{\"a\":2,\"prediction\":0.5}");
+    expect_encoded("{\"a\":2, \"prediction\" : \"x\" , \"b\" : [1] }", 0.5,
+                   "{\"a\":2,\"b\" : [1],\"prediction\":0.5}");
+    expect_encoded("{\"prediction\":1}", 0.5, "{\"prediction\":0.5}");
+    expect_encoded("{\"prediction\":1,\"prediction\":2}", 0.5, "{\"prediction\":0.5}");
+    expect_encoded("{\"predicti\\u006fn\":1,\"a\":\"\\n\"}", 0.5,
+                   "{\"a\":\"\\n\",\"prediction\":0.5}");
+    /* The name as a value or a nested key is no collision. */
+    expect_encoded("{\"a\":\"prediction\"}", 0.5, "{\"a\":\"prediction\",\"prediction\":0.5}");
+    expect_encoded("{\"a\":{\"prediction\":1}}", 0.5,
+                   "{\"a\":{\"prediction\":1},\"prediction\":0.5}");
+    expect_encoded("{\"a\":\"\\\"\"}", 0.5, "{\"a\":\"\\\"\",\"prediction\":0.5}");
+}
+
+Test(json, encode_several_outputs)
+{
+    const char *const outputs[] = {"prediction", "probability", "a\"b\\\x01"};
+    json_bind_to(default_features, 2, outputs, 3);
+    double values[3] = {1, 0.75, 1e300};
+    cr_expect_str_eq(
+        encode_n("{\"x1\":1}", values),
+        "{\"x1\":1,\"prediction\":1,\"probability\":0.75,\"a\\\"b\\\\\\u0001\":1e+300}");
+    cr_expect_str_eq(encode_n("{}", values),
+                     "{\"prediction\":1,\"probability\":0.75,\"a\\\"b\\\\\\u0001\":1e+300}");
+    cr_expect_str_eq(
+        encode_n("{\"probability\":0,\"x1\":1}", values),
+        "{\"x1\":1,\"prediction\":1,\"probability\":0.75,\"a\\\"b\\\\\\u0001\":1e+300}");
+}
+
+Test(json, bind_refuses_duplicate_outputs)
+{
+    const char *const outputs[] = {"prediction", "prediction"};
+    ops->destroy(inst);
+    inst = NULL;
+    cr_assert_eq(ops->create(plugin_host(), params, &inst, errstr, sizeof(errstr)), SYMTASK_OK);
+    cr_expect_eq(ops->bind(inst, default_features, 2, outputs, 2, errstr, sizeof(errstr)),
+                 SYMTASK_ERR_FATAL);
+    cr_expect_str_eq(errstr, "output 'prediction' is listed twice");
+}
+
+Test(json, encode_of_a_non_object)
+{
+    symtask_record_t record = {.value = "[1]", .len = 3};
+    double outputs[1] = {1};
+    cr_expect_eq(ops->encode(inst, &record, outputs, &out, errstr, sizeof(errstr)),
+                 SYMTASK_ERR_RECORD);
+}

@@ -1,0 +1,755 @@
+/* pipeline.c: consume → decode → predict → encode → produce, with offsets committed only
+ * after every output of a batch is acknowledged (at-least-once). */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+/* Batches whose outputs may await acknowledgement at once; past that the pipeline waits. */
+#define PIPELINE_INFLIGHT_MAX 64
+/* How long a stop or a rebalance waits for outstanding outputs. */
+#define PIPELINE_FLUSH_MS 10000
+#define PIPELINE_ERR_SIZE 512
+/* row_of values of messages without a row */
+#define ROW_NONE SIZE_MAX
+#define ROW_DECODE_FAILED (SIZE_MAX - 1)
+
+/* ---- Plugins ----------------------------------------------------------------------------- */
+
+static const char *param_or(json_t *params, const char *key, const char *def)
+{
+    const char *v = json_string_value(json_object_get(params, key));
+    return v != NULL && v[0] != '\0' ? v : def;
+}
+
+static int open_one(plugin_t **plugin, symtask_params_t **pp, void **state, json_t *params,
+                    const char *dir, const char *name, symtask_plugin_kind_t kind, const char *role,
+                    char *errstr, size_t errstr_size)
+{
+    *plugin = plugin_load(dir, name, kind, role, errstr, errstr_size);
+    if (*plugin == NULL)
+        return -1;
+    *pp = plugin_params_new(*plugin, params, errstr, errstr_size);
+    if (*pp == NULL)
+        return -1;
+    const symtask_plugin_t *desc = plugin_descriptor(*plugin);
+    char perr[PIPELINE_ERR_SIZE] = "";
+    symtask_status_t st =
+        kind == SYMTASK_PLUGIN_PREDICTOR
+            ? desc->ops.predictor.create(plugin_host(), *pp, state, perr, sizeof(perr))
+            : desc->ops.serializer.create(plugin_host(), *pp, state, perr, sizeof(perr));
+    if (st != SYMTASK_OK) {
+        *state = NULL;
+        snprintf(errstr, errstr_size, "%s %s: %s", role, name,
+                 perr[0] ? perr : "create failed without saying why");
+        return -1;
+    }
+    return 0;
+}
+
+static int bind_serializer(plugin_t *plugin, void *state, const task_plugins_t *tp,
+                           const char *role, char *errstr, size_t errstr_size)
+{
+    char perr[PIPELINE_ERR_SIZE] = "";
+    const symtask_plugin_t *desc = plugin_descriptor(plugin);
+    if (desc->ops.serializer.bind(state, tp->features, tp->n_features, tp->outputs, tp->n_outputs,
+                                  perr, sizeof(perr)) != SYMTASK_OK) {
+        snprintf(errstr, errstr_size, "%s %s: %s", role, desc->name,
+                 perr[0] ? perr : "cannot decode the predictor's features");
+        return -1;
+    }
+    return 0;
+}
+
+int task_plugins_open(task_plugins_t *tp, json_t *params, const char *plugin_dir, char *errstr,
+                      size_t errstr_size)
+{
+    memset(tp, 0, sizeof(*tp));
+    const char *predictor = param_or(params, "sml.predictor", NULL);
+    const char *serializer = param_or(params, "sml.serializer", "json");
+    const char *serializer_out = param_or(params, "sml.serializer.out", serializer);
+    if (predictor == NULL) {
+        snprintf(errstr, errstr_size, "params: required key sml.predictor is missing");
+        return -1;
+    }
+    if (plugin_dir == NULL || plugin_dir[0] == '\0') {
+        snprintf(errstr, errstr_size, "no plugin directory: set plugin.dir in symtaskd's config");
+        return -1;
+    }
+
+    if (open_one(&tp->predictor, &tp->predictor_params, &tp->predictor_state, params, plugin_dir,
+                 predictor, SYMTASK_PLUGIN_PREDICTOR, "sml.predictor", errstr, errstr_size) != 0)
+        goto error;
+    if (open_one(&tp->serializer, &tp->serializer_params, &tp->serializer_state, params, plugin_dir,
+                 serializer, SYMTASK_PLUGIN_SERIALIZER, "sml.serializer", errstr, errstr_size) != 0)
+        goto error;
+    if (strcmp(serializer_out, serializer) != 0 &&
+        open_one(&tp->serializer_out, &tp->serializer_out_params, &tp->serializer_out_state, params,
+                 plugin_dir, serializer_out, SYMTASK_PLUGIN_SERIALIZER, "sml.serializer.out",
+                 errstr, errstr_size) != 0)
+        goto error;
+
+    const plugin_t *loaded[3] = {tp->predictor, tp->serializer, tp->serializer_out};
+    if (plugin_check_unknown_keys(params, loaded, tp->serializer_out ? 3 : 2, errstr,
+                                  errstr_size) != 0)
+        goto error;
+
+    plugin_descriptor(tp->predictor)
+        ->ops.predictor.describe(tp->predictor_state, &tp->features, &tp->n_features, &tp->outputs,
+                                 &tp->n_outputs);
+    if (tp->n_outputs == 0) {
+        snprintf(errstr, errstr_size, "sml.predictor %s declares no output", predictor);
+        goto error;
+    }
+    if (bind_serializer(tp->serializer, tp->serializer_state, tp, "sml.serializer", errstr,
+                        errstr_size) != 0)
+        goto error;
+    if (tp->serializer_out != NULL &&
+        bind_serializer(tp->serializer_out, tp->serializer_out_state, tp, "sml.serializer.out",
+                        errstr, errstr_size) != 0)
+        goto error;
+    return 0;
+
+error:
+    task_plugins_close(tp);
+    return -1;
+}
+
+static void close_one(plugin_t *plugin, symtask_params_t *pp, void *state)
+{
+    if (plugin == NULL)
+        return;
+    if (state != NULL) {
+        const symtask_plugin_t *desc = plugin_descriptor(plugin);
+        if (desc->kind == SYMTASK_PLUGIN_PREDICTOR)
+            desc->ops.predictor.destroy(state);
+        else
+            desc->ops.serializer.destroy(state);
+    }
+    if (pp != NULL)
+        plugin_params_free(pp);
+    plugin_unload(plugin);
+}
+
+void task_plugins_close(task_plugins_t *tp)
+{
+    close_one(tp->serializer_out, tp->serializer_out_params, tp->serializer_out_state);
+    close_one(tp->serializer, tp->serializer_params, tp->serializer_state);
+    close_one(tp->predictor, tp->predictor_params, tp->predictor_state);
+    memset(tp, 0, sizeof(*tp));
+}
+
+/* ---- The pipeline ----------------------------------------------------------------------- */
+
+/* One consumed batch whose outputs are in flight: its offsets are committed once every output
+ * is acknowledged and every earlier batch is committed. */
+typedef struct inflight {
+    int outstanding; /* outputs not yet acknowledged */
+    rd_kafka_topic_partition_list_t *offsets;
+} inflight_t;
+
+struct pipeline {
+    char tag[300];
+    task_plugins_t plugins;
+    char *source, *sink, *dlq;
+    int tolerate;        /* errors.tolerance = all */
+    size_t poll_max;     /* sml.kstream.record.poll.max */
+    int64_t schedule_ms; /* sml.kstream.schedule.ms */
+
+    kafka_clients_t *kc;
+    rd_kafka_t *consumer, *producer;
+    rd_kafka_queue_t *queue;
+    rd_kafka_topic_t *sink_rkt, *dlq_rkt;
+
+    /* the batch being gathered */
+    rd_kafka_message_t **msgs;
+    size_t n_msgs;
+    int64_t batch_deadline_ms; /* when the oldest record has waited long enough; 0: empty */
+
+    /* per-batch work space */
+    double *features, *outputs;
+    symtask_status_t *row_status; /* per row, set by the predictor */
+    char *row_errors;             /* per row, the predictor's messages */
+    char *msg_errors;             /* per message, decode and encode messages */
+    size_t *row_of;               /* message → row, or ROW_NONE / ROW_DECODE_FAILED */
+    symtask_buf_t out;
+
+    /* ring of batches in flight, oldest at head */
+    inflight_t ring[PIPELINE_INFLIGHT_MAX];
+    size_t ring_head, ring_count;
+    rd_kafka_topic_partition_list_t *to_commit; /* acknowledged, not yet committed */
+
+    char delivery_error[PIPELINE_ERR_SIZE]; /* a permanent delivery failure, "" if none */
+    pipeline_stats_t stats;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int parse_int_param(json_t *params, const char *key, long long def, long long *out)
+{
+    const char *v = param_or(params, key, NULL);
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0')
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* The default wait of a partial batch: low, so that a trickle of records is predicted within
+ * a few milliseconds; a busy topic fills batches long before it (docs/delivery.md). */
+#define PIPELINE_SCHEDULE_MS_DEFAULT 20
+
+pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errstr_size)
+{
+    pipeline_t *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    snprintf(p->tag, sizeof(p->tag), "%s", cfg->tag);
+    buf_init(&p->out);
+
+    long long poll_max, schedule_ms;
+    if (parse_int_param(cfg->params, "sml.kstream.record.poll.max", 500, &poll_max) != 0 ||
+        poll_max < 1 || poll_max > 1000000) {
+        snprintf(errstr, errstr_size, "params.sml.kstream.record.poll.max: not 1 to 1000000");
+        goto error;
+    }
+    if (parse_int_param(cfg->params, "sml.kstream.schedule.ms", PIPELINE_SCHEDULE_MS_DEFAULT,
+                        &schedule_ms) != 0 ||
+        schedule_ms < 0 || schedule_ms > 3600000) {
+        snprintf(errstr, errstr_size, "params.sml.kstream.schedule.ms: not 0 to 3600000");
+        goto error;
+    }
+    p->poll_max = (size_t)poll_max;
+    p->schedule_ms = schedule_ms;
+    p->tolerate = strcmp(param_or(cfg->params, "sml.kstream.errors.tolerance", "all"), "none");
+
+    const char *source = param_or(cfg->params, "sml.kstream.source.topic", NULL);
+    const char *sink = param_or(cfg->params, "sml.kstream.sink.topic", NULL);
+    if (source == NULL || sink == NULL) {
+        snprintf(errstr, errstr_size,
+                 "params: sml.kstream.source.topic and "
+                 "sml.kstream.sink.topic are required");
+        goto error;
+    }
+    p->source = strdup(source);
+    p->sink = strdup(sink);
+    const char *dlq = param_or(cfg->params, "sml.kstream.dlq.topic", NULL);
+    if (dlq != NULL)
+        p->dlq = strdup(dlq);
+    else if (asprintf(&p->dlq, "%s.dlq", sink) < 0)
+        p->dlq = NULL;
+    if (p->source == NULL || p->sink == NULL || p->dlq == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto error;
+    }
+
+    if (task_plugins_open(&p->plugins, cfg->params, cfg->plugin_dir, errstr, errstr_size) != 0)
+        goto error;
+
+    size_t rows = p->poll_max, nf = p->plugins.n_features, no = p->plugins.n_outputs;
+    p->msgs = calloc(rows, sizeof(*p->msgs));
+    p->features = calloc(rows * (nf ? nf : 1), sizeof(*p->features));
+    p->outputs = calloc(rows * no, sizeof(*p->outputs));
+    p->row_status = calloc(rows, sizeof(*p->row_status));
+    p->row_errors = calloc(rows, PIPELINE_ERR_SIZE);
+    p->msg_errors = calloc(rows, PIPELINE_ERR_SIZE);
+    p->row_of = calloc(rows, sizeof(*p->row_of));
+    p->to_commit = rd_kafka_topic_partition_list_new(8);
+    if (p->msgs == NULL || p->features == NULL || p->outputs == NULL || p->row_status == NULL ||
+        p->row_errors == NULL || p->msg_errors == NULL || p->row_of == NULL) {
+        snprintf(errstr, errstr_size,
+                 "out of memory for batches of %zu records (sml.kstream.record.poll.max)", rows);
+        goto error;
+    }
+    return p;
+
+error:
+    pipeline_free(p);
+    return NULL;
+}
+
+/* ---- Commits ---------------------------------------------------------------------------- */
+
+/* Raises @list's offset for (topic, partition) to at least @offset. */
+static void offsets_raise(rd_kafka_topic_partition_list_t *list, const char *topic,
+                          int32_t partition, int64_t offset)
+{
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(list, topic, partition);
+    if (tp == NULL)
+        tp = rd_kafka_topic_partition_list_add(list, topic, partition),
+        tp->offset = RD_KAFKA_OFFSET_INVALID;
+    if (offset > tp->offset)
+        tp->offset = offset;
+}
+
+/* Moves the offsets of acknowledged batches, oldest first, to the commit list. */
+static void pipeline_collect(pipeline_t *p)
+{
+    while (p->ring_count > 0 && p->ring[p->ring_head].outstanding == 0) {
+        inflight_t *b = &p->ring[p->ring_head];
+        for (int i = 0; i < b->offsets->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &b->offsets->elems[i];
+            offsets_raise(p->to_commit, tp->topic, tp->partition, tp->offset);
+        }
+        rd_kafka_topic_partition_list_destroy(b->offsets);
+        b->offsets = NULL;
+        p->ring_head = (p->ring_head + 1) % PIPELINE_INFLIGHT_MAX;
+        p->ring_count--;
+    }
+}
+
+/* Commits what was collected; @sync waits for the broker's answer. */
+static void pipeline_commit(pipeline_t *p, int sync)
+{
+    pipeline_collect(p);
+    if (p->to_commit->cnt == 0)
+        return;
+    rd_kafka_resp_err_t err = rd_kafka_commit(p->consumer, p->to_commit, !sync);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_warn(p->tag, "offset commit failed: %s (the records may be handled again)",
+                 rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(p->to_commit);
+    p->to_commit = rd_kafka_topic_partition_list_new(8);
+}
+
+static void pipeline_on_delivery(void *app, const rd_kafka_message_t *msg)
+{
+    pipeline_t *p = app;
+    inflight_t *b = msg->_private;
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* librdkafka retried already: committing now would lose the record */
+        if (p->delivery_error[0] == '\0')
+            snprintf(p->delivery_error, sizeof(p->delivery_error), "cannot write to topic %s: %s",
+                     rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
+    } else if (msg->rkt == p->sink_rkt) {
+        p->stats.records_out++;
+    }
+    if (b != NULL)
+        b->outstanding--;
+}
+
+/* ---- Producing ---------------------------------------------------------------------------- */
+
+/* Produces one record, waiting while librdkafka's queue is full. */
+static int pipeline_produce(pipeline_t *p, rd_kafka_topic_t *rkt, const void *value, size_t len,
+                            const rd_kafka_message_t *src, rd_kafka_headers_t *hdrs, inflight_t *b,
+                            char *errstr, size_t errstr_size)
+{
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            p->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)value, len),
+            RD_KAFKA_V_KEY(src->key, src->key_len), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(b),
+            RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            b->outstanding++;
+            return 0;
+        }
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (hdrs != NULL)
+                rd_kafka_headers_destroy(hdrs);
+            snprintf(errstr, errstr_size, "cannot produce to topic %s: %s",
+                     rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
+            return -1;
+        }
+        rd_kafka_poll(p->producer, 100);
+    }
+}
+
+/* The source record's headers, copied for an output record (NULL when it has none). */
+static rd_kafka_headers_t *copy_headers(const rd_kafka_message_t *src)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(src, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || hdrs == NULL)
+        return NULL;
+    return rd_kafka_headers_copy(hdrs);
+}
+
+/* Sends a record that could not be handled to the dead-letter topic, with headers that say
+ * which task, stage and error, and where the record came from. */
+static int pipeline_dead_letter(pipeline_t *p, const rd_kafka_message_t *m, const char *stage,
+                                const char *error, inflight_t *b, char *errstr, size_t errstr_size)
+{
+    rd_kafka_headers_t *hdrs = copy_headers(m);
+    if (hdrs == NULL)
+        hdrs = rd_kafka_headers_new(6);
+    char partition[16], offset[24];
+    snprintf(partition, sizeof(partition), "%" PRId32, m->partition);
+    snprintf(offset, sizeof(offset), "%" PRId64, m->offset);
+    rd_kafka_header_add(hdrs, "symtask.task", -1, p->tag, -1);
+    rd_kafka_header_add(hdrs, "symtask.stage", -1, stage, -1);
+    rd_kafka_header_add(hdrs, "symtask.error", -1, error, -1);
+    rd_kafka_header_add(hdrs, "symtask.source.topic", -1, rd_kafka_topic_name(m->rkt), -1);
+    rd_kafka_header_add(hdrs, "symtask.source.partition", -1, partition, -1);
+    rd_kafka_header_add(hdrs, "symtask.source.offset", -1, offset, -1);
+    p->stats.records_failed++;
+    log_debug(p->tag, "record %s[%" PRId32 "]@%" PRId64 " to %s: %s: %s",
+              rd_kafka_topic_name(m->rkt), m->partition, m->offset, p->dlq, stage, error);
+    return pipeline_produce(p, p->dlq_rkt, m->payload, m->len, m, hdrs, b, errstr, errstr_size);
+}
+
+/* ---- A batch ------------------------------------------------------------------------------ */
+
+static void set_last_record_time(pipeline_t *p)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(p->stats.last_record_time, sizeof(p->stats.last_record_time), "%Y-%m-%dT%H:%M:%SZ",
+             &tm);
+}
+
+/* Handles the gathered messages: decode each, predict the good rows at once, encode and
+ * produce them (or dead-letter them), then queue the batch's offsets for commit. */
+static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t errstr_size)
+{
+    if (p->n_msgs == 0)
+        return PIPELINE_OK;
+    while (p->ring_count == PIPELINE_INFLIGHT_MAX) {
+        rd_kafka_poll(p->producer, 100);
+        pipeline_collect(p);
+        if (p->delivery_error[0] != '\0')
+            break;
+    }
+
+    const task_plugins_t *tp = &p->plugins;
+    const symtask_serializer_ops_t *in = &plugin_descriptor(tp->serializer)->ops.serializer;
+    const symtask_serializer_ops_t *out =
+        tp->serializer_out ? &plugin_descriptor(tp->serializer_out)->ops.serializer : in;
+    void *out_state = tp->serializer_out ? tp->serializer_out_state : tp->serializer_state;
+    size_t nf = tp->n_features, no = tp->n_outputs;
+    pipeline_result_t result = PIPELINE_OK;
+    char perr[PIPELINE_ERR_SIZE];
+
+    inflight_t *b = &p->ring[(p->ring_head + p->ring_count) % PIPELINE_INFLIGHT_MAX];
+    b->outstanding = 0;
+    b->offsets = rd_kafka_topic_partition_list_new(4);
+    p->ring_count++;
+
+    /* Decode each message into the next free row. */
+    size_t rows = 0;
+    size_t stop_at = p->n_msgs; /* after a fatal error: where to stop */
+    for (size_t i = 0; i < p->n_msgs; i++) {
+        rd_kafka_message_t *m = p->msgs[i];
+        p->row_of[i] = ROW_NONE;
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        symtask_record_t rec = {m->payload, m->len};
+        perr[0] = '\0';
+        symtask_status_t st =
+            in->decode(tp->serializer_state, &rec, p->features + rows * nf, perr, sizeof(perr));
+        if (st == SYMTASK_OK) {
+            p->row_of[i] = rows++;
+        } else if (st == SYMTASK_ERR_RECORD || st == SYMTASK_ERR_RETRIABLE) {
+            p->row_of[i] = ROW_DECODE_FAILED;
+            snprintf(p->msg_errors + i * PIPELINE_ERR_SIZE, PIPELINE_ERR_SIZE, "%s",
+                     perr[0] ? perr : "the record cannot be decoded");
+        } else {
+            snprintf(errstr, errstr_size, "sml.serializer: %s", perr[0] ? perr : "fatal error");
+            result = PIPELINE_REFUSED;
+            stop_at = i;
+            break;
+        }
+    }
+
+    /* Predict every decoded row in one call. */
+    if (rows > 0 && result == PIPELINE_OK) {
+        symtask_batch_t batch = {
+            .rows = rows,
+            .n_features = nf,
+            .features = p->features,
+            .n_outputs = no,
+            .outputs = p->outputs,
+            .row_status = p->row_status,
+            .row_errors = p->row_errors,
+            .row_error_size = PIPELINE_ERR_SIZE,
+        };
+        for (size_t r = 0; r < rows; r++) {
+            p->row_status[r] = SYMTASK_OK;
+            p->row_errors[r * PIPELINE_ERR_SIZE] = '\0';
+        }
+        const symtask_predictor_ops_t *pred = &plugin_descriptor(tp->predictor)->ops.predictor;
+        symtask_status_t st;
+        int tries = 0;
+        do {
+            perr[0] = '\0';
+            st = pred->predict(tp->predictor_state, &batch, perr, sizeof(perr));
+        } while (st == SYMTASK_ERR_RETRIABLE && ++tries < 3);
+        if (st != SYMTASK_OK) {
+            snprintf(errstr, errstr_size, "sml.predictor: %s", perr[0] ? perr : "predict failed");
+            result = st == SYMTASK_ERR_RETRIABLE ? PIPELINE_FAILED : PIPELINE_REFUSED;
+            stop_at = 0;
+        }
+    }
+
+    /* Encode and produce, in consumption order. */
+    for (size_t i = 0; i < stop_at; i++) {
+        rd_kafka_message_t *m = p->msgs[i];
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                log_warn(p->tag, "consumer: %s", rd_kafka_message_errstr(m));
+            continue;
+        }
+        p->stats.records_in++;
+        const char *stage = NULL;
+        const char *error = NULL;
+        size_t r = p->row_of[i];
+        if (r == ROW_DECODE_FAILED) {
+            stage = "decode";
+            error = p->msg_errors + i * PIPELINE_ERR_SIZE;
+        } else if (p->row_status[r] != SYMTASK_OK) {
+            stage = "predict";
+            error = p->row_errors[r * PIPELINE_ERR_SIZE] ? p->row_errors + r * PIPELINE_ERR_SIZE
+                                                         : "the model rejected the record";
+        } else {
+            buf_reset(&p->out);
+            symtask_record_t rec = {m->payload, m->len};
+            perr[0] = '\0';
+            symtask_status_t st =
+                out->encode(out_state, &rec, p->outputs + r * no, &p->out, perr, sizeof(perr));
+            if (st == SYMTASK_OK) {
+                if (pipeline_produce(p, p->sink_rkt, p->out.data, p->out.len, m, copy_headers(m), b,
+                                     errstr, errstr_size) != 0) {
+                    result = PIPELINE_FAILED;
+                    break;
+                }
+            } else if (st == SYMTASK_ERR_FATAL) {
+                snprintf(errstr, errstr_size, "sml.serializer.out: %s",
+                         perr[0] ? perr : "fatal error");
+                result = PIPELINE_REFUSED;
+                break;
+            } else {
+                stage = "encode";
+                snprintf(p->msg_errors + i * PIPELINE_ERR_SIZE, PIPELINE_ERR_SIZE, "%s",
+                         perr[0] ? perr : "the output cannot be encoded");
+                error = p->msg_errors + i * PIPELINE_ERR_SIZE;
+            }
+        }
+        if (stage != NULL) {
+            if (!p->tolerate) {
+                snprintf(errstr, errstr_size,
+                         "record %s[%" PRId32 "]@%" PRId64 " failed at %s: %s; "
+                         "sml.kstream.errors.tolerance = none stops the task",
+                         rd_kafka_topic_name(m->rkt), m->partition, m->offset, stage, error);
+                result = PIPELINE_REFUSED;
+                break;
+            }
+            if (pipeline_dead_letter(p, m, stage, error, b, errstr, errstr_size) != 0) {
+                result = PIPELINE_FAILED;
+                break;
+            }
+        }
+        offsets_raise(b->offsets, rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1);
+    }
+    set_last_record_time(p);
+
+    for (size_t i = 0; i < p->n_msgs; i++)
+        rd_kafka_message_destroy(p->msgs[i]);
+    p->n_msgs = 0;
+    p->batch_deadline_ms = 0;
+    return result;
+}
+
+/* ---- Kafka wiring ------------------------------------------------------------------------- */
+
+static void pipeline_on_rebalance(void *app, rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t *partitions)
+{
+    pipeline_t *p = app;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_info(p->tag, "assigned %d partition%s of %s", partitions->cnt,
+                 partitions->cnt == 1 ? "" : "s", p->source);
+        rd_kafka_assign(rk, partitions);
+        return;
+    }
+    /* Revoked: finish what was consumed from these partitions and commit it while they are
+     * still ours, so that their next owner starts where we stopped. */
+    if (p->producer != NULL) {
+        char errstr[PIPELINE_ERR_SIZE];
+        if (pipeline_process(p, errstr, sizeof(errstr)) != PIPELINE_OK)
+            log_warn(p->tag, "while giving partitions back: %s", errstr);
+        rd_kafka_flush(p->producer, PIPELINE_FLUSH_MS);
+        if (p->delivery_error[0] == '\0')
+            pipeline_commit(p, 1);
+    }
+    log_info(p->tag, "partitions of %s revoked", p->source);
+    rd_kafka_assign(rk, NULL);
+}
+
+void pipeline_kafka_hooks(pipeline_t *p, kafka_settings_t *ks)
+{
+    ks->on_delivery = pipeline_on_delivery;
+    ks->on_rebalance = pipeline_on_rebalance;
+    ks->app = p;
+}
+
+int pipeline_attach(pipeline_t *p, kafka_clients_t *kc, char *errstr, size_t errstr_size)
+{
+    p->kc = kc;
+    p->consumer = kafka_clients_consumer(kc);
+    p->producer = kafka_clients_producer(kc);
+    p->sink_rkt = rd_kafka_topic_new(p->producer, p->sink, NULL);
+    p->dlq_rkt = rd_kafka_topic_new(p->producer, p->dlq, NULL);
+    if (p->sink_rkt == NULL || p->dlq_rkt == NULL) {
+        snprintf(errstr, errstr_size, "cannot use topics %s and %s: %s", p->sink, p->dlq,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        return -1;
+    }
+    p->queue = kafka_clients_consumer_queue(kc);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, p->source, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(p->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errstr, errstr_size, "cannot subscribe to %s: %s", p->source,
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    log_info(p->tag, "reading %s, writing %s (dead letters: %s), batches of up to %zu records",
+             p->source, p->sink, p->dlq, p->poll_max);
+    return 0;
+}
+
+pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, size_t errstr_size)
+{
+    int64_t start = now_ms();
+    int wait = max_wait_ms;
+    if (p->batch_deadline_ms != 0) {
+        int64_t left = p->batch_deadline_ms - start;
+        wait = left <= 0 ? 0 : left < wait ? (int)left : wait;
+    }
+    if (p->n_msgs < p->poll_max) {
+        ssize_t n = rd_kafka_consume_batch_queue(p->queue, wait, p->msgs + p->n_msgs,
+                                                 p->poll_max - p->n_msgs);
+        if (n < 0) {
+            snprintf(errstr, errstr_size, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
+            return PIPELINE_FAILED;
+        }
+        if (n > 0 && p->n_msgs == 0)
+            p->batch_deadline_ms = now_ms() + p->schedule_ms;
+        p->n_msgs += (size_t)n;
+    }
+
+    pipeline_result_t result = PIPELINE_OK;
+    if (p->n_msgs > 0 && (p->n_msgs == p->poll_max || now_ms() >= p->batch_deadline_ms))
+        result = pipeline_process(p, errstr, errstr_size);
+
+    rd_kafka_poll(p->producer, 0);
+    if (p->delivery_error[0] != '\0' && result == PIPELINE_OK) {
+        snprintf(errstr, errstr_size, "%s", p->delivery_error);
+        return PIPELINE_FAILED;
+    }
+    if (result == PIPELINE_OK)
+        pipeline_commit(p, 0);
+    return result;
+}
+
+void pipeline_get_stats(pipeline_t *p, pipeline_stats_t *stats)
+{
+    int64_t lag = 0;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (p->consumer != NULL && rd_kafka_assignment(p->consumer, &parts) == 0 && parts != NULL) {
+        if (rd_kafka_position(p->consumer, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            for (int i = 0; i < parts->cnt; i++) {
+                int64_t lo, hi;
+                const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                if (rd_kafka_get_watermark_offsets(p->consumer, tp->topic, tp->partition, &lo,
+                                                   &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+                    hi < 0)
+                    continue;
+                int64_t pos = tp->offset >= 0 ? tp->offset : lo;
+                if (hi > pos)
+                    lag += hi - pos;
+            }
+        }
+    }
+    if (parts != NULL)
+        rd_kafka_topic_partition_list_destroy(parts);
+    p->stats.consumer_lag = lag;
+    *stats = p->stats;
+}
+
+int pipeline_drain(pipeline_t *p, int timeout_ms)
+{
+    if (p->producer == NULL)
+        return 0;
+    char errstr[PIPELINE_ERR_SIZE];
+    if (pipeline_process(p, errstr, sizeof(errstr)) != PIPELINE_OK)
+        log_warn(p->tag, "while stopping: %s", errstr);
+    rd_kafka_flush(p->producer, timeout_ms);
+    int left = rd_kafka_outq_len(p->producer);
+    if (p->delivery_error[0] != '\0' || left > 0) {
+        /* commit what was acknowledged before the failure; the rest is handled again */
+        log_warn(p->tag,
+                 "stopping with %d outputs unacknowledged%s%s: their records will be "
+                 "handled again",
+                 left, p->delivery_error[0] ? "; " : "", p->delivery_error);
+        pipeline_commit(p, 1);
+        return -1;
+    }
+    pipeline_commit(p, 1);
+    return 0;
+}
+
+void pipeline_detach(pipeline_t *p)
+{
+    if (p->sink_rkt != NULL)
+        rd_kafka_topic_destroy(p->sink_rkt);
+    if (p->dlq_rkt != NULL)
+        rd_kafka_topic_destroy(p->dlq_rkt);
+    p->sink_rkt = p->dlq_rkt = NULL;
+    for (size_t i = 0; i < p->n_msgs; i++)
+        rd_kafka_message_destroy(p->msgs[i]);
+    p->n_msgs = 0;
+    p->producer = NULL;
+    p->consumer = NULL;
+}
+
+void pipeline_free(pipeline_t *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->n_msgs; i++)
+        rd_kafka_message_destroy(p->msgs[i]);
+    for (size_t k = 0; k < p->ring_count; k++) {
+        inflight_t *b = &p->ring[(p->ring_head + k) % PIPELINE_INFLIGHT_MAX];
+        if (b->offsets != NULL)
+            rd_kafka_topic_partition_list_destroy(b->offsets);
+    }
+    if (p->to_commit != NULL)
+        rd_kafka_topic_partition_list_destroy(p->to_commit);
+    task_plugins_close(&p->plugins);
+    free(p->msgs);
+    free(p->features);
+    free(p->outputs);
+    free(p->row_status);
+    free(p->row_errors);
+    free(p->msg_errors);
+    free(p->row_of);
+    buf_free(&p->out);
+    free(p->source);
+    free(p->sink);
+    free(p->dlq);
+    free(p);
+}

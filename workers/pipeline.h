@@ -1,0 +1,80 @@
+/* pipeline.h: a task's prediction pipeline: consume a batch, decode, predict, encode,
+ * produce, and commit offsets once every output of a batch is acknowledged.
+ * Private to workers/. */
+#ifndef SYMTASK_WORKERS_PIPELINE_H
+#define SYMTASK_WORKERS_PIPELINE_H
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kafka.h"
+#include "loader.h"
+
+/* The plugins of a task, loaded, instantiated and bound to each other. */
+typedef struct task_plugins {
+    plugin_t *predictor, *serializer, *serializer_out; /* serializer_out may be serializer */
+    symtask_params_t *predictor_params, *serializer_params, *serializer_out_params;
+    void *predictor_state, *serializer_state, *serializer_out_state;
+    const char *const *features, *const *outputs;
+    size_t n_features, n_outputs;
+} task_plugins_t;
+
+/* Loads and instantiates the plugins a task's @params name from @plugin_dir, checks their
+ * params and binds the serializers to the predictor's features and outputs. -1 with a
+ * message naming the param or the file on failure (nothing left allocated). */
+int task_plugins_open(task_plugins_t *tp, json_t *params, const char *plugin_dir, char *errstr,
+                      size_t errstr_size);
+void task_plugins_close(task_plugins_t *tp);
+
+typedef struct pipeline_stats {
+    int64_t records_in, records_out, records_failed, consumer_lag;
+    char last_record_time[32]; /* ISO-8601 UTC, "" before the first record */
+} pipeline_stats_t;
+
+typedef struct pipeline pipeline_t;
+
+/* What a pipeline is built from; borrowed during pipeline_new(). */
+typedef struct pipeline_config {
+    const char *tag; /* "cid/tid" */
+    json_t *params;  /* the task's params */
+    const char *plugin_dir;
+} pipeline_config_t;
+
+/* Loads the plugins and prepares the batch buffers. -1 with a message on failure: the task
+ * cannot run as defined. Connect it to Kafka with pipeline_attach(). */
+pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errstr_size);
+
+/* The hooks to put into kafka_settings_t before the clients are built. */
+void pipeline_kafka_hooks(pipeline_t *p, kafka_settings_t *ks);
+
+/* Subscribes to the source topic with the clients built from those settings. */
+int pipeline_attach(pipeline_t *p, kafka_clients_t *kc, char *errstr, size_t errstr_size);
+
+typedef enum pipeline_result {
+    PIPELINE_OK = 0,
+    PIPELINE_FAILED = 1,  /* the task cannot go on; a restart may help (Kafka, memory) */
+    PIPELINE_REFUSED = 2, /* a record failed with errors.tolerance = none, or a plugin said
+                             FATAL: restarting would fail the same way */
+} pipeline_result_t;
+
+/* Consumes for at most @max_wait_ms and handles a batch when it is full or its oldest
+ * record waited sml.kstream.schedule.ms. On anything but PIPELINE_OK, @errstr says why. */
+pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, size_t errstr_size);
+
+/* Counters for the heartbeat; the lag is read from the consumer's cached watermarks. */
+void pipeline_get_stats(pipeline_t *p, pipeline_stats_t *stats);
+
+/* Graceful end: handles the records already consumed, waits (at most @timeout_ms) until
+ * every output is acknowledged and commits their offsets. 0 when everything was committed. */
+int pipeline_drain(pipeline_t *p, int timeout_ms);
+
+/* Lets go of every Kafka object (topic handles, consumed messages): call it before
+ * kafka_clients_destroy(). Rebalances during the consumer's close then only unassign. */
+void pipeline_detach(pipeline_t *p);
+
+/* Frees the plugins and buffers; call after kafka_clients_destroy(). */
+void pipeline_free(pipeline_t *p);
+
+#endif
