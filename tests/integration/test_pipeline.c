@@ -345,3 +345,52 @@ Test(pipeline, the_memory_limit_ends_the_worker)
     }
     cr_assert(hit, "no memory limit in lastError; see %s", h.log_path);
 }
+
+Test(pipeline, a_graceful_stop_commits_what_was_written)
+{
+    create_and_start("t1", NULL);
+    enum { N = 50 };
+    char *values[N];
+    for (int i = 0; i < N; i++)
+        cr_assert(asprintf(&values[i], "{\"id\":%d,\"x1\":1,\"x2\":1}", i) > 0);
+    kt_produce(&h, "in-t1", N, NULL, (const char *const *)values, NULL);
+    kt_record_t out[N + 1];
+    size_t n = kt_consume(&h, "out-t1", N, out, N + 1, 30000);
+    cr_assert_eq(n, N);
+    kt_records_free(out, n);
+
+    h_response_t r = h_req(&h, "GET", BASE "/tasks/t1/stop", NULL);
+    h_response_free(&r);
+    cr_assert(h_wait_status(&h, "t1", "status", "stopped", 15000));
+    r = h_req(&h, "GET", BASE "/tasks/t1/start", NULL);
+    h_response_free(&r);
+    cr_assert(h_wait_status(&h, "t1", "status", "running", 20000));
+    const char *last[] = {"{\"id\":-1,\"x1\":1,\"x2\":1}"};
+    kt_produce(&h, "in-t1", 1, NULL, last, NULL);
+    cr_assert(h_wait_status(&h, "t1", "recordsOut", "1", 20000), "see %s", h.log_path);
+    /* the records before the stop were committed: the new worker handled only the new one */
+    n = kt_consume(&h, "out-t1", N + 2, out, N + 1, 3000);
+    cr_assert_eq(n, N + 1, "%zu outputs: the stop did not commit", n);
+    kt_records_free(out, n);
+    for (int i = 0; i < N; i++)
+        free(values[i]);
+}
+
+Test(pipeline, a_batch_waits_for_poll_max_or_schedule_ms)
+{
+    /* a batch of 3 that may wait an hour: 2 records stay in it, the third completes it */
+    create_and_start("t1", "\"sml.kstream.record.poll.max\":\"3\","
+                           "\"sml.kstream.schedule.ms\":\"3600000\","
+                           "\"kafka.producer.partitioner\":\"murmur2\"");
+    const char *two[] = {"{\"x1\":1,\"x2\":1}", "{\"x1\":2,\"x2\":1}"};
+    const char *keys[] = {"k", "k", "k"};
+    kt_produce(&h, "in-t1", 2, keys, two, NULL);
+    kt_record_t out[4];
+    size_t n = kt_consume(&h, "out-t1", 1, out, 4, 5000);
+    cr_assert_eq(n, 0, "a partial batch was handled before poll.max or schedule.ms");
+    const char *third[] = {"{\"x1\":3,\"x2\":1}"};
+    kt_produce(&h, "in-t1", 1, keys, third, NULL);
+    n = kt_consume(&h, "out-t1", 3, out, 4, 20000);
+    cr_assert_eq(n, 3, "the full batch did not come out");
+    kt_records_free(out, n);
+}
