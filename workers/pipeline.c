@@ -91,15 +91,18 @@ int task_plugins_open(task_plugins_t *tp, json_t *params, const char *plugin_dir
     if (open_one(&tp->serializer, &tp->serializer_params, &tp->serializer_state, params, plugin_dir,
                  serializer, SYMTASK_PLUGIN_SERIALIZER, "sml.serializer", errstr, errstr_size) != 0)
         goto error;
-    if (strcmp(serializer_out, serializer) != 0 &&
-        open_one(&tp->serializer_out, &tp->serializer_out_params, &tp->serializer_out_state, params,
-                 plugin_dir, serializer_out, SYMTASK_PLUGIN_SERIALIZER, "sml.serializer.out",
-                 errstr, errstr_size) != 0)
+    /* encode() gets the source record in the source's format: writing another format needs
+     * a neutral form of a record that the ABI does not have yet */
+    if (strcmp(serializer_out, serializer) != 0) {
+        snprintf(errstr, errstr_size,
+                 "params.sml.serializer.out: '%s' differs from sml.serializer '%s'; writing "
+                 "another format than the source's is not supported yet (leave it unset)",
+                 serializer_out, serializer);
         goto error;
+    }
 
-    const plugin_t *loaded[3] = {tp->predictor, tp->serializer, tp->serializer_out};
-    if (plugin_check_unknown_keys(params, loaded, tp->serializer_out ? 3 : 2, errstr,
-                                  errstr_size) != 0)
+    const plugin_t *loaded[2] = {tp->predictor, tp->serializer};
+    if (plugin_check_unknown_keys(params, loaded, 2, errstr, errstr_size) != 0)
         goto error;
 
     plugin_descriptor(tp->predictor)
@@ -111,10 +114,6 @@ int task_plugins_open(task_plugins_t *tp, json_t *params, const char *plugin_dir
     }
     if (bind_serializer(tp->serializer, tp->serializer_state, tp, "sml.serializer", errstr,
                         errstr_size) != 0)
-        goto error;
-    if (tp->serializer_out != NULL &&
-        bind_serializer(tp->serializer_out, tp->serializer_out_state, tp, "sml.serializer.out",
-                        errstr, errstr_size) != 0)
         goto error;
     return 0;
 
@@ -141,7 +140,6 @@ static void close_one(plugin_t *plugin, symtask_params_t *pp, void *state)
 
 void task_plugins_close(task_plugins_t *tp)
 {
-    close_one(tp->serializer_out, tp->serializer_out_params, tp->serializer_out_state);
     close_one(tp->serializer, tp->serializer_params, tp->serializer_state);
     close_one(tp->predictor, tp->predictor_params, tp->predictor_state);
     memset(tp, 0, sizeof(*tp));
@@ -434,10 +432,7 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
     }
 
     const task_plugins_t *tp = &p->plugins;
-    const symtask_serializer_ops_t *in = &plugin_descriptor(tp->serializer)->ops.serializer;
-    const symtask_serializer_ops_t *out =
-        tp->serializer_out ? &plugin_descriptor(tp->serializer_out)->ops.serializer : in;
-    void *out_state = tp->serializer_out ? tp->serializer_out_state : tp->serializer_state;
+    const symtask_serializer_ops_t *ser = &plugin_descriptor(tp->serializer)->ops.serializer;
     size_t nf = tp->n_features, no = tp->n_outputs;
     pipeline_result_t result = PIPELINE_OK;
     char perr[PIPELINE_ERR_SIZE];
@@ -458,7 +453,7 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
         symtask_record_t rec = {m->payload, m->len};
         perr[0] = '\0';
         symtask_status_t st =
-            in->decode(tp->serializer_state, &rec, p->features + rows * nf, perr, sizeof(perr));
+            ser->decode(tp->serializer_state, &rec, p->features + rows * nf, perr, sizeof(perr));
         if (st == SYMTASK_OK) {
             p->row_of[i] = rows++;
         } else if (st == SYMTASK_ERR_RECORD || st == SYMTASK_ERR_RETRIABLE) {
@@ -526,8 +521,8 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
             buf_reset(&p->out);
             symtask_record_t rec = {m->payload, m->len};
             perr[0] = '\0';
-            symtask_status_t st =
-                out->encode(out_state, &rec, p->outputs + r * no, &p->out, perr, sizeof(perr));
+            symtask_status_t st = ser->encode(tp->serializer_state, &rec, p->outputs + r * no,
+                                              &p->out, perr, sizeof(perr));
             if (st == SYMTASK_OK) {
                 if (pipeline_produce(p, p->sink_rkt, p->out.data, p->out.len, m, copy_headers(m), b,
                                      errstr, errstr_size) != 0) {
@@ -535,8 +530,7 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
                     break;
                 }
             } else if (st == SYMTASK_ERR_FATAL) {
-                snprintf(errstr, errstr_size, "sml.serializer.out: %s",
-                         perr[0] ? perr : "fatal error");
+                snprintf(errstr, errstr_size, "sml.serializer: %s", perr[0] ? perr : "fatal error");
                 result = PIPELINE_REFUSED;
                 break;
             } else {

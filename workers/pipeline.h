@@ -14,15 +14,15 @@
 
 /* The plugins of a task, loaded, instantiated and bound to each other. */
 typedef struct task_plugins {
-    plugin_t *predictor, *serializer, *serializer_out; /* serializer_out may be serializer */
-    symtask_params_t *predictor_params, *serializer_params, *serializer_out_params;
-    void *predictor_state, *serializer_state, *serializer_out_state;
+    plugin_t *predictor, *serializer;
+    symtask_params_t *predictor_params, *serializer_params;
+    void *predictor_state, *serializer_state;
     const char *const *features, *const *outputs;
     size_t n_features, n_outputs;
 } task_plugins_t;
 
 /* Loads and instantiates the plugins a task's @params name from @plugin_dir, checks their
- * params and binds the serializers to the predictor's features and outputs. -1 with a
+ * params and binds the serializer to the predictor's features and outputs. -1 with a
  * message naming the param or the file on failure (nothing left allocated). */
 int task_plugins_open(task_plugins_t *tp, json_t *params, const char *plugin_dir, char *errstr,
                       size_t errstr_size);

@@ -113,8 +113,9 @@ typedef struct symtask_host {
 
     /* Appends @len bytes to @buf. Returns 0, or -1 when out of memory. */
     int (*buf_append)(symtask_buf_t *buf, const void *data, size_t len);
-    /* Appends a number the way JSON and CSV write it (shortest form that reads back the same
-     * double; integers without a fraction). NaN and infinities are written as null. */
+    /* Appends a number as JSON and CSV write it: the shortest form that reads back as the
+     * same double, integers without a fraction. NaN and infinities are written as JSON's
+     * null; a format without null checks isfinite() first and writes its own. */
     int (*buf_append_number)(symtask_buf_t *buf, double value);
 } symtask_host_t;
 

@@ -217,6 +217,10 @@ Test(pipeline, unknown_plugins_and_bad_plugin_params_are_refused_at_create)
     cr_assert_eq(r.status, 400);
     cr_assert(strstr(r.body, "x1") != NULL, "%s", r.body);
     h_response_free(&r);
+    r = create("t1", "\"sml.serializer.out\":\"csv\"");
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(r.body, "sml.serializer.out") != NULL, "%s", r.body);
+    h_response_free(&r);
     r = h_req(&h, "GET", BASE "/tasks", NULL);
     cr_assert(strstr(r.body, "\"values\":[]") != NULL, "nothing may be stored: %s", r.body);
     h_response_free(&r);

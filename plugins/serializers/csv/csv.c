@@ -30,7 +30,7 @@ typedef struct csv_state {
     char *names;          /* the columns option, split in place */
     const char **columns; /* n_columns names into names */
     size_t n_columns;
-    csv_field_t *fields; /* n_columns, the fields of the line being decoded */
+    csv_field_t *fields;    /* n_columns, the fields of the line being decoded */
     size_t *feature_column; /* the column of each feature */
     size_t n_features;
     size_t n_outputs;
@@ -118,8 +118,8 @@ static symtask_status_t csv_create(const symtask_host_t *host, const symtask_par
         }
         for (size_t i = 0; i < st->n_columns; i++) {
             if (strcmp(st->columns[i], name) == 0) {
-                snprintf(errstr, errstr_size, "params." CSV_COLUMNS ": column '%.64s' is listed twice",
-                         name);
+                snprintf(errstr, errstr_size,
+                         "params." CSV_COLUMNS ": column '%.64s' is listed twice", name);
                 goto error;
             }
         }
@@ -149,8 +149,7 @@ static symtask_status_t csv_bind(void *state, const char *const *features, size_
         while (c < st->n_columns && strcmp(st->columns[c], features[i]) != 0)
             c++;
         if (c == st->n_columns) {
-            snprintf(errstr, errstr_size, "feature '%.64s' is not among " CSV_COLUMNS,
-                     features[i]);
+            snprintf(errstr, errstr_size, "feature '%.64s' is not among " CSV_COLUMNS, features[i]);
             return SYMTASK_ERR_FATAL;
         }
         st->feature_column[i] = c;
@@ -212,8 +211,7 @@ static size_t csv_split(csv_state_t *st, const unsigned char *b, size_t len, cha
             f.p = p;
             while (p < end && *p != delim) {
                 if (*p == '"' || *p == '\n' || *p == '\r') {
-                    snprintf(errstr, errstr_size, "not valid CSV at byte %zu: %s",
-                             (size_t)(p - b),
+                    snprintf(errstr, errstr_size, "not valid CSV at byte %zu: %s", (size_t)(p - b),
                              *p == '"' ? "a quote inside an unquoted field"
                                        : "a line break outside quotes");
                     return SIZE_MAX;
@@ -340,8 +338,8 @@ static size_t csv_utf8_len(const unsigned char *p, const unsigned char *end)
 
 /* Writes the message for a feature field that is not a number, quoting at most
  * CSV_QUOTE_MAX bytes of it with control bytes and bad UTF-8 shown as '?'. */
-static void csv_bad_value(const char *column, const csv_field_t *f, const char *what,
-                          char *errstr, size_t errstr_size)
+static void csv_bad_value(const char *column, const csv_field_t *f, const char *what, char *errstr,
+                          size_t errstr_size)
 {
     char shown[CSV_QUOTE_MAX + 1];
     size_t n = 0;

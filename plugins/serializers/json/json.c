@@ -38,9 +38,9 @@ typedef struct json_feature {
 typedef struct json_output {
     const char *name;
     size_t len;
-    char *member;       /* `,"name":` with the name escaped */
+    char *member; /* `,"name":` with the name escaped */
     size_t member_len;
-    char *quoted;       /* `"name"` as raw bytes, for the collision pre-check */
+    char *quoted; /* `"name"` as raw bytes, for the collision pre-check */
     size_t quoted_len;
 } json_output_t;
 
@@ -61,7 +61,10 @@ typedef struct json_state {
 
 /* Bytes that may appear unescaped in a string without a closer look. */
 static const unsigned char json_plain[256] = {
-    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+    [0x20] = 1,
+    [0x21] = 1,
+    [0x23 ... 0x5b] = 1,
+    [0x5d ... 0x7f] = 1,
 };
 
 #define JSON_WHY_UNEXPECTED ((const char *)1)
@@ -424,9 +427,13 @@ static void json_scan_error(const json_scan_t *s, char *errstr, size_t errstr_si
         unsigned char c = *s->err_at;
         if (at == 0 || s->err_at == json_skip_ws(s->base, s->end)) {
             /* The first byte: say what the value is when it is JSON but not an object. */
-            const char *what = c == '[' ? "an array" : c == '"' ? "a string" : c == 't' ? "true"
-                             : c == 'f' ? "false" : c == 'n' ? "null"
-                             : (c == '-' || (c >= '0' && c <= '9')) ? "a number" : NULL;
+            const char *what = c == '['                               ? "an array"
+                               : c == '"'                             ? "a string"
+                               : c == 't'                             ? "true"
+                               : c == 'f'                             ? "false"
+                               : c == 'n'                             ? "null"
+                               : (c == '-' || (c >= '0' && c <= '9')) ? "a number"
+                                                                      : NULL;
             if (what) {
                 snprintf(errstr, errstr_size, "not a JSON object: the value is %s", what);
                 return;
@@ -435,8 +442,8 @@ static void json_scan_error(const json_scan_t *s, char *errstr, size_t errstr_si
         if (c >= 0x20 && c < 0x7f)
             snprintf(errstr, errstr_size, "not valid JSON at byte %zu: unexpected '%c'", at, c);
         else
-            snprintf(errstr, errstr_size, "not valid JSON at byte %zu: unexpected byte 0x%02X",
-                     at, c);
+            snprintf(errstr, errstr_size, "not valid JSON at byte %zu: unexpected byte 0x%02X", at,
+                     c);
     } else {
         snprintf(errstr, errstr_size, "not valid JSON at byte %zu: %s", at, s->why);
     }
@@ -516,8 +523,7 @@ static size_t json_unescape(const unsigned char *key, size_t len, char *buf, siz
 
 /* The key of @m as plain bytes: the raw bytes, or its unescaped form in the key buffer.
  * Returns 0 when it cannot match a bound name (longer than every one). */
-static int json_member_key(json_state_t *st, const json_member_t *m, const char **key,
-                           size_t *len)
+static int json_member_key(json_state_t *st, const json_member_t *m, const char **key, size_t *len)
 {
     if (!m->key_escaped) {
         *key = (const char *)m->key;
@@ -637,7 +643,8 @@ static uint32_t json_hash(const char *s, size_t len)
 /* The first feature named (@key, @len), or NULL. */
 static json_feature_t *json_feature_find(json_state_t *st, const char *key, size_t len)
 {
-    for (size_t i = json_hash(key, len) & st->table_mask; st->table[i]; i = (i + 1) & st->table_mask) {
+    for (size_t i = json_hash(key, len) & st->table_mask; st->table[i];
+         i = (i + 1) & st->table_mask) {
         json_feature_t *f = &st->features[st->table[i] - 1];
         if (f->len == len && memcmp(f->name, key, len) == 0)
             return f;
@@ -817,8 +824,8 @@ static symtask_status_t json_decode(void *state, const symtask_record_t *record,
         /* The object was validated up to its '}', so a byte that ends the number follows. */
         features[i] = json_number(st, f->value, f->value_len);
         if (!isfinite(features[i])) {
-            snprintf(errstr, errstr_size, "feature '%.64s' is %.*s%s, not a finite number",
-                     f->name, (int)(f->value_len > 32 ? 32 : f->value_len), f->value,
+            snprintf(errstr, errstr_size, "feature '%.64s' is %.*s%s, not a finite number", f->name,
+                     (int)(f->value_len > 32 ? 32 : f->value_len), f->value,
                      f->value_len > 32 ? "..." : "");
             return SYMTASK_ERR_RECORD;
         }
@@ -829,8 +836,8 @@ static symtask_status_t json_decode(void *state, const symtask_record_t *record,
 /* Encode's visitor for the slow path: does a top-level key equal an output name? */
 typedef struct json_encode_ctx {
     json_state_t *st;
-    int collides;        /* some key is an output name */
-    symtask_buf_t *out;  /* when set, copy the members that are not outputs to it */
+    int collides;       /* some key is an output name */
+    symtask_buf_t *out; /* when set, copy the members that are not outputs to it */
     int kept, failed;
 } json_encode_ctx_t;
 
