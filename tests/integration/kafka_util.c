@@ -77,8 +77,10 @@ static int64_t kt_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-size_t kt_consume(harness_t *h, const char *topic, size_t want, kt_record_t *out, size_t cap,
-                  int timeout_ms)
+/* Reads until @want records, @timeout_ms in all, or (@idle_ms > 0) that long without a
+ * record. */
+static size_t kt_read(harness_t *h, const char *topic, size_t want, kt_record_t *out, size_t cap,
+                      int idle_ms, int timeout_ms)
 {
     rd_kafka_t *rk = kt_client(h, RD_KAFKA_CONSUMER);
     /* Partitions come from the cluster, read from the beginning without a group. */
@@ -95,11 +97,12 @@ size_t kt_consume(harness_t *h, const char *topic, size_t want, kt_record_t *out
     rd_kafka_topic_partition_list_destroy(parts);
 
     size_t n = 0;
-    int64_t deadline = kt_now_ms() + timeout_ms;
-    while (n < want && kt_now_ms() < deadline) {
+    int64_t deadline = kt_now_ms() + timeout_ms, last = kt_now_ms();
+    while (n < want && kt_now_ms() < deadline && (idle_ms <= 0 || kt_now_ms() - last < idle_ms)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (m == NULL)
             continue;
+        last = kt_now_ms();
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && n < cap) {
             kt_record_t *r = &out[n++];
             memset(r, 0, sizeof(*r));
@@ -108,17 +111,20 @@ size_t kt_consume(harness_t *h, const char *topic, size_t want, kt_record_t *out
                 r->key = strndup(m->key, m->key_len);
             r->partition = (int)m->partition;
             r->offset = (long long)m->offset;
+            char headers[2048] = "";
             rd_kafka_headers_t *hdrs;
             if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 const char *name;
                 const void *val;
                 size_t size, off = 0;
-                for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
-                                   RD_KAFKA_RESP_ERR_NO_ERROR;
+                for (size_t i = 0; off < sizeof(headers) &&
+                                   rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
+                                       RD_KAFKA_RESP_ERR_NO_ERROR;
                      i++)
-                    off += (size_t)snprintf(r->headers + off, sizeof(r->headers) - off, "%s=%.*s\n",
-                                            name, (int)size, (const char *)val);
+                    off += (size_t)snprintf(headers + off, sizeof(headers) - off, "%s=%.*s\n", name,
+                                            (int)size, (const char *)val);
             }
+            r->headers = strdup(headers);
         }
         rd_kafka_message_destroy(m);
     }
@@ -127,11 +133,24 @@ size_t kt_consume(harness_t *h, const char *topic, size_t want, kt_record_t *out
     return n;
 }
 
+size_t kt_consume(harness_t *h, const char *topic, size_t want, kt_record_t *out, size_t cap,
+                  int timeout_ms)
+{
+    return kt_read(h, topic, want, out, cap, 0, timeout_ms);
+}
+
+size_t kt_consume_all(harness_t *h, const char *topic, kt_record_t *out, size_t cap, int idle_ms,
+                      int timeout_ms)
+{
+    return kt_read(h, topic, SIZE_MAX, out, cap, idle_ms, timeout_ms);
+}
+
 void kt_records_free(kt_record_t *records, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(records[i].key);
         free(records[i].value);
+        free(records[i].headers);
     }
 }
 

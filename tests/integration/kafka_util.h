@@ -12,7 +12,7 @@ typedef struct kt_record {
     char *value;
     int partition;
     long long offset;
-    char headers[1024]; /* "name=value\n" lines */
+    char *headers; /* "name=value\n" lines, malloc'd */
 } kt_record_t;
 
 /* The embedded cluster's bootstrap address (from state/embedded-kafka.bootstrap). */
@@ -27,6 +27,11 @@ void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *ke
  * how many were read into @out (at most @cap). */
 size_t kt_consume(harness_t *h, const char *topic, size_t want, kt_record_t *out, size_t cap,
                   int timeout_ms);
+
+/* Reads @topic from the beginning until no record arrived for @idle_ms (or @timeout_ms
+ * passed); at most @cap are kept, all are read. */
+size_t kt_consume_all(harness_t *h, const char *topic, kt_record_t *out, size_t cap, int idle_ms,
+                      int timeout_ms);
 
 void kt_records_free(kt_record_t *records, size_t n);
 
