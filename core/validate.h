@@ -11,6 +11,9 @@
 
 #include "daemon.h"
 
+/* Checks that may run at once; more creates are answered 503. */
+#define VALIDATE_MAX 8
+
 /* How long a validation may take (model loading included). */
 #define VALIDATE_TIMEOUT_MS 30000
 

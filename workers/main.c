@@ -426,18 +426,33 @@ static void worker_check_memory(worker_t *w)
     w->exit_code = WORKER_EXIT_MEMORY;
 }
 
+/* Sends the heartbeat when it is due. */
+static void worker_heartbeat_if_due(worker_t *w)
+{
+    int64_t now = worker_now_ms();
+    if (now < w->next_heartbeat_ms)
+        return;
+    worker_heartbeat(w);
+    w->next_heartbeat_ms += WORKER_HEARTBEAT_MS;
+    if (w->next_heartbeat_ms <= now) /* we fell behind: do not burst */
+        w->next_heartbeat_ms = now + WORKER_HEARTBEAT_MS;
+}
+
+/* The pipeline's keepalive while it waits on Kafka: heartbeats go on and a stop is seen. */
+static int worker_keepalive(void *arg)
+{
+    worker_t *w = arg;
+    worker_heartbeat_if_due(w);
+    worker_wait(w, 0);
+    return w->stop != NULL;
+}
+
 /* The main loop: one tick at most WORKER_TICK_MS long, until a stop. */
 static void worker_run(worker_t *w)
 {
     w->next_heartbeat_ms = worker_now_ms();
     while (w->stop == NULL) {
-        int64_t now = worker_now_ms();
-        if (now >= w->next_heartbeat_ms) {
-            worker_heartbeat(w);
-            w->next_heartbeat_ms += WORKER_HEARTBEAT_MS;
-            if (w->next_heartbeat_ms <= now) /* we fell behind: do not burst */
-                w->next_heartbeat_ms = now + WORKER_HEARTBEAT_MS;
-        }
+        worker_heartbeat_if_due(w);
 
         int64_t wait = w->next_heartbeat_ms - worker_now_ms();
         wait = wait < 0 ? 0 : wait > WORKER_TICK_MS ? WORKER_TICK_MS : wait;
@@ -445,6 +460,8 @@ static void worker_run(worker_t *w)
          * then looked at without waiting. */
         char errstr[1024];
         pipeline_result_t r = pipeline_step(w->pipeline, (int)wait, errstr, sizeof(errstr));
+        if (r != PIPELINE_OK && w->stop != NULL)
+            break; /* a stop arrived while the pipeline waited on Kafka */
         if (r != PIPELINE_OK) {
             worker_send_error(w, 1, "%s", errstr);
             w->stop = "pipeline error";
@@ -550,7 +567,13 @@ int main(int argc, char **argv)
     }
 
     char errstr[1024];
-    pipeline_config_t pc = {.tag = w.tag, .params = w.task.params, .plugin_dir = w.task.plugin_dir};
+    pipeline_config_t pc = {
+        .tag = w.tag,
+        .params = w.task.params,
+        .plugin_dir = w.task.plugin_dir,
+        .keepalive = worker_keepalive,
+        .keepalive_arg = &w,
+    };
     w.pipeline = pipeline_new(&pc, errstr, sizeof(errstr));
     if (w.pipeline == NULL) {
         worker_send_error(&w, 1, "%s", errstr);

@@ -151,6 +151,7 @@ void task_plugins_close(task_plugins_t *tp)
  * is acknowledged and every earlier batch is committed. */
 typedef struct inflight {
     int outstanding; /* outputs not yet acknowledged */
+    int failed;      /* an output could not be delivered: never commit this batch */
     rd_kafka_topic_partition_list_t *offsets;
 } inflight_t;
 
@@ -187,7 +188,16 @@ struct pipeline {
 
     char delivery_error[PIPELINE_ERR_SIZE]; /* a permanent delivery failure, "" if none */
     pipeline_stats_t stats;
+    int (*keepalive)(void *arg);
+    void *keepalive_arg;
+    rd_kafka_message_t **incoming; /* what one consume call returns, before it joins msgs */
 };
+
+/* Lets the worker heartbeat and notice a stop while the pipeline waits on Kafka. */
+static int pipeline_keepalive(pipeline_t *p)
+{
+    return p->keepalive != NULL ? p->keepalive(p->keepalive_arg) : 0;
+}
 
 static int64_t now_ms(void)
 {
@@ -224,6 +234,8 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errs
         return NULL;
     }
     snprintf(p->tag, sizeof(p->tag), "%s", cfg->tag);
+    p->keepalive = cfg->keepalive;
+    p->keepalive_arg = cfg->keepalive_arg;
     buf_init(&p->out);
 
     long long poll_max, schedule_ms;
@@ -267,6 +279,7 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errs
 
     size_t rows = p->poll_max, nf = p->plugins.n_features, no = p->plugins.n_outputs;
     p->msgs = calloc(rows, sizeof(*p->msgs));
+    p->incoming = calloc(rows, sizeof(*p->incoming));
     p->features = calloc(rows * (nf ? nf : 1), sizeof(*p->features));
     p->outputs = calloc(rows * no, sizeof(*p->outputs));
     p->row_status = calloc(rows, sizeof(*p->row_status));
@@ -274,8 +287,9 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errs
     p->msg_errors = calloc(rows, PIPELINE_ERR_SIZE);
     p->row_of = calloc(rows, sizeof(*p->row_of));
     p->to_commit = rd_kafka_topic_partition_list_new(8);
-    if (p->msgs == NULL || p->features == NULL || p->outputs == NULL || p->row_status == NULL ||
-        p->row_errors == NULL || p->msg_errors == NULL || p->row_of == NULL) {
+    if (p->msgs == NULL || p->incoming == NULL || p->features == NULL || p->outputs == NULL ||
+        p->row_status == NULL || p->row_errors == NULL || p->msg_errors == NULL ||
+        p->row_of == NULL) {
         snprintf(errstr, errstr_size,
                  "out of memory for batches of %zu records (sml.kstream.record.poll.max)", rows);
         goto error;
@@ -301,10 +315,13 @@ static void offsets_raise(rd_kafka_topic_partition_list_t *list, const char *top
         tp->offset = offset;
 }
 
-/* Moves the offsets of acknowledged batches, oldest first, to the commit list. */
+/* Moves the offsets of acknowledged batches, oldest first, to the commit list. A batch with
+ * an undelivered output stops the walk for good: its records and every later one must be
+ * read again by the next worker. */
 static void pipeline_collect(pipeline_t *p)
 {
-    while (p->ring_count > 0 && p->ring[p->ring_head].outstanding == 0) {
+    while (p->ring_count > 0 && p->ring[p->ring_head].outstanding == 0 &&
+           !p->ring[p->ring_head].failed) {
         inflight_t *b = &p->ring[p->ring_head];
         for (int i = 0; i < b->offsets->cnt; i++) {
             rd_kafka_topic_partition_t *tp = &b->offsets->elems[i];
@@ -337,6 +354,8 @@ static void pipeline_on_delivery(void *app, const rd_kafka_message_t *msg)
     inflight_t *b = msg->_private;
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* librdkafka retried already: committing now would lose the record */
+        if (b != NULL)
+            b->failed = 1;
         if (p->delivery_error[0] == '\0')
             snprintf(p->delivery_error, sizeof(p->delivery_error), "cannot write to topic %s: %s",
                      rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
@@ -371,7 +390,15 @@ static int pipeline_produce(pipeline_t *p, rd_kafka_topic_t *rkt, const void *va
                      rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
             return -1;
         }
+        /* Kafka is not keeping up: wait, while the worker goes on heartbeating and
+         * listening for a stop */
         rd_kafka_poll(p->producer, 100);
+        if (pipeline_keepalive(p) != 0) {
+            if (hdrs != NULL)
+                rd_kafka_headers_destroy(hdrs);
+            snprintf(errstr, errstr_size, "stopped while waiting for room in the producer queue");
+            return -1;
+        }
     }
 }
 
@@ -424,11 +451,18 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
 {
     if (p->n_msgs == 0)
         return PIPELINE_OK;
+    /* pipeline_step() gathers no batch while the ring is full; a rebalance or a drain may
+     * still get here with it full: wait for the oldest batch, within bounds */
     while (p->ring_count == PIPELINE_INFLIGHT_MAX) {
         rd_kafka_poll(p->producer, 100);
         pipeline_collect(p);
-        if (p->delivery_error[0] != '\0')
-            break;
+        if (p->ring_count == PIPELINE_INFLIGHT_MAX &&
+            (p->delivery_error[0] != '\0' || pipeline_keepalive(p) != 0)) {
+            snprintf(errstr, errstr_size, "%s",
+                     p->delivery_error[0] ? p->delivery_error
+                                          : "stopped while Kafka acknowledged nothing");
+            return PIPELINE_FAILED;
+        }
     }
 
     const task_plugins_t *tp = &p->plugins;
@@ -463,7 +497,7 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
         } else {
             snprintf(errstr, errstr_size, "sml.serializer: %s", perr[0] ? perr : "fatal error");
             result = PIPELINE_REFUSED;
-            stop_at = i;
+            stop_at = 0; /* nothing of this batch is predicted, written or committed */
             break;
         }
     }
@@ -567,6 +601,28 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
 
 /* ---- Kafka wiring ------------------------------------------------------------------------- */
 
+/* Takes or gives back @partitions with the call the group's protocol wants: a task may set
+ * partition.assignment.strategy = cooperative-sticky. */
+static void pipeline_assign(pipeline_t *p, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                            int take)
+{
+    const char *protocol = rd_kafka_rebalance_protocol(rk);
+    if (protocol != NULL && strcmp(protocol, "COOPERATIVE") == 0) {
+        rd_kafka_error_t *error = take ? rd_kafka_incremental_assign(rk, parts)
+                                       : rd_kafka_incremental_unassign(rk, parts);
+        if (error != NULL) {
+            log_error(p->tag, "cannot %s partitions: %s", take ? "take" : "give back",
+                      rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
+        return;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk, take ? parts : NULL);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_error(p->tag, "cannot %s partitions: %s", take ? "take" : "give back",
+                  rd_kafka_err2str(err));
+}
+
 static void pipeline_on_rebalance(void *app, rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t *partitions)
 {
@@ -574,21 +630,22 @@ static void pipeline_on_rebalance(void *app, rd_kafka_t *rk, rd_kafka_resp_err_t
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_info(p->tag, "assigned %d partition%s of %s", partitions->cnt,
                  partitions->cnt == 1 ? "" : "s", p->source);
-        rd_kafka_assign(rk, partitions);
+        pipeline_assign(p, rk, partitions, 1);
         return;
     }
-    /* Revoked: finish what was consumed from these partitions and commit it while they are
-     * still ours, so that their next owner starts where we stopped. */
+    /* Revoked: finish what was consumed and commit it while the partitions are still ours,
+     * so that their next owner starts where we stopped. This runs inside the consume call
+     * of pipeline_step(), which returns its messages in p->incoming, not in p->msgs. */
     if (p->producer != NULL) {
         char errstr[PIPELINE_ERR_SIZE];
         if (pipeline_process(p, errstr, sizeof(errstr)) != PIPELINE_OK)
             log_warn(p->tag, "while giving partitions back: %s", errstr);
         rd_kafka_flush(p->producer, PIPELINE_FLUSH_MS);
-        if (p->delivery_error[0] == '\0')
-            pipeline_commit(p, 1);
+        pipeline_commit(p, 1);
     }
-    log_info(p->tag, "partitions of %s revoked", p->source);
-    rd_kafka_assign(rk, NULL);
+    log_info(p->tag, "%d partition%s of %s revoked", partitions->cnt,
+             partitions->cnt == 1 ? "" : "s", p->source);
+    pipeline_assign(p, rk, partitions, 0);
 }
 
 void pipeline_kafka_hooks(pipeline_t *p, kafka_settings_t *ks)
@@ -627,6 +684,18 @@ int pipeline_attach(pipeline_t *p, kafka_clients_t *kc, char *errstr, size_t err
 
 pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, size_t errstr_size)
 {
+    /* Too many batches await Kafka's acknowledgement: consume nothing more until the oldest
+     * is done, and return within the tick so that the worker heartbeats meanwhile. */
+    if (p->ring_count == PIPELINE_INFLIGHT_MAX) {
+        rd_kafka_poll(p->producer, max_wait_ms);
+        pipeline_collect(p);
+        if (p->delivery_error[0] != '\0') {
+            snprintf(errstr, errstr_size, "%s", p->delivery_error);
+            return PIPELINE_FAILED;
+        }
+        pipeline_commit(p, 0);
+        return PIPELINE_OK;
+    }
     int64_t start = now_ms();
     int wait = max_wait_ms;
     if (p->batch_deadline_ms != 0) {
@@ -634,14 +703,17 @@ pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, si
         wait = left <= 0 ? 0 : left < wait ? (int)left : wait;
     }
     if (p->n_msgs < p->poll_max) {
-        ssize_t n = rd_kafka_consume_batch_queue(p->queue, wait, p->msgs + p->n_msgs,
-                                                 p->poll_max - p->n_msgs);
+        /* A rebalance callback may handle and empty p->msgs during this call: messages go
+         * to p->incoming and join the batch after it. */
+        ssize_t n =
+            rd_kafka_consume_batch_queue(p->queue, wait, p->incoming, p->poll_max - p->n_msgs);
         if (n < 0) {
             snprintf(errstr, errstr_size, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
             return PIPELINE_FAILED;
         }
         if (n > 0 && p->n_msgs == 0)
             p->batch_deadline_ms = now_ms() + p->schedule_ms;
+        memcpy(p->msgs + p->n_msgs, p->incoming, (size_t)n * sizeof(*p->msgs));
         p->n_msgs += (size_t)n;
     }
 
@@ -735,6 +807,7 @@ void pipeline_free(pipeline_t *p)
         rd_kafka_topic_partition_list_destroy(p->to_commit);
     task_plugins_close(&p->plugins);
     free(p->msgs);
+    free(p->incoming);
     free(p->features);
     free(p->outputs);
     free(p->row_status);

@@ -40,6 +40,11 @@ typedef struct pipeline_config {
     const char *tag; /* "cid/tid" */
     json_t *params;  /* the task's params */
     const char *plugin_dir;
+    /* Called at least every 100 ms while the pipeline waits on Kafka (a full producer queue,
+     * unacknowledged batches): the worker heartbeats and checks for a stop; non-zero makes
+     * the pipeline give up the wait (may be NULL). */
+    int (*keepalive)(void *arg);
+    void *keepalive_arg;
 } pipeline_config_t;
 
 /* Loads the plugins and prepares the batch buffers. -1 with a message on failure: the task

@@ -202,8 +202,9 @@ static symtask_status_t linear_create(const symtask_host_t *host, const symtask_
         goto error;
     }
     json_decref(doc);
-    host->log(SYMTASK_LOG_INFO, "linear: %s model with %zu features from %s",
-              lin->kind == LINEAR_KIND_LOGISTIC ? "logistic" : "linear", lin->n_features, path);
+    /* the path is the task's business (API.md counts it as a secret): not in the log */
+    host->log(SYMTASK_LOG_INFO, "linear: %s model with %zu features loaded (%s)",
+              lin->kind == LINEAR_KIND_LOGISTIC ? "logistic" : "linear", lin->n_features, key);
     *state = lin;
     return SYMTASK_OK;
 
