@@ -39,7 +39,8 @@ static const char usage[] =
     "customer's secret key and prints the answer.\n"
     "\n"
     "Commands:\n"
-    "  create FILE [--force]  create a task from a TaskInfo JSON file (- reads stdin);\n"
+    "  create FILE [--force]  create a task from a TaskInfo JSON file (- reads stdin), sent\n"
+    "                         sealed with the secret key (see --legacy and --plain);\n"
     "                         --force replaces an existing task (a running one restarts)\n"
     "  start TID              start a task\n"
     "  stop TID               stop a task\n"
@@ -60,8 +61,10 @@ static const char usage[] =
     "  --config FILE    config file (default ~/.config/symtask/client.conf when it exists,\n"
     "                   or $XDG_CONFIG_HOME/symtask/client.conf when that is set)\n"
     "  --json           print the server's JSON answer as is, on one line\n"
-    "  --legacy         encrypt TaskInfo in the SymetryML AES-128-CBC form (the default)\n"
-    "  --plain          send TaskInfo unencrypted (the daemon needs\n"
+    "  --legacy         create: encrypt TaskInfo in the SymetryML AES-128-CBC form, for\n"
+    "                   servers that do not take the sealed form (by default TaskInfo is\n"
+    "                   sealed: XChaCha20-Poly1305, authenticated, bound to the customer)\n"
+    "  --plain          create: send TaskInfo unencrypted (the daemon needs\n"
     "                   auth.allow_plaintext_taskinfo = true)\n"
     "  --insecure       https: do not verify the server's certificate\n"
     "  --cacert FILE    https: trust the CA certificates in FILE instead of the system's\n"
@@ -76,11 +79,10 @@ static const char usage[] =
     "Exit status: 0 done, 1 the server answered with an error, 2 usage or settings error,\n"
     "3 the server cannot be reached.\n";
 
-/* How a TaskInfo body travels. API.md makes the sealed (libsodium) form the default of our
- * client, but the server does not implement it yet: until it does, the legacy SymetryML form
- * is the default (and --legacy selects it explicitly). When the server supports the sealed
- * form, it becomes the default here and --legacy keeps selecting this one. */
+/* How a TaskInfo body travels: sealed (the default, docs/security.md), the SymetryML form
+ * (--legacy) or plain JSON (--plain). */
 typedef enum taskinfo_form {
+    FORM_SEALED,
     FORM_LEGACY,
     FORM_PLAIN,
 } taskinfo_form_t;
@@ -605,8 +607,9 @@ static int cmd_create(client_t *c, const char *file)
 
     const char *body = text, *content_type = "application/json";
     char *sealed = NULL;
-    if (c->form == FORM_LEGACY) {
-        sealed = crypto_legacy_encrypt(c->key, text, len);
+    if (c->form != FORM_PLAIN) {
+        sealed = c->form == FORM_SEALED ? crypto_sealed_encrypt(c->key, c->cid.value, text, len)
+                                        : crypto_legacy_encrypt(c->key, text, len);
         if (sealed == NULL) {
             error("cannot encrypt the TaskInfo");
             free(text);
@@ -863,7 +866,7 @@ int main(int argc, char **argv)
 {
     /* A closed connection must be an error of the write, not the death of the client. */
     signal(SIGPIPE, SIG_IGN);
-    client_t c = {.form = FORM_LEGACY};
+    client_t c = {.form = FORM_SEALED};
     const char *operand = NULL;
     int rc;
     const command_t *cmd = parse_args(&c, argc, argv, &operand, &rc);

@@ -503,7 +503,9 @@ static char *api_taskinfo_text(api_call_t *call, const customer_t *customer, siz
         *len = body.len;
         return text;
     }
-    char *text = crypto_legacy_decrypt(customer->key, body.base, body.len, len);
+    char *text = crypto_is_sealed(body.base, body.len)
+                     ? crypto_sealed_decrypt(customer->key, call->cid_str, body.base, body.len, len)
+                     : crypto_legacy_decrypt(customer->key, body.base, body.len, len);
     if (text == NULL) {
         api_reply(call, API_BAD_REQUEST, NULL, API_TASKINFO_UNREADABLE);
         return NULL;
@@ -602,6 +604,16 @@ static int api_create(api_call_t *call)
         json_decref(taskinfo);
         return 0;
     }
+    /* Each check is a process that loads a model: a flood of creates must not exhaust the
+     * machine. */
+    if (validate_pending() >= VALIDATE_MAX) {
+        json_decref(taskinfo);
+        h2o_add_header(&call->req->pool, &call->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       H2O_STRLIT("1"));
+        return api_reply(call, API_SERVICE_UNAVAILABLE, NULL,
+                         "%d task definitions are being checked already; retry in a moment",
+                         VALIDATE_MAX);
+    }
     /* The plugins check their own params in a short-lived worker; the answer comes from
      * api_create_checked(). */
     if (validate_start(d, call->req, call->cid_str, force, taskinfo, api_create_checked, errstr,
@@ -611,6 +623,37 @@ static int api_create(api_call_t *call)
                          "the task's plugins cannot be checked right now: %s", errstr);
     }
     json_decref(taskinfo);
+    return 0;
+}
+
+static void api_plugins_listed(daemon_t *d, h2o_req_t *req, json_t *plugins, const char *error)
+{
+    if (req == NULL)
+        return;
+    api_call_t call = {.req = req, .d = d, .path = req->input.path};
+    if (plugins == NULL) {
+        api_reply(&call, API_INTERNAL_SERVER_ERROR, NULL, "%s", error);
+        return;
+    }
+    size_t n = json_array_size(plugins);
+    api_reply(&call, API_OK, json_pack("{s:O}", "plugins", plugins), "%zu plugin%s installed", n,
+              n == 1 ? "" : "s");
+}
+
+/* Each plugin describes itself by running its own code: that happens in a short-lived
+ * worker, answered by api_plugins_listed(). */
+static int api_plugins(api_call_t *call)
+{
+    char errstr[512];
+    if (validate_pending() >= VALIDATE_MAX) {
+        h2o_add_header(&call->req->pool, &call->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       H2O_STRLIT("1"));
+        return api_reply(call, API_SERVICE_UNAVAILABLE, NULL,
+                         "too many plugin checks under way; retry in a moment");
+    }
+    if (validate_list_plugins(call->d, call->req, api_plugins_listed, errstr, sizeof(errstr)) != 0)
+        return api_reply(call, API_SERVICE_UNAVAILABLE, NULL, "plugins cannot be listed: %s",
+                         errstr);
     return 0;
 }
 
@@ -683,8 +726,7 @@ static int api_dispatch(api_call_t *call)
     case ROUTE_CREATE:
         return api_create(call);
     case ROUTE_PLUGINS:
-        return api_reply(call, API_NOT_FOUND, NULL,
-                         "the plugin listing is not available in this version");
+        return api_plugins(call);
     default:
         break;
     }

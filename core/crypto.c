@@ -1,4 +1,5 @@
-/* crypto.c: base64, MD5, HMAC-SHA256 and legacy AES-128-CBC as SymetryML clients use them. */
+/* crypto.c: base64, MD5, HMAC-SHA256 and legacy AES-128-CBC as SymetryML clients use them,
+ * and the sealed (XChaCha20-Poly1305) TaskInfo form of our own client. */
 #include "crypto.h"
 
 #include <limits.h>
@@ -12,6 +13,14 @@
 #define MD5_SIZE 16
 #define SHA256_SIZE 32
 #define AES_BLOCK 16
+
+#define SEALED_PREFIX_LEN (sizeof(CRYPTO_SEALED_PREFIX) - 1)
+#define SEALED_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define SEALED_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define SEALED_KEY crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+/* Changing either string changes every key or every body: bump the prefix with them. */
+#define SEALED_KDF_CONTEXT "symtask sealed taskinfo v1"
+#define SEALED_AD_PREFIX "symtask-taskinfo:"
 
 /* base64-decode("LzM5QUtXZXWHm7HJ4wAePg=="): the fixed IV every SymetryML client uses. */
 static const uint8_t legacy_iv[AES_BLOCK] = {0x2f, 0x33, 0x39, 0x41, 0x4b, 0x57, 0x65, 0x75,
@@ -39,6 +48,11 @@ uint8_t *crypto_b64_decode(const char *in, size_t in_len, size_t *out_len)
     size_t len = 0;
     if (out == NULL)
         return NULL;
+    /* libsodium (1.0.18) reads the input as plain char and so decodes every byte >= 0x80 as
+     * if it were a base64 character. */
+    for (size_t i = 0; i < in_len; i++)
+        if ((unsigned char)in[i] >= 0x80)
+            goto error;
     /* Without an end pointer libsodium fails unless the whole input is consumed, and with
      * the padded variant it requires canonical padding. */
     if (in_len > 0 && sodium_base642bin(out, max_len, in, in_len, NULL, &len, NULL,
@@ -162,4 +176,132 @@ done:
     EVP_CIPHER_CTX_free(ctx);
     free(cipher);
     return out;
+}
+
+/* The AEAD key of the sealed form: BLAKE2b-256 keyed with the customer's secret. */
+static int sealed_key(const uint8_t secret[16], uint8_t out[SEALED_KEY])
+{
+    return crypto_generichash(out, SEALED_KEY, (const uint8_t *)SEALED_KDF_CONTEXT,
+                              sizeof(SEALED_KDF_CONTEXT) - 1, secret, 16);
+}
+
+/* "symtask-taskinfo:" + cid, malloc'd; its length via @ad_len. */
+static uint8_t *sealed_ad(const char *cid, size_t *ad_len)
+{
+    size_t cid_len = strlen(cid), prefix_len = sizeof(SEALED_AD_PREFIX) - 1;
+    uint8_t *ad = malloc(prefix_len + cid_len + 1);
+    if (ad == NULL)
+        return NULL;
+    memcpy(ad, SEALED_AD_PREFIX, prefix_len);
+    memcpy(ad + prefix_len, cid, cid_len + 1);
+    *ad_len = prefix_len + cid_len;
+    return ad;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int crypto_is_sealed(const char *body, size_t len)
+{
+    size_t i = 0;
+    while (i < len && is_blank(body[i]))
+        i++;
+    return len - i >= SEALED_PREFIX_LEN &&
+           memcmp(body + i, CRYPTO_SEALED_PREFIX, SEALED_PREFIX_LEN) == 0;
+}
+
+char *crypto_sealed_encrypt(const uint8_t key[16], const char *cid, const void *plain,
+                            size_t plain_len)
+{
+    uint8_t aead_key[SEALED_KEY];
+    uint8_t *ad = NULL, *sealed = NULL;
+    char *out = NULL;
+    size_t ad_len = 0, sealed_len = 0, out_size = 0;
+    unsigned long long cipher_len = 0;
+
+    /* Bounds the AEAD's limit and keeps every size below from overflowing. */
+    if (plain_len > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX ||
+        plain_len > (SIZE_MAX / 4) * 3 - SEALED_NONCE - SEALED_TAG - SEALED_PREFIX_LEN - 3)
+        return NULL;
+    if (sodium_init() < 0 || sealed_key(key, aead_key) != 0)
+        goto done;
+    sealed_len = SEALED_NONCE + plain_len + SEALED_TAG;
+    ad = sealed_ad(cid, &ad_len);
+    sealed = malloc(sealed_len);
+    if (ad == NULL || sealed == NULL)
+        goto done;
+    /* 192-bit random nonces: collisions are negligible, no counter to keep. */
+    randombytes_buf(sealed, SEALED_NONCE);
+    if (crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + SEALED_NONCE, &cipher_len,
+                                                   plain_len ? plain : (const void *)"", plain_len,
+                                                   ad, ad_len, NULL, sealed, aead_key) != 0 ||
+        cipher_len != plain_len + SEALED_TAG)
+        goto done;
+    out_size =
+        SEALED_PREFIX_LEN + sodium_base64_ENCODED_LEN(sealed_len, sodium_base64_VARIANT_ORIGINAL);
+    out = malloc(out_size);
+    if (out == NULL)
+        goto done;
+    memcpy(out, CRYPTO_SEALED_PREFIX, SEALED_PREFIX_LEN);
+    sodium_bin2base64(out + SEALED_PREFIX_LEN, out_size - SEALED_PREFIX_LEN, sealed, sealed_len,
+                      sodium_base64_VARIANT_ORIGINAL);
+
+done:
+    sodium_memzero(aead_key, sizeof(aead_key));
+    free(ad);
+    free(sealed);
+    return out;
+}
+
+char *crypto_sealed_decrypt(const uint8_t key[16], const char *cid, const char *wire,
+                            size_t wire_len, size_t *out_len)
+{
+    uint8_t aead_key[SEALED_KEY];
+    uint8_t *ad = NULL, *sealed = NULL;
+    char *plain = NULL;
+    size_t ad_len = 0, sealed_len = 0, plain_size = 0, i = 0;
+    unsigned long long got = 0;
+
+    if (sodium_init() < 0 || sealed_key(key, aead_key) != 0)
+        goto error;
+    while (i < wire_len && is_blank(wire[i]))
+        i++;
+    if (wire_len - i < SEALED_PREFIX_LEN ||
+        memcmp(wire + i, CRYPTO_SEALED_PREFIX, SEALED_PREFIX_LEN) != 0)
+        goto error;
+    i += SEALED_PREFIX_LEN;
+    sealed = crypto_b64_decode(wire + i, wire_len - i, &sealed_len);
+    if (sealed == NULL || sealed_len < SEALED_NONCE + SEALED_TAG ||
+        sealed_len - SEALED_NONCE - SEALED_TAG >
+            crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX)
+        goto error;
+    ad = sealed_ad(cid, &ad_len);
+    plain_size = sealed_len - SEALED_NONCE - SEALED_TAG + 1;
+    plain = malloc(plain_size);
+    if (ad == NULL || plain == NULL)
+        goto error;
+    /* Verifies the tag before writing any plaintext; @plain stays untouched on failure. */
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)plain, &got, NULL,
+                                                   sealed + SEALED_NONCE, sealed_len - SEALED_NONCE,
+                                                   ad, ad_len, sealed, aead_key) != 0 ||
+        got != plain_size - 1)
+        goto error;
+    plain[got] = '\0';
+    sodium_memzero(aead_key, sizeof(aead_key));
+    free(ad);
+    free(sealed);
+    if (out_len != NULL)
+        *out_len = (size_t)got;
+    return plain;
+
+error:
+    sodium_memzero(aead_key, sizeof(aead_key));
+    free(ad);
+    free(sealed);
+    if (plain != NULL)
+        sodium_memzero(plain, plain_size);
+    free(plain);
+    return NULL;
 }

@@ -1,5 +1,6 @@
-/* crypto.h: SymetryML-compatible primitives: base64, MD5, HMAC-SHA256 and the legacy
- * AES-128-CBC TaskInfo encryption. Private to core/ (the client links it too). */
+/* crypto.h: SymetryML-compatible primitives: base64, MD5, HMAC-SHA256, the legacy
+ * AES-128-CBC TaskInfo encryption and our sealed (XChaCha20-Poly1305) TaskInfo form.
+ * Private to core/ (the client links it too). */
 #ifndef SYMTASK_CORE_CRYPTO_H
 #define SYMTASK_CORE_CRYPTO_H
 
@@ -29,5 +30,29 @@ int crypto_equal(const char *a, size_t a_len, const char *b, size_t b_len);
 char *crypto_legacy_decrypt(const uint8_t key[16], const char *b64, size_t b64_len,
                             size_t *out_len);
 char *crypto_legacy_encrypt(const uint8_t key[16], const void *plain, size_t plain_len);
+
+/* The sealed form (docs/security.md, "Sealed TaskInfo"): "sym1." followed by base64 (with
+ * padding) of nonce (24 random bytes) || XChaCha20-Poly1305-IETF ciphertext and tag, with
+ * key = BLAKE2b-256(key = the 16-byte secret, "symtask sealed taskinfo v1") and additional
+ * data "symtask-taskinfo:" + @cid, so that a body sealed for one customer does not open for
+ * another. */
+#define CRYPTO_SEALED_PREFIX "sym1."
+
+/* Returns the malloc'd NUL-terminated wire string, or NULL (out of memory, libsodium
+ * unusable, @plain_len too large). @plain may be NULL when @plain_len is 0. */
+char *crypto_sealed_encrypt(const uint8_t key[16], const char *cid, const void *plain,
+                            size_t plain_len);
+
+/* Opens a wire string (optional leading ASCII whitespace, as crypto_is_sealed accepts).
+ * Returns the malloc'd NUL-terminated plaintext and its length via @out_len (may be NULL),
+ * or NULL on any failure (no prefix, bad base64, too short, too long, wrong key or cid,
+ * altered bytes) without saying which: callers give one error message for all. */
+char *crypto_sealed_decrypt(const uint8_t key[16], const char *cid, const char *wire,
+                            size_t wire_len, size_t *out_len);
+
+/* 1 if @body starts with CRYPTO_SEALED_PREFIX after optional leading ASCII whitespace
+ * (space, tab, CR, LF), else 0. A legacy body is base64 only and '.' is not a base64
+ * character, so the prefix tells the two forms apart. */
+int crypto_is_sealed(const char *body, size_t len);
 
 #endif

@@ -109,11 +109,13 @@ void sup_tick(daemon_t *d);
 void sup_reap(daemon_t *d);
 /* Asks every worker to stop and returns the number still alive. */
 size_t sup_shutdown(daemon_t *d);
-/* Forks a worker for task @cid/@tid with @taskinfo (the task's, or a candidate one with @validate)
- * and writes the task message to it. Returns its pid and the daemon's ends of its channel and
- * stderr, or -1 with a message. */
-pid_t sup_fork_worker(daemon_t *d, const char *cid, const char *tid, json_t *taskinfo,
-                      bool validate, int *chan_fd, int *err_fd, char *errstr, size_t errstr_size);
+/* The message that hands a task to its worker (new reference). */
+json_t *sup_task_message(daemon_t *d, const char *cid, const char *tid, json_t *taskinfo);
+/* Forks a worker program run as `symtask-worker ... [@mode [@mode_arg]]` (@mode NULL: run a
+ * task) and writes @msg (may be NULL) to its channel. Returns its pid and the daemon's ends of
+ * its channel and stderr, or -1 with a message. */
+pid_t sup_fork_worker(daemon_t *d, const char *mode, const char *mode_arg, json_t *msg,
+                      int *chan_fd, int *err_fd, char *errstr, size_t errstr_size);
 /* Watches @fd (made non-blocking) in the event loop; @data becomes sock->data. */
 h2o_socket_t *sup_watch_fd(daemon_t *d, int fd, void *data, h2o_socket_cb cb);
 /* Logs the complete lines of a worker's stderr with @tag; keeps the rest in @lb. */

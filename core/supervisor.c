@@ -199,7 +199,8 @@ h2o_socket_t *sup_watch_fd(daemon_t *d, int fd, void *data, h2o_socket_cb cb)
 }
 
 /* In the forked child: becomes the worker program. Never returns. */
-static void sup_exec_worker(daemon_t *d, pid_t parent, int chan_fd, int err_fd, bool validate)
+static void sup_exec_worker(daemon_t *d, pid_t parent, int chan_fd, int err_fd, const char *mode,
+                            const char *mode_arg)
 {
     /* Die with the daemon, even when it is SIGKILLed; and if it is already gone, stop now. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -221,13 +222,20 @@ static void sup_exec_worker(daemon_t *d, pid_t parent, int chan_fd, int err_fd, 
 
     static const char *const levels[] = {"error", "warn", "info", "debug"};
     execl(d->worker_path, "symtask-worker", "--channel-fd", "3", "--log-level",
-          levels[log_get_level()], validate ? "--validate" : (char *)NULL, (char *)NULL);
+          levels[log_get_level()], mode, mode_arg, (char *)NULL);
     dprintf(2, "ERROR cannot run the worker program %s: %s\n", d->worker_path, strerror(errno));
     _exit(127);
 }
 
-pid_t sup_fork_worker(daemon_t *d, const char *cid, const char *tid, json_t *taskinfo,
-                      bool validate, int *chan_fd, int *err_fd, char *errstr, size_t errstr_size)
+json_t *sup_task_message(daemon_t *d, const char *cid, const char *tid, json_t *taskinfo)
+{
+    return json_pack("{s:s, s:s, s:s, s:O, s:s, s:s}", "type", "task", "cid", cid, "tid", tid,
+                     "taskInfo", taskinfo, "bootstrap.servers", d->default_bootstrap, "pluginDir",
+                     d->plugin_dir);
+}
+
+pid_t sup_fork_worker(daemon_t *d, const char *mode, const char *mode_arg, json_t *msg,
+                      int *chan_fd, int *err_fd, char *errstr, size_t errstr_size)
 {
     int sv[2] = {-1, -1}, ep[2] = {-1, -1};
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 || pipe2(ep, O_CLOEXEC) != 0) {
@@ -246,16 +254,12 @@ pid_t sup_fork_worker(daemon_t *d, const char *cid, const char *tid, json_t *tas
         goto error;
     }
     if (pid == 0)
-        sup_exec_worker(d, parent, sv[1], ep[1], validate);
+        sup_exec_worker(d, parent, sv[1], ep[1], mode, mode_arg);
     close(sv[1]);
     close(ep[1]);
 
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s}", "type", "task", "cid", cid, "tid",
-                            tid, "taskInfo", taskinfo, "bootstrap.servers", d->default_bootstrap,
-                            "pluginDir", d->plugin_dir);
-    if (msg == NULL || channel_send(sv[0], msg) != 0)
-        log_warn(NULL, "cannot hand task %s/%s to its worker: %s", cid, tid, strerror(errno));
-    json_decref(msg);
+    if (msg != NULL && channel_send(sv[0], msg) != 0)
+        log_warn(NULL, "cannot write to worker %d: %s", (int)pid, strerror(errno));
     *chan_fd = sv[0];
     *err_fd = ep[0];
     return pid;
@@ -276,8 +280,10 @@ static int sup_spawn(daemon_t *d, task_t *task)
     sup_prepare_embedded_topics(d, task);
 
     int chan_fd, err_fd;
-    pid_t pid = sup_fork_worker(d, task->cid, task->tid, task->taskinfo, false, &chan_fd, &err_fd,
-                                task->last_error, sizeof(task->last_error));
+    json_t *msg = sup_task_message(d, task->cid, task->tid, task->taskinfo);
+    pid_t pid = sup_fork_worker(d, NULL, NULL, msg, &chan_fd, &err_fd, task->last_error,
+                                sizeof(task->last_error));
+    json_decref(msg);
     if (pid < 0) {
         task->status = TASK_FAILED;
         log_error(task->tag, "%s", task->last_error);

@@ -18,8 +18,10 @@ typedef struct validation {
     char cid[129];
     char tag[300];
     bool force;
-    json_t *taskinfo;
+    json_t *taskinfo; /* NULL for a plugin listing */
     validate_done_cb cb;
+    validate_plugins_cb plugins_cb;
+    json_t *plugins; /* the listing's answer */
 
     pid_t pid;
     h2o_socket_t *chan, *err;
@@ -74,8 +76,12 @@ static void validate_finish(validation_t *v, const char *message)
     validate_close_fds(v);
     if (v->req_link != NULL && v->req != NULL)
         *v->req_link = NULL;
-    v->cb(v->d, v->req, v->cid, v->force, v->taskinfo, message);
+    if (v->plugins_cb != NULL)
+        v->plugins_cb(v->d, v->req, message == NULL ? v->plugins : NULL, message);
+    else
+        v->cb(v->d, v->req, v->cid, v->force, v->taskinfo, message);
     json_decref(v->taskinfo);
+    json_decref(v->plugins);
     free(v);
 }
 
@@ -91,6 +97,34 @@ static void validate_on_stderr(h2o_socket_t *sock, const char *err)
     h2o_buffer_consume(&sock->input, sock->input->size);
 }
 
+/* Takes in what the checker answered. */
+static void validate_read_messages(validation_t *v)
+{
+    json_t *msg;
+    int bad;
+    while ((msg = channel_reader_next(&v->reader, &bad)) != NULL || bad) {
+        const char *type = json_string_value(json_object_get(msg, "type"));
+        const char *message = json_string_value(json_object_get(msg, "message"));
+        if (type == NULL) {
+            /* not an answer */
+        } else if (strcmp(type, "valid") == 0) {
+            v->answered = true;
+            v->message[0] = '\0';
+        } else if (strcmp(type, "plugins") == 0) {
+            v->answered = true;
+            json_decref(v->plugins);
+            v->plugins = json_incref(json_object_get(msg, "plugins"));
+            message = json_string_value(json_object_get(msg, "error"));
+            snprintf(v->message, sizeof(v->message), "%s", message ? message : "");
+        } else if (strcmp(type, "invalid") == 0 || strcmp(type, "error") == 0) {
+            v->answered = true;
+            snprintf(v->message, sizeof(v->message), "%s",
+                     message ? message : "the plugins refused the task");
+        }
+        json_decref(msg);
+    }
+}
+
 static void validate_on_channel(h2o_socket_t *sock, const char *err)
 {
     validation_t *v = sock->data;
@@ -101,47 +135,29 @@ static void validate_on_channel(h2o_socket_t *sock, const char *err)
     }
     channel_reader_feed(&v->reader, sock->input->bytes, sock->input->size);
     h2o_buffer_consume(&sock->input, sock->input->size);
-    json_t *msg;
-    int bad;
-    while ((msg = channel_reader_next(&v->reader, &bad)) != NULL || bad) {
-        const char *type = json_string_value(json_object_get(msg, "type"));
-        const char *message = json_string_value(json_object_get(msg, "message"));
-        if (type != NULL && strcmp(type, "valid") == 0) {
-            v->answered = true;
-            v->message[0] = '\0';
-        } else if (type != NULL && (strcmp(type, "invalid") == 0 || strcmp(type, "error") == 0)) {
-            v->answered = true;
-            snprintf(v->message, sizeof(v->message), "%s",
-                     message ? message : "the plugins refused the task");
-        }
-        json_decref(msg);
-    }
+    validate_read_messages(v);
 }
 
-int validate_start(daemon_t *d, h2o_req_t *req, const char *cid, bool force, json_t *taskinfo,
-                   validate_done_cb cb, char *errstr, size_t errstr_size)
+/* Starts a checker process: `symtask-worker @mode [@mode_arg]` with @msg on its channel. */
+static validation_t *validate_spawn(daemon_t *d, h2o_req_t *req, const char *tag, const char *mode,
+                                    const char *mode_arg, json_t *msg, char *errstr,
+                                    size_t errstr_size)
 {
     validation_t *v = calloc(1, sizeof(*v));
     if (v == NULL) {
         snprintf(errstr, errstr_size, "out of memory");
-        return -1;
+        return NULL;
     }
-    const char *tid = json_string_value(json_object_get(taskinfo, "name"));
     v->d = d;
     v->req = req;
-    snprintf(v->cid, sizeof(v->cid), "%s", cid);
-    snprintf(v->tag, sizeof(v->tag), "%s/%s (validation)", cid, tid);
-    v->force = force;
-    v->cb = cb;
+    snprintf(v->tag, sizeof(v->tag), "%s", tag);
     channel_reader_init(&v->reader);
-
     int chan_fd, err_fd;
-    v->pid = sup_fork_worker(d, cid, tid, taskinfo, true, &chan_fd, &err_fd, errstr, errstr_size);
+    v->pid = sup_fork_worker(d, mode, mode_arg, msg, &chan_fd, &err_fd, errstr, errstr_size);
     if (v->pid < 0) {
         free(v);
-        return -1;
+        return NULL;
     }
-    v->taskinfo = json_incref(taskinfo);
     v->deadline_ms = daemon_now_ms() + VALIDATE_TIMEOUT_MS;
     v->chan = sup_watch_fd(d, chan_fd, v, validate_on_channel);
     v->err = sup_watch_fd(d, err_fd, v, validate_on_stderr);
@@ -150,6 +166,35 @@ int validate_start(daemon_t *d, h2o_req_t *req, const char *cid, bool force, jso
     v->next = validations;
     validations = v;
     pending++;
+    return v;
+}
+
+int validate_list_plugins(daemon_t *d, h2o_req_t *req, validate_plugins_cb cb, char *errstr,
+                          size_t errstr_size)
+{
+    validation_t *v = validate_spawn(d, req, "plugin listing", "--list-plugins", d->plugin_dir,
+                                     NULL, errstr, errstr_size);
+    if (v == NULL)
+        return -1;
+    v->plugins_cb = cb;
+    return 0;
+}
+
+int validate_start(daemon_t *d, h2o_req_t *req, const char *cid, bool force, json_t *taskinfo,
+                   validate_done_cb cb, char *errstr, size_t errstr_size)
+{
+    const char *tid = json_string_value(json_object_get(taskinfo, "name"));
+    char tag[300];
+    snprintf(tag, sizeof(tag), "%s/%s (validation)", cid, tid);
+    json_t *msg = sup_task_message(d, cid, tid, taskinfo);
+    validation_t *v = validate_spawn(d, req, tag, "--validate", NULL, msg, errstr, errstr_size);
+    json_decref(msg);
+    if (v == NULL)
+        return -1;
+    snprintf(v->cid, sizeof(v->cid), "%s", cid);
+    v->force = force;
+    v->cb = cb;
+    v->taskinfo = json_incref(taskinfo);
     return 0;
 }
 
@@ -160,24 +205,9 @@ static void validate_drain(validation_t *v)
     ssize_t n;
     if (v->chan != NULL) {
         int fd = h2o_socket_get_fd(v->chan);
-        while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
             channel_reader_feed(&v->reader, buf, (size_t)n);
-        }
-        json_t *msg;
-        int bad;
-        while ((msg = channel_reader_next(&v->reader, &bad)) != NULL || bad) {
-            const char *type = json_string_value(json_object_get(msg, "type"));
-            const char *message = json_string_value(json_object_get(msg, "message"));
-            if (type != NULL && strcmp(type, "valid") == 0) {
-                v->answered = true;
-            } else if (type != NULL &&
-                       (strcmp(type, "invalid") == 0 || strcmp(type, "error") == 0)) {
-                v->answered = true;
-                snprintf(v->message, sizeof(v->message), "%s",
-                         message ? message : "the plugins refused the task");
-            }
-            json_decref(msg);
-        }
+        validate_read_messages(v);
     }
     if (v->err != NULL) {
         int fd = h2o_socket_get_fd(v->err);
@@ -199,6 +229,13 @@ void validate_on_exit(daemon_t *d, pid_t pid, int wstatus)
         return;
     }
     char message[1200];
+    if (v->plugins_cb != NULL) {
+        snprintf(message, sizeof(message),
+                 "listing the plugins of %.900s failed (a faulty plugin?); see symtaskd's log",
+                 d->plugin_dir);
+        validate_finish(v, message);
+        return;
+    }
     const char *predictor =
         json_string_value(json_object_get(json_object_get(v->taskinfo, "params"), "sml.predictor"));
     if (WIFSIGNALED(wstatus))

@@ -27,6 +27,16 @@ typedef void (*validate_done_cb)(daemon_t *d, h2o_req_t *req, const char *cid, b
 int validate_start(daemon_t *d, h2o_req_t *req, const char *cid, bool force, json_t *taskinfo,
                    validate_done_cb cb, char *errstr, size_t errstr_size);
 
+/* Called once per plugin listing with the array of plugin descriptions, or NULL and why not.
+ * @req is NULL when the client went away meanwhile. */
+typedef void (*validate_plugins_cb)(daemon_t *d, h2o_req_t *req, json_t *plugins,
+                                    const char *error);
+
+/* Lists the plugins of plugin.dir in a short-lived `symtask-worker --list-plugins`, which
+ * loads each one (so that a faulty plugin cannot harm the daemon), and answers through @cb. */
+int validate_list_plugins(daemon_t *d, h2o_req_t *req, validate_plugins_cb cb, char *errstr,
+                          size_t errstr_size);
+
 /* The supervisor hands over exits of pids that are not task workers. */
 void validate_on_exit(daemon_t *d, pid_t pid, int wstatus);
 

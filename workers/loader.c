@@ -559,9 +559,11 @@ static int descriptor_check(plugin_t *plugin, const symtask_plugin_t *d, const c
     memcpy(&plugin->desc, d, d->size < sizeof(plugin->desc) ? d->size : sizeof(plugin->desc));
     d = &plugin->desc;
 
-    if (d->kind != kind) {
+    if (kind == PLUGIN_KIND_ANY && kind_name(d->kind) != NULL)
+        want = kind_name(d->kind);
+    else if (d->kind != kind) {
         have = kind_name(d->kind);
-        if (have != NULL)
+        if (have != NULL && want != NULL)
             fail(errstr, errstr_size, "plugin %s is a %s, not a %s: name a %s plugin in %s",
                  plugin->path, have, want, want, role);
         else
@@ -621,7 +623,8 @@ plugin_t *plugin_load(const char *dir, const char *name, symtask_plugin_kind_t k
             fail(why, sizeof(why),
                  "no %s plugin '%s': %s does not exist (%s); name an installed plugin or "
                  "install %s.so in %s",
-                 kind_name(kind), name, plugin->path, available, name, dir);
+                 kind != PLUGIN_KIND_ANY ? kind_name(kind) : "plugin", name, plugin->path,
+                 available, name, dir);
         } else {
             fail(why, sizeof(why), "plugin %s cannot be read: %s", plugin->path, strerror(errno));
         }
@@ -657,7 +660,7 @@ plugin_t *plugin_load(const char *dir, const char *name, symtask_plugin_kind_t k
     if (descriptor_check(plugin, d, name, kind, role, why, sizeof(why)) != 0)
         goto error;
     log_debug(host_tag[0] != '\0' ? host_tag : NULL, "loaded %s plugin %s %s from %s",
-              kind_name(kind), name, plugin->desc.version, plugin->path);
+              kind_name(plugin->desc.kind), name, plugin->desc.version, plugin->path);
     return plugin;
 
 error:

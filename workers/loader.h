@@ -28,6 +28,9 @@ typedef struct plugin plugin_t;
  * file and what to do, e.g. "plugin /x/linear.so was built for plugin ABI 2.0 but this
  * symtask-worker speaks 1.0: rebuild it against symtask 1.x headers". @role names the
  * param that chose the plugin ("sml.predictor"), for messages. */
+/* A @kind for plugin_load() that accepts a predictor or a serializer (the plugin listing). */
+#define PLUGIN_KIND_ANY ((symtask_plugin_kind_t)0)
+
 plugin_t *plugin_load(const char *dir, const char *name, symtask_plugin_kind_t kind,
                       const char *role, char *errstr, size_t errstr_size);
 

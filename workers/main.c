@@ -1,5 +1,6 @@
 /* main.c: symtask-worker, one process per running task: takes its task from symtaskd over the
  * channel (docs/worker-protocol.md), runs it, and reports readiness, heartbeats and errors. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -63,8 +64,9 @@ typedef struct worker {
     pipeline_t *pipeline;
     worker_kafka_state_t kafka_state;
     int ready;
-    int validate_only; /* --validate: check the task's plugins and params, then exit */
-    uint64_t heap_max; /* sml.task.heap.max in bytes */
+    int validate_only;    /* --validate: check the task's plugins and params, then exit */
+    const char *list_dir; /* --list-plugins DIR: describe DIR's plugins, then exit */
+    uint64_t heap_max;    /* sml.task.heap.max in bytes */
     int64_t start_ms, next_heartbeat_ms;
     const char *stop; /* why the worker stops, NULL while it runs */
     int exit_code;
@@ -89,6 +91,7 @@ static void worker_usage(FILE *out)
             "  --log-level LEVEL    error, warn, info (default) or debug\n"
             "  --validate           load the task's plugins, check its params, answer\n"
             "                       {\"type\":\"valid\"} or {\"type\":\"invalid\"} and exit\n"
+            "  --list-plugins DIR   describe every plugin in DIR on the channel and exit\n"
             "  --help               show this help\n"
             "  --version            show the version\n"
             "\n"
@@ -99,12 +102,16 @@ static void worker_usage(FILE *out)
 
 /* Returns -1 to go on, else the exit status. */
 static int worker_parse_args(int argc, char **argv, int *chan_fd, log_level_t *level,
-                             int *validate_only)
+                             int *validate_only, const char **list_dir)
 {
     static const struct option options[] = {
-        {"channel-fd", required_argument, NULL, 'c'}, {"validate", no_argument, NULL, 'v'},
-        {"log-level", required_argument, NULL, 'l'},  {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0},
+        {"channel-fd", required_argument, NULL, 'c'},
+        {"validate", no_argument, NULL, 'v'},
+        {"list-plugins", required_argument, NULL, 'L'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -133,6 +140,9 @@ static int worker_parse_args(int argc, char **argv, int *chan_fd, log_level_t *l
         }
         case 'v':
             *validate_only = 1;
+            break;
+        case 'L':
+            *list_dir = optarg;
             break;
         case 'h':
             worker_usage(stdout);
@@ -485,6 +495,70 @@ static void worker_run(worker_t *w)
     }
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static const char *option_type_name(symtask_option_type_t type)
+{
+    static const char *const names[] = {"string", "int", "double", "bool", "path", "list"};
+    return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
+}
+
+/* Describes one plugin file of @dir (name without ".so") for the listing. */
+static json_t *worker_describe_plugin(const char *dir, const char *name)
+{
+    char errstr[1024];
+    plugin_t *plugin = plugin_load(dir, name, PLUGIN_KIND_ANY, "plugin", errstr, sizeof(errstr));
+    if (plugin == NULL)
+        return json_pack("{s:s, s:s}", "name", name, "error", errstr);
+    const symtask_plugin_t *d = plugin_descriptor(plugin);
+    json_t *options = json_array();
+    for (const symtask_option_t *o = d->options; o != NULL && o->name != NULL; o++)
+        json_array_append_new(options,
+                              json_pack("{s:s, s:s, s:s?, s:b, s:s}", "name", o->name, "type",
+                                        option_type_name(o->type), "default", o->default_value,
+                                        "required", o->required != 0, "help", o->help));
+    char abi[32];
+    snprintf(abi, sizeof(abi), "%u.%u", d->abi_major, d->abi_minor);
+    json_t *desc =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "name", d->name, "kind",
+                  d->kind == SYMTASK_PLUGIN_PREDICTOR ? "predictor" : "serializer", "version",
+                  d->version, "description", d->description, "abi", abi, "options", options);
+    plugin_unload(plugin);
+    return desc;
+}
+
+/* --list-plugins: loads every plugin of @dir (in this throwaway process, so that a faulty one
+ * cannot harm symtaskd) and sends their descriptions, sorted by name. */
+static int worker_list_plugins(worker_t *w, const char *dir)
+{
+    json_t *list = json_array();
+    DIR *dp = opendir(dir);
+    if (dp == NULL) {
+        worker_send(w, json_pack("{s:s, s:s, s:o}", "type", "plugins", "error", strerror(errno),
+                                 "plugins", list));
+        return WORKER_EXIT_STOPPED;
+    }
+    char *names[1024];
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL && n < sizeof(names) / sizeof(names[0])) {
+        size_t len = strlen(de->d_name);
+        if (len > 3 && strcmp(de->d_name + len - 3, ".so") == 0)
+            names[n++] = strndup(de->d_name, len - 3);
+    }
+    closedir(dp);
+    qsort(names, n, sizeof(names[0]), cmp_names);
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(list, worker_describe_plugin(dir, names[i]));
+        free(names[i]);
+    }
+    worker_send(w, json_pack("{s:s, s:o}", "type", "plugins", "plugins", list));
+    return WORKER_EXIT_STOPPED;
+}
+
 /* --validate: loads the task's plugins and builds their instances (a model that cannot be
  * loaded, or params a plugin refuses, show here), answers on the channel and returns the
  * exit status. Runs in its own process so that a faulty plugin cannot harm symtaskd. */
@@ -530,7 +604,7 @@ int main(int argc, char **argv)
 {
     worker_t w = {.chan_fd = CHANNEL_WORKER_FD, .sig_fd = -1};
     log_level_t level = LOG_INFO;
-    int ret = worker_parse_args(argc, argv, &w.chan_fd, &level, &w.validate_only);
+    int ret = worker_parse_args(argc, argv, &w.chan_fd, &level, &w.validate_only, &w.list_dir);
     if (ret >= 0)
         return ret;
     log_init(LOG_FORMAT_CHILD, level);
@@ -552,6 +626,10 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (w.list_dir != NULL) {
+        ret = worker_list_plugins(&w, w.list_dir);
+        goto out;
+    }
     ret = worker_receive_task(&w);
     if (ret >= 0)
         goto out;

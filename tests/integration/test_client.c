@@ -143,18 +143,24 @@ static const char *model_file(void)
     return path;
 }
 
-/* Writes a plain TaskInfo for @tid into the harness dir; returns its path (static). */
-static const char *taskinfo_file(const char *tid)
+/* A valid plain TaskInfo for @tid into @json. */
+static void taskinfo_json(const char *tid, char *json, size_t size)
 {
-    static char path[400];
-    char json[2048];
-    snprintf(json, sizeof(json),
+    snprintf(json, size,
              "{\n  \"type\": \"kstream\",\n  \"name\": \"%s\",\n  \"params\": {\n"
              "    \"sml.kstream.source.topic\": \"in-%s\",\n"
              "    \"sml.kstream.sink.topic\": \"out-%s\",\n"
              "    \"sml.predictor\": \"linear\",\n"
              "    \"sml.predictor.model\": \"%s\"\n  }\n}\n",
              tid, tid, tid, model_file());
+}
+
+/* Writes a plain TaskInfo for @tid into the harness dir; returns its path (static). */
+static const char *taskinfo_file(const char *tid)
+{
+    static char path[400];
+    char json[2048];
+    taskinfo_json(tid, json, sizeof(json));
     snprintf(path, sizeof(path), "%s/%s.json", h.dir, tid);
     write_file(path, json, 0644);
     return path;
@@ -212,6 +218,7 @@ TestSuite(client, .init = setup, .fini = teardown, .timeout = 120);
 
 Test(client, create_from_a_file_then_list_and_status)
 {
+    /* t1 in the default sealed form, t2 in the legacy SymetryML form. */
     cr_assert_eq(symtask("create", taskinfo_file("t1"), NULL), 0, "%s", r.err);
     cr_assert_str_eq(r.out, "task [t1] created for customer [c1]\n");
     cr_assert_eq(symtask("create", taskinfo_file("t2"), "--legacy", NULL), 0, "%s", r.err);
@@ -537,6 +544,90 @@ Test(client, usage_errors_are_exit_2)
     cr_assert(strncmp(r.out, "symtask ", 8) == 0, "%s", r.out);
 }
 
+/* The customer's 16-byte secret of @secret_b64 into @key. */
+static void secret_key(const char *secret_b64, uint8_t key[16])
+{
+    size_t len;
+    uint8_t *raw = crypto_b64_decode(secret_b64, strlen(secret_b64), &len);
+    cr_assert(raw != NULL && len == 16);
+    memcpy(key, raw, 16);
+    free(raw);
+}
+
+/* POSTs @body as c1's TaskInfo; returns the HTTP status and the statusString into @out. */
+static int create_as_c1(const char *body, char *out, size_t size)
+{
+    h_response_t res =
+        h_request(&h, "POST", "/symetry/rest/c1/tasks/create", body, H_CID1, H_SECRET1);
+    snprintf(out, size, "%s", json_string_value(json_object_get(res.json, "statusString")) ?: "");
+    int status = res.status;
+    h_response_free(&res);
+    return status;
+}
+
+Test(client, every_unreadable_taskinfo_gets_one_answer)
+{
+    uint8_t key1[16], key2[16];
+    secret_key(H_SECRET1, key1);
+    secret_key(H_SECRET2, key2);
+    char json[2048], first[1024], answer[1024];
+    taskinfo_json("u1", json, sizeof(json));
+
+    /* The control: sealed for c1 with c1's key, the server opens it. */
+    char *good = crypto_sealed_encrypt(key1, H_CID1, json, strlen(json));
+    cr_assert_not_null(good);
+    cr_assert_eq(create_as_c1(good, answer, sizeof(answer)), 202, "%s", answer);
+
+    /* Garbage first: its answer is the one every other failure must give. */
+    cr_assert_eq(create_as_c1("this is no TaskInfo", first, sizeof(first)), 400);
+    cr_assert_not_null(strstr(first, "could not be decrypted"), "%s", first);
+
+    const char *what[16];
+    char *bodies[16];
+    size_t n = 0;
+    /* The good body with one bit flipped in the nonce, the ciphertext and the tag. */
+    size_t raw_len;
+    uint8_t *raw = crypto_b64_decode(good + 5, strlen(good) - 5, &raw_len);
+    cr_assert_not_null(raw);
+    const size_t flips[] = {0, 24 + 10, raw_len - 1};
+    const char *const flip_names[] = {"a bit flipped in the nonce",
+                                      "a bit flipped in the ciphertext",
+                                      "a bit flipped in the tag"};
+    for (size_t i = 0; i < 3; i++) {
+        raw[flips[i]] ^= 0x04;
+        char *b64 = crypto_b64_encode(raw, raw_len);
+        cr_assert_not_null(b64);
+        bodies[n] = malloc(strlen(b64) + 6);
+        sprintf(bodies[n], "sym1.%s", b64);
+        what[n++] = flip_names[i];
+        free(b64);
+        raw[flips[i]] ^= 0x04;
+    }
+    free(raw);
+    what[n] = "sealed with another customer's key";
+    bodies[n++] = crypto_sealed_encrypt(key2, H_CID1, json, strlen(json));
+    what[n] = "sealed for another customer (replayed)";
+    bodies[n++] = crypto_sealed_encrypt(key1, H_CID2, json, strlen(json));
+    what[n] = "the legacy form with the wrong key";
+    bodies[n++] = crypto_legacy_encrypt(key2, json, strlen(json));
+    what[n] = "the sealed prefix and garbage";
+    bodies[n++] = strdup("sym1.this is no TaskInfo");
+    what[n] = "a sealed body cut short";
+    bodies[n++] = strndup(good, strlen(good) - 8);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_not_null(bodies[i]);
+        cr_assert_eq(create_as_c1(bodies[i], answer, sizeof(answer)), 400, "%s: %s", what[i],
+                     answer);
+        cr_assert_str_eq(answer, first, "%s", what[i]);
+        free(bodies[i]);
+    }
+    free(good);
+
+    /* Nothing but the control was created. */
+    cr_assert_eq(symtask("list", NULL), 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "u1\n");
+}
+
 Test(client, plain_taskinfo_needs_the_daemons_consent)
 {
     cr_assert_eq(symtask("create", taskinfo_file("p1"), "--plain", NULL), 1);
@@ -766,7 +857,43 @@ Test(client_http, ipv6_and_an_error_answer_without_json)
     cr_assert_str_eq(host, want);
 }
 
-Test(client_http, create_sends_the_legacy_form_signed_with_its_md5)
+Test(client_http, create_sends_the_sealed_form_by_default)
+{
+    static const char answer[] =
+        "HTTP/1.1 202 Accepted\r\nContent-Length: 58\r\n\r\n"
+        "{\"statusCode\":\"CREATED\",\"statusString\":\"made\",\"values\":{}}";
+    fake_t f;
+    pthread_t thread;
+    cr_assert(fake_start(&f, AF_INET, answer, &thread));
+    char url_arg[128];
+    snprintf(url_arg, sizeof(url_arg), "--url=http://127.0.0.1:%d", f.port);
+    const char *args[] = {url_arg, "--cid", H_CID1, "--secret", H_SECRET1, "create", "-", NULL};
+    static const char json[] = "{\"type\":\"kstream\",\"name\":\"t1\",\"params\":{}}";
+    cr_assert_eq(run_client(NULL, json, args), 0, "%s", r.err);
+    fake_stop(&f, thread);
+    cr_assert_str_eq(r.out, "made\n");
+    cr_assert(strncmp(f.request, "POST /symetry/rest/c1/tasks/create HTTP/1.1\r\n", 45) == 0, "%s",
+              f.request);
+    const char *body = strstr(f.request, "\r\n\r\n") + 4;
+    cr_assert(strncmp(body, "sym1.", 5) == 0, "the body is not the sealed form: %s", body);
+    char md5[64], want_md5[25], type[64];
+    fake_header(&f, "Content-MD5", md5, sizeof(md5));
+    crypto_md5_b64(body, strlen(body), want_md5);
+    cr_assert_str_eq(md5, want_md5);
+    fake_header(&f, "Content-Type", type, sizeof(type));
+    cr_assert_str_eq(type, "text/plain");
+    const uint8_t *key = (const uint8_t *)"0123456789abcdef";
+    size_t len;
+    char *plain = crypto_sealed_decrypt(key, H_CID1, body, strlen(body), &len);
+    cr_assert_not_null(plain, "the body does not open for c1: %s", body);
+    cr_assert_eq(len, strlen(json));
+    cr_assert_str_eq(plain, json);
+    free(plain);
+    /* Bound to the customer: the same key with another customer id does not open it. */
+    cr_assert_null(crypto_sealed_decrypt(key, H_CID2, body, strlen(body), &len));
+}
+
+Test(client_http, create_legacy_sends_the_symetryml_form_signed_with_its_md5)
 {
     static const char answer[] =
         "HTTP/1.1 202 Accepted\r\nContent-Length: 58\r\n\r\n"
@@ -777,7 +904,7 @@ Test(client_http, create_sends_the_legacy_form_signed_with_its_md5)
     char url_arg[128];
     snprintf(url_arg, sizeof(url_arg), "--url=http://127.0.0.1:%d", f.port);
     const char *args[] = {url_arg,  "--cid", H_CID1,    "--secret", H_SECRET1,
-                          "create", "-",     "--force", NULL};
+                          "create", "-",     "--force", "--legacy", NULL};
     static const char json[] = "{\"type\":\"kstream\",\"name\":\"t1\",\"params\":{}}";
     cr_assert_eq(run_client(NULL, json, args), 0, "%s", r.err);
     fake_stop(&f, thread);

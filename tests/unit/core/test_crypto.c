@@ -135,6 +135,11 @@ Test(crypto, b64_decode_rejects_invalid)
         check_decode_fails(bad[i], strlen(bad[i]));
     /* An embedded NUL is not base64 either. */
     check_decode_fails("Zm\0v", 4);
+    /* Nor is any byte >= 0x80, which libsodium 1.0.18 alone would decode as some character. */
+    for (int c = 0x80; c <= 0xff; c++) {
+        char in[5] = {'Z', 'm', (char)c, 'v', '\0'};
+        check_decode_fails(in, 4);
+    }
 }
 
 Test(crypto, md5_vectors)
@@ -344,4 +349,256 @@ Test(crypto, legacy_decrypt_not_nul_terminated)
     cr_assert_not_null(p);
     cr_assert_str_eq(p, TASK_JSON);
     free(p);
+}
+
+/* The sealed form. Known answers made with hashlib's BLAKE2b and PyNaCl (python3-nacl) with
+ * the fixed nonce 000102...17:
+ * /usr/bin/python3 -c "
+ * import base64, hashlib, nacl.bindings as b
+ * k = hashlib.blake2b(b'symtask sealed taskinfo v1',
+ *                     key=bytes.fromhex('3311618e17ea3b1e9736165669b71608'),
+ *                     digest_size=32).digest()
+ * n = bytes(range(24))
+ * for p in [b'{\"taskName\":\"t1\",\"type\":\"predict\"}', b'']:
+ *     c = b.crypto_aead_xchacha20poly1305_ietf_encrypt(p, b'symtask-taskinfo:c1', n, k)
+ *     print('sym1.' + base64.b64encode(n + c).decode())" */
+#define TASK_JSON_SEALED                                                                           \
+    "sym1.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXwZD+LZ49sR/1jiKEIRGGVjPd7k3QRZKK4CLCqfUHBPLUBoIzdVh9Hp3" \
+    "TSKUh+j/DSm4="
+#define EMPTY_SEALED "sym1.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXYcmFIv6bxBaXqzoXRDUtnA=="
+#define SEALED_OVERHEAD (24 + 16)
+
+static void check_sealed_fails(const uint8_t key[16], const char *cid, const char *wire,
+                               size_t wire_len)
+{
+    size_t len = 777;
+    char *p = crypto_sealed_decrypt(key, cid, wire, wire_len, &len);
+    cr_assert_null(p, "decrypt of [%.*s] must fail", (int)wire_len, wire);
+    cr_assert_eq(len, 777, "a failure leaves out_len alone");
+}
+
+/* The nonce, ciphertext and tag of a wire string (malloc'd) and their length. */
+static uint8_t *sealed_bytes(const char *wire, size_t *len)
+{
+    cr_assert(strncmp(wire, "sym1.", 5) == 0, "%s", wire);
+    uint8_t *bytes = crypto_b64_decode(wire + 5, strlen(wire) - 5, len);
+    cr_assert_not_null(bytes, "not base64 after the prefix: %s", wire);
+    return bytes;
+}
+
+/* "sym1." + base64(@bytes), malloc'd. */
+static char *sealed_wire(const uint8_t *bytes, size_t len)
+{
+    char *b64 = crypto_b64_encode(bytes, len);
+    cr_assert_not_null(b64);
+    char *wire = malloc(strlen(b64) + 6);
+    cr_assert_not_null(wire);
+    strcpy(wire, "sym1.");
+    strcat(wire, b64);
+    free(b64);
+    return wire;
+}
+
+Test(crypto, sealed_decrypt_python_vectors)
+{
+    size_t len = 0;
+    char *p = crypto_sealed_decrypt(key_c1, "c1", TASK_JSON_SEALED, strlen(TASK_JSON_SEALED), &len);
+    cr_assert_not_null(p);
+    cr_assert_eq(len, strlen(TASK_JSON));
+    cr_assert_str_eq(p, TASK_JSON);
+    free(p);
+
+    p = crypto_sealed_decrypt(key_c1, "c1", EMPTY_SEALED, strlen(EMPTY_SEALED), &len);
+    cr_assert_not_null(p);
+    cr_assert_eq(len, 0);
+    cr_assert_str_eq(p, "");
+    free(p);
+
+    /* out_len is optional, leading whitespace is allowed (as crypto_is_sealed allows it). */
+    p = crypto_sealed_decrypt(key_c1, "c1", " \r\n\t" TASK_JSON_SEALED,
+                              strlen(TASK_JSON_SEALED) + 4, NULL);
+    cr_assert_not_null(p);
+    cr_assert_str_eq(p, TASK_JSON);
+    free(p);
+}
+
+Test(crypto, sealed_round_trip)
+{
+    uint8_t buf[100];
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (uint8_t)(i * 13);
+    for (size_t n = 0; n <= sizeof(buf); n++) {
+        char *c = crypto_sealed_encrypt(key_c2, "customer-2", buf, n);
+        cr_assert_not_null(c);
+        cr_assert(crypto_is_sealed(c, strlen(c)));
+        size_t raw_len = 0;
+        free(sealed_bytes(c, &raw_len));
+        cr_assert_eq(raw_len, n + SEALED_OVERHEAD);
+        size_t len = 0;
+        char *p = crypto_sealed_decrypt(key_c2, "customer-2", c, strlen(c), &len);
+        cr_assert_not_null(p, "round trip of %zu bytes", n);
+        cr_assert_eq(len, n);
+        cr_assert(memcmp(p, buf, n) == 0);
+        cr_assert_eq(p[n], 0);
+        free(c);
+        free(p);
+    }
+}
+
+Test(crypto, sealed_empty_plaintext)
+{
+    char *c = crypto_sealed_encrypt(key_c1, "c1", NULL, 0);
+    cr_assert_not_null(c);
+    /* 5 + base64 of 40 bytes. */
+    cr_assert_eq(strlen(c), 5 + 56, "%s", c);
+    size_t len = 777;
+    char *p = crypto_sealed_decrypt(key_c1, "c1", c, strlen(c), &len);
+    cr_assert_not_null(p);
+    cr_assert_eq(len, 0);
+    cr_assert_str_eq(p, "");
+    free(c);
+    free(p);
+}
+
+Test(crypto, sealed_round_trip_1_mib)
+{
+    size_t n = 1 << 20;
+    char *big = malloc(n);
+    cr_assert_not_null(big);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)(i * 7 + 3);
+    char *c = crypto_sealed_encrypt(key_c1, "c1", big, n);
+    cr_assert_not_null(c);
+    size_t len = 0;
+    char *p = crypto_sealed_decrypt(key_c1, "c1", c, strlen(c), &len);
+    cr_assert_not_null(p);
+    cr_assert_eq(len, n);
+    cr_assert(memcmp(p, big, n) == 0);
+    free(big);
+    free(c);
+    free(p);
+}
+
+Test(crypto, sealed_nonce_is_fresh_each_time)
+{
+    char *a = crypto_sealed_encrypt(key_c1, "c1", TASK_JSON, strlen(TASK_JSON));
+    char *b = crypto_sealed_encrypt(key_c1, "c1", TASK_JSON, strlen(TASK_JSON));
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    size_t a_len, b_len;
+    uint8_t *ra = sealed_bytes(a, &a_len), *rb = sealed_bytes(b, &b_len);
+    cr_assert_eq(a_len, b_len);
+    cr_assert(memcmp(ra, rb, 24) != 0, "the same nonce twice");
+    cr_assert(memcmp(ra + 24, rb + 24, a_len - 24) != 0, "the same ciphertext twice");
+    free(ra);
+    free(rb);
+    free(a);
+    free(b);
+}
+
+Test(crypto, sealed_wrong_key_or_cid)
+{
+    check_sealed_fails(key_c2, "c1", TASK_JSON_SEALED, strlen(TASK_JSON_SEALED));
+    /* Sealed for c1: neither another customer nor a near-miss of the id opens it. */
+    check_sealed_fails(key_c1, "c2", TASK_JSON_SEALED, strlen(TASK_JSON_SEALED));
+    check_sealed_fails(key_c1, "c1 ", TASK_JSON_SEALED, strlen(TASK_JSON_SEALED));
+    check_sealed_fails(key_c1, "", TASK_JSON_SEALED, strlen(TASK_JSON_SEALED));
+    char *c = crypto_sealed_encrypt(key_c1, "", TASK_JSON, strlen(TASK_JSON));
+    cr_assert_not_null(c);
+    check_sealed_fails(key_c1, "c1", c, strlen(c));
+    free(c);
+}
+
+Test(crypto, sealed_every_bit_flip_fails)
+{
+    size_t len = 0;
+    uint8_t *bytes = sealed_bytes(TASK_JSON_SEALED, &len);
+    for (size_t i = 0; i < len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            bytes[i] ^= (uint8_t)(1u << bit);
+            char *wire = sealed_wire(bytes, len);
+            check_sealed_fails(key_c1, "c1", wire, strlen(wire));
+            free(wire);
+            bytes[i] ^= (uint8_t)(1u << bit);
+        }
+    }
+    free(bytes);
+    /* On the wire too: every bit of every character, prefix included. */
+    char wire[sizeof(TASK_JSON_SEALED)];
+    memcpy(wire, TASK_JSON_SEALED, sizeof(wire));
+    for (size_t i = 0; i + 1 < sizeof(wire); i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            wire[i] ^= (char)(1u << bit);
+            check_sealed_fails(key_c1, "c1", wire, sizeof(wire) - 1);
+            wire[i] ^= (char)(1u << bit);
+        }
+    }
+}
+
+Test(crypto, sealed_truncation_at_every_length_fails)
+{
+    size_t wire_len = strlen(TASK_JSON_SEALED);
+    for (size_t n = 0; n < wire_len; n++)
+        check_sealed_fails(key_c1, "c1", TASK_JSON_SEALED, n);
+    /* Cut in the bytes and encoded again, so that the base64 is valid. */
+    size_t len = 0;
+    uint8_t *bytes = sealed_bytes(TASK_JSON_SEALED, &len);
+    for (size_t n = 0; n < len; n++) {
+        char *wire = sealed_wire(bytes, n);
+        check_sealed_fails(key_c1, "c1", wire, strlen(wire));
+        free(wire);
+    }
+    free(bytes);
+}
+
+Test(crypto, sealed_decrypt_rejects_malformed)
+{
+    check_sealed_fails(key_c1, "c1", NULL, 0);
+    check_sealed_fails(key_c1, "c1", "sym1.", 5);
+    /* The legacy form, plain JSON, another version, a prefix in another case. */
+    check_sealed_fails(key_c1, "c1", TASK_JSON_CIPHER, strlen(TASK_JSON_CIPHER));
+    check_sealed_fails(key_c1, "c1", TASK_JSON, strlen(TASK_JSON));
+    char other[sizeof(EMPTY_SEALED)];
+    memcpy(other, EMPTY_SEALED, sizeof(other));
+    other[3] = '2';
+    check_sealed_fails(key_c1, "c1", other, strlen(other));
+    memcpy(other, "SYM1.", 5);
+    check_sealed_fails(key_c1, "c1", other, strlen(other));
+    /* Whitespace inside or after the base64, padding missing. */
+    check_sealed_fails(key_c1, "c1", EMPTY_SEALED "\n", strlen(EMPTY_SEALED) + 1);
+    check_sealed_fails(
+        key_c1, "c1",
+        "sym1. AAECAwQFBgcICQoLDA0ODxAREhMUFRYXYcmFIv6bxBaXqzoXRDUtnA==", strlen(EMPTY_SEALED) + 1);
+    check_sealed_fails(key_c1, "c1", EMPTY_SEALED, strlen(EMPTY_SEALED) - 2);
+    /* Too short to hold a nonce and a tag, even when it is valid base64. */
+    char *wire = sealed_wire((const uint8_t *)"0123456789012345678901234567890123456789", 39);
+    check_sealed_fails(key_c1, "c1", wire, strlen(wire));
+    free(wire);
+}
+
+Test(crypto, sealed_decrypt_not_nul_terminated)
+{
+    char buf[256];
+    size_t n = strlen(TASK_JSON_SEALED);
+    memcpy(buf, TASK_JSON_SEALED, n);
+    memcpy(buf + n, "QUFBQQ==", 8);
+    char *p = crypto_sealed_decrypt(key_c1, "c1", buf, n, NULL);
+    cr_assert_not_null(p);
+    cr_assert_str_eq(p, TASK_JSON);
+    free(p);
+}
+
+Test(crypto, is_sealed)
+{
+    cr_assert(crypto_is_sealed("sym1.", 5));
+    cr_assert(crypto_is_sealed(TASK_JSON_SEALED, strlen(TASK_JSON_SEALED)));
+    cr_assert(crypto_is_sealed(" \t\r\nsym1.x", 10));
+    cr_assert_not(crypto_is_sealed("sym1", 4));
+    cr_assert_not(crypto_is_sealed("sym1.", 4), "the length bounds the look");
+    cr_assert_not(crypto_is_sealed(NULL, 0));
+    cr_assert_not(crypto_is_sealed("   ", 3));
+    cr_assert_not(crypto_is_sealed("xsym1.", 6));
+    cr_assert_not(crypto_is_sealed("\vsym1.", 6), "only space, tab, CR and LF are skipped");
+    cr_assert_not(crypto_is_sealed(TASK_JSON_CIPHER, strlen(TASK_JSON_CIPHER)));
+    cr_assert_not(crypto_is_sealed(TASK_JSON, strlen(TASK_JSON)));
 }
