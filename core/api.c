@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "crypto.h"
 #include "log.h"
+#include "replay.h"
 #include "taskinfo.h"
 #include "validate.h"
 
@@ -266,6 +267,27 @@ static auth_str_t auth_str(h2o_iovec_t v)
     return (auth_str_t){v.base, v.len};
 }
 
+/* A verified signature is accepted once (API.md, Security): answers 401 to a replay. */
+static int api_check_replay(api_call_t *call, const auth_request_t *ar, time_t now)
+{
+    if (call->d->replay == NULL)
+        return 0;
+    time_t date;
+    if (auth_parse_date(ar->sym_date.ptr, ar->sym_date.len, &date) != 0)
+        return 0; /* cannot happen: auth_verify parsed it */
+    int r = replay_check(call->d->replay, ar->authorization.ptr, ar->authorization.len, date, now);
+    if (r == REPLAY_OK)
+        return 0;
+    const char *why = r == REPLAY_SEEN
+                          ? "Replayed request: this signature was used already; sign every "
+                            "request anew (a new Sym-date)"
+                          : "Request too old to be checked for replay; sign it anew";
+    log_warn(NULL, "refused %.*s %.*s for customer [%s]: %s", (int)call->req->method.len,
+             call->req->method.base, (int)call->path.len, call->path.base, call->cid_str, why);
+    api_reply(call, API_UNAUTHORIZED, NULL, "%s", why);
+    return -1;
+}
+
 /* Verifies the signature of a customer request; answers and returns -1 when it fails. */
 static int api_authenticate(api_call_t *call)
 {
@@ -282,9 +304,10 @@ static int api_authenticate(api_call_t *call)
         .content_md5 = auth_str(api_header(req, "content-md5")),
     };
     auth_result_t res;
-    if (auth_verify(call->d->customers, &ar, time(NULL), &res) == 0) {
+    time_t now = time(NULL);
+    if (auth_verify(call->d->customers, &ar, now, &res) == 0) {
         auth_result_clear(&res);
-        return 0;
+        return api_check_replay(call, &ar, now);
     }
     json_t *values = NULL;
     if (res.string_to_sign != NULL)

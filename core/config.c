@@ -49,6 +49,8 @@ static const key_def_t key_defs[] = {
     {"kafka.embedded.partitions", KEY_UINT, FIELD(kafka_embedded_partitions), 1, 256},
     {"sml.task.max", KEY_UINT, FIELD(task_max), 1, 1024},
     {"auth.allow_plaintext_taskinfo", KEY_BOOL, FIELD(allow_plaintext_taskinfo), 0, 0},
+    {"auth.replay_protection", KEY_BOOL, FIELD(replay_protection), 0, 0},
+    {"auth.replay_cache_size", KEY_UINT, FIELD(replay_cache_size), 1000, 10000000},
     {"log.level", KEY_LOG_LEVEL, FIELD(log_level), 0, 0},
     {"tls.cert", KEY_PATH, FIELD(tls_cert), 0, 0},
     {"tls.key", KEY_PATH, FIELD(tls_key), 0, 0},
@@ -68,6 +70,8 @@ void config_init(config_t *cfg)
     cfg->state_dir = strdup(SYMTASK_STATEDIR);
     cfg->customers_file = strdup(SYMTASK_SYSCONFDIR "/customers");
     cfg->task_max = 4;
+    cfg->replay_protection = true;
+    cfg->replay_cache_size = 100000;
     cfg->kafka_embedded_brokers = 1;
     cfg->kafka_embedded_partitions = 4;
     cfg->log_level = LOG_INFO;

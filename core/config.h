@@ -30,6 +30,8 @@ typedef struct config {
     unsigned kafka_embedded_brokers;    /* default 1, 1..9 */
     unsigned kafka_embedded_partitions; /* partitions of topics the daemon creates, default 4 */
     bool allow_plaintext_taskinfo;      /* auth.allow_plaintext_taskinfo, default false */
+    bool replay_protection;             /* auth.replay_protection, default true */
+    unsigned replay_cache_size;         /* auth.replay_cache_size, default 100000 */
     int log_level;                      /* log.level: a log_level_t, default LOG_INFO */
     size_t http_max_body;               /* http.max_body bytes, default 1 MiB; accepts 512k, 1m */
     unsigned stop_timeout_ms;           /* task.stop_timeout_ms, default 10000 */

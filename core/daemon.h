@@ -70,6 +70,7 @@ typedef struct daemon {
     char plugin_dir[4096];
     char default_bootstrap[1024]; /* kafka.bootstrap.servers or the embedded cluster's */
     struct embedded_kafka *embedded;
+    struct replay *replay; /* signatures already used; NULL with auth.replay_protection off */
 
     task_t **tasks; /* live tasks (not deleted), in no particular order */
     size_t task_count, task_cap;

@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "kafka_embedded.h"
 #include "log.h"
+#include "replay.h"
 #include "symtask_build.h"
 #include "taskinfo.h"
 #include "validate.h"
@@ -345,6 +346,14 @@ int main(int argc, char **argv)
         goto fatal;
     if (sup_init(&d, errstr, sizeof(errstr)) != 0)
         goto fatal;
+    if (cfg.replay_protection && (d.replay = replay_new(cfg.replay_cache_size)) == NULL) {
+        snprintf(errstr, sizeof(errstr), "out of memory for auth.replay_cache_size = %u",
+                 cfg.replay_cache_size);
+        goto fatal;
+    }
+    if (!cfg.replay_protection)
+        log_warn(NULL, "auth.replay_protection = false: a signed request can be replayed "
+                       "within its date window");
     if (check_only) {
         printf("symtaskd: configuration OK (%zu customers, %zu tasks)\n",
                customers_count(d.customers), d.task_count);
@@ -467,6 +476,7 @@ out:
     free(d.tasks);
     free(d.retired);
     embedded_kafka_stop(d.embedded);
+    replay_free(d.replay);
     if (d.store != NULL)
         store_close(d.store);
     if (d.customers != NULL)

@@ -194,8 +194,11 @@ h_response_t h_request(harness_t *h, const char *method, const char *path, const
     char md5[25] = "";
     if (body_len > 0)
         crypto_md5_b64(body, body_len, md5);
+    /* every request signs anew: the daemon refuses a signature it saw before */
     char date[40];
-    auth_format_date(time(NULL), 123456789, date);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    auth_format_date(ts.tv_sec, ts.tv_nsec, date);
 
     char raw_path[2048];
     snprintf(raw_path, sizeof(raw_path), "%s", path);
