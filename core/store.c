@@ -1,6 +1,8 @@
-/* store.c: task definitions and desired states as one JSON file per task under state.dir. */
+/* store.c: task definitions and desired states as one JSON file per task under state.dir,
+ * the TaskInfo and last error sealed with the key in {state.dir}/store.key. */
 #include "store.h"
 
+#include "log.h"
 #include "taskinfo.h"
 
 #include <dirent.h>
@@ -14,8 +16,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define STORE_FORMAT 1
-#define STATE_FILE_MAX (64u << 20) /* far above any TaskInfo the API accepts */
+#include <sodium.h>
+
+#define STORE_FORMAT_PLAIN 1 /* earlier versions: TaskInfo and lastError in clear */
+#define STORE_FORMAT 2       /* TaskInfo and lastError sealed, see docs/security.md */
+#define KEY_FILE "store.key"
+#define KEY_SIZE crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+#define NONCE_SIZE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG_SIZE crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define AD_MAX (2 * TASKINFO_ID_MAX + 2) /* "cid/tid" */
+#define STATE_FILE_MAX (64u << 20)       /* far above any TaskInfo the API accepts */
 #define TASK_SUFFIX ".task"
 #define TMP_SUFFIX ".tmp"
 
@@ -25,8 +35,12 @@
 struct store {
     char *dir;
     char *tasks_dir;
+    char *key_path;
+    unsigned char *key; /* KEY_SIZE bytes; sodium_malloc: locked, left out of core dumps */
     pthread_mutex_t lock;
 };
+
+static int key_load(store_t *store, char *errstr, size_t errstr_size);
 
 static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -53,6 +67,15 @@ static char *path_fmt(const char *fmt, ...)
     n = vasprintf(&p, fmt, ap);
     va_end(ap);
     return n < 0 ? NULL : p;
+}
+
+/* Frees a buffer that held a TaskInfo or a last error in clear. */
+static void wipe_free(void *buf, size_t len)
+{
+    if (buf == NULL)
+        return;
+    sodium_memzero(buf, len);
+    free(buf);
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -107,6 +130,10 @@ store_t *store_open(const char *state_dir, char *errstr, size_t errstr_size)
     store_t *store;
     bool created;
 
+    if (sodium_init() < 0) {
+        fail(errstr, errstr_size, "cannot initialise libsodium");
+        return NULL;
+    }
     store = calloc(1, sizeof(*store));
     if (store == NULL) {
         fail(errstr, errstr_size, "out of memory");
@@ -115,7 +142,10 @@ store_t *store_open(const char *state_dir, char *errstr, size_t errstr_size)
     pthread_mutex_init(&store->lock, NULL);
     store->dir = strdup(state_dir);
     store->tasks_dir = path_fmt("%s/tasks", state_dir);
-    if (store->dir == NULL || store->tasks_dir == NULL) {
+    store->key_path = path_fmt("%s/" KEY_FILE, state_dir);
+    store->key = sodium_malloc(KEY_SIZE);
+    if (store->dir == NULL || store->tasks_dir == NULL || store->key_path == NULL ||
+        store->key == NULL) {
         fail(errstr, errstr_size, "out of memory");
         goto error;
     }
@@ -131,6 +161,8 @@ store_t *store_open(const char *state_dir, char *errstr, size_t errstr_size)
              strerror(errno));
         goto error;
     }
+    if (key_load(store, errstr, errstr_size) < 0)
+        goto error;
     return store;
 
 error:
@@ -148,6 +180,8 @@ void store_close(store_t *store)
     if (store == NULL)
         return;
     pthread_mutex_destroy(&store->lock);
+    sodium_free(store->key); /* zeroes it */
+    free(store->key_path);
     free(store->tasks_dir);
     free(store->dir);
     free(store);
@@ -182,6 +216,95 @@ static int time_parse(const char *s, time_t *out)
     return 0;
 }
 
+/* ---- sealing ---------------------------------------------------------------------------- */
+
+/* The additional data of a sealed part: "cid/tid", so that a sealed part copied into another
+ * task's file does not open there. Ids never hold a '/'. */
+static size_t seal_ad(const char *cid, const char *tid, char ad[AD_MAX + 1])
+{
+    return (size_t)snprintf(ad, AD_MAX + 1, "%s/%s", cid, tid);
+}
+
+/* base64(nonce || XChaCha20-Poly1305(@plain, key, additional data "cid/tid")) as a new JSON
+ * string, or NULL when out of memory. */
+static json_t *seal(const store_t *store, const char *cid, const char *tid, const char *plain,
+                    size_t plain_len)
+{
+    size_t blob_len = NONCE_SIZE + plain_len + TAG_SIZE, b64_size, ad_len;
+    unsigned char *blob = NULL;
+    char ad[AD_MAX + 1], *b64 = NULL;
+    json_t *sealed = NULL;
+
+    b64_size = sodium_base64_ENCODED_LEN(blob_len, sodium_base64_VARIANT_ORIGINAL);
+    blob = malloc(blob_len);
+    b64 = malloc(b64_size);
+    if (blob == NULL || b64 == NULL)
+        goto out;
+    ad_len = seal_ad(cid, tid, ad);
+    randombytes_buf(blob, NONCE_SIZE);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        blob + NONCE_SIZE, NULL, (const unsigned char *)plain, plain_len, (const unsigned char *)ad,
+        ad_len, NULL, blob, store->key);
+    sodium_bin2base64(b64, b64_size, blob, blob_len, sodium_base64_VARIANT_ORIGINAL);
+    sealed = json_string(b64);
+
+out:
+    free(blob);
+    free(b64);
+    return sealed;
+}
+
+/* Opens a sealed part into a new NUL-terminated buffer (to be wiped with wipe_free). 0 on
+ * success; -1 with @reason when it is not a sealed part of this file under this key; -2 when
+ * out of memory. */
+static int unseal(const store_t *store, const char *cid, const char *tid, const char *b64,
+                  char **plain_out, size_t *plain_len, char *reason, size_t reason_size)
+{
+    size_t b64_len = strlen(b64), blob_max = b64_len / 4 * 3 + 3, blob_len, ad_len;
+    unsigned long long len;
+    unsigned char *blob = NULL, *plain = NULL;
+    char ad[AD_MAX + 1];
+    int rc = -2;
+
+    blob = malloc(blob_max);
+    if (blob == NULL)
+        goto out;
+    if (sodium_base642bin(blob, blob_max, b64, b64_len, NULL, &blob_len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        snprintf(reason, reason_size, "\"sealedTaskInfo\" is not base64");
+        rc = -1;
+        goto out;
+    }
+    if (blob_len < NONCE_SIZE + TAG_SIZE) {
+        snprintf(reason, reason_size, "\"sealedTaskInfo\" is too short to be sealed");
+        rc = -1;
+        goto out;
+    }
+    plain = malloc(blob_len - NONCE_SIZE - TAG_SIZE + 1);
+    if (plain == NULL)
+        goto out;
+    ad_len = seal_ad(cid, tid, ad);
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &len, NULL, blob + NONCE_SIZE,
+                                                   blob_len - NONCE_SIZE, (const unsigned char *)ad,
+                                                   ad_len, blob, store->key) != 0) {
+        snprintf(reason, reason_size,
+                 "\"sealedTaskInfo\" cannot be decrypted with " KEY_FILE
+                 " (another key, or the file was altered or copied from another task)");
+        rc = -1;
+        goto out;
+    }
+    plain[len] = '\0';
+    *plain_out = (char *)plain;
+    *plain_len = (size_t)len;
+    plain = NULL;
+    rc = 0;
+
+out:
+    free(blob);
+    free(plain); /* nothing was decrypted into it */
+    return rc;
+}
+
 /* ---- put and delete --------------------------------------------------------------------- */
 
 /* Worker error text may carry bytes that are not UTF-8, which JSON strings cannot. */
@@ -196,15 +319,17 @@ static json_t *text_to_json(const char *text)
         if ((unsigned char)*p >= 0x80)
             *p = '?';
     s = json_string(copy);
-    free(copy);
+    wipe_free(copy, strlen(copy));
     return s;
 }
 
-static json_t *task_to_json(const stored_task_t *task, json_t *taskinfo, char *errstr,
-                            size_t errstr_size)
+/* The format 2 file of @task: the TaskInfo and the last error (plugins' messages may quote
+ * secrets) are sealed, the rest is in clear. */
+static json_t *task_to_json(store_t *store, const stored_task_t *task, json_t *taskinfo,
+                            char *errstr, size_t errstr_size)
 {
-    char created[32], updated[32];
-    json_t *root;
+    char created[32], updated[32], *plain = NULL;
+    json_t *root = NULL, *secret = NULL, *sealed = NULL;
 
     if (time_format(task->created, created, sizeof(created)) < 0 ||
         time_format(task->updated, updated, sizeof(updated)) < 0) {
@@ -212,18 +337,33 @@ static json_t *task_to_json(const stored_task_t *task, json_t *taskinfo, char *e
              task->tid);
         return NULL;
     }
-    root = json_pack("{s:i, s:s, s:s, s:O, s:s, s:s, s:s}", "format", STORE_FORMAT, "cid",
-                     task->cid, "tid", task->tid, "taskInfo", taskinfo, "desired",
+    secret = json_pack("{s:O}", "taskInfo", taskinfo);
+    if (secret == NULL ||
+        (task->last_error != NULL &&
+         json_object_set_new(secret, "lastError", text_to_json(task->last_error)) < 0))
+        goto nomem;
+    plain = json_dumps(secret, JSON_COMPACT);
+    if (plain == NULL)
+        goto nomem;
+    sealed = seal(store, task->cid, task->tid, plain, strlen(plain));
+    if (sealed == NULL)
+        goto nomem;
+    root = json_pack("{s:i, s:s, s:s, s:o, s:s, s:s, s:s}", "format", STORE_FORMAT, "cid",
+                     task->cid, "tid", task->tid, "sealedTaskInfo", sealed, "desired",
                      task->desired_running ? "running" : "stopped", "created", created, "updated",
                      updated);
-    if (root == NULL ||
-        (task->last_error != NULL &&
-         json_object_set_new(root, "lastError", text_to_json(task->last_error)) < 0)) {
-        fail(errstr, errstr_size, "out of memory");
-        json_decref(root);
-        return NULL;
-    }
+    if (root == NULL)
+        goto nomem;
+    wipe_free(plain, strlen(plain));
+    json_decref(secret);
     return root;
+
+nomem:
+    fail(errstr, errstr_size, "out of memory");
+    if (plain != NULL)
+        wipe_free(plain, strlen(plain));
+    json_decref(secret);
+    return NULL;
 }
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -263,7 +403,7 @@ int store_put(store_t *store, const stored_task_t *task, char *errstr, size_t er
              task->tid);
         goto error;
     }
-    root = task_to_json(task, checked, errstr, errstr_size);
+    root = task_to_json(store, task, checked, errstr, errstr_size);
     if (root == NULL)
         goto error;
     text = json_dumps(root, JSON_INDENT(2));
@@ -456,7 +596,8 @@ static void corrupt(char *errstr, size_t errstr_size, const char *path, const ch
          path, reason);
 }
 
-/* Reads the whole file into a NUL-terminated buffer. */
+/* Reads the whole file into a NUL-terminated buffer (to be freed with wipe_free: a format 1
+ * file holds secrets in clear). */
 static char *read_file(const char *path, size_t *len, char *errstr, size_t errstr_size)
 {
     size_t cap = 4096, n = 0;
@@ -476,9 +617,12 @@ static char *read_file(const char *path, size_t *len, char *errstr, size_t errst
                 corrupt(errstr, errstr_size, path, "larger than 64 MiB");
                 goto error;
             }
-            nbuf = realloc(buf, cap * 2);
+            /* not realloc: the old buffer is wiped before it goes */
+            nbuf = malloc(cap * 2);
             if (nbuf == NULL)
                 goto nomem;
+            memcpy(nbuf, buf, n);
+            wipe_free(buf, n);
             buf = nbuf;
             cap *= 2;
         }
@@ -504,26 +648,29 @@ nomem:
 error:
     if (fd >= 0)
         close(fd);
-    free(buf);
+    wipe_free(buf, n);
     return NULL;
 }
 
-/* Parses and checks one state file into @task; @task->taskinfo is then a new reference. */
-static int load_file(const char *path, const char *cid, const char *tid, stored_task_t *task,
-                     json_t **root_out, char *errstr, size_t errstr_size)
+/* Parses and checks one state file into @task; @task->taskinfo is then a new reference and
+ * @keep_out a reference that keeps @task->last_error alive. @format_out tells a format 1 file
+ * (to migrate) from a format 2 one. */
+static int load_file(const store_t *store, const char *path, const char *cid, const char *tid,
+                     stored_task_t *task, json_t **keep_out, int *format_out, char *errstr,
+                     size_t errstr_size)
 {
-    char reason[768], verr[512];
+    char reason[768], verr[512], *text, *near, *plain;
     const char *desired, *s;
+    json_t *root = NULL, *body = NULL, *v;
     json_error_t jerr;
-    json_t *root = NULL, *v;
-    char *text, *near;
-    size_t len;
+    size_t len, plain_len;
+    int format, rc;
 
     text = read_file(path, &len, errstr, errstr_size);
     if (text == NULL)
         return -1;
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
+    wipe_free(text, len);
     if (root == NULL) {
         /* jansson quotes the token it stopped at, which may be part of a secret. */
         near = strstr(jerr.text, " near '");
@@ -538,10 +685,13 @@ static int load_file(const char *path, const char *cid, const char *tid, stored_
         goto corrupt;
     }
     v = json_object_get(root, "format");
-    if (!json_is_integer(v) || json_integer_value(v) != STORE_FORMAT) {
-        snprintf(reason, sizeof(reason), "\"format\" is not %d", STORE_FORMAT);
+    if (!json_is_integer(v) ||
+        (json_integer_value(v) != STORE_FORMAT_PLAIN && json_integer_value(v) != STORE_FORMAT)) {
+        snprintf(reason, sizeof(reason), "\"format\" is not %d or %d", STORE_FORMAT_PLAIN,
+                 STORE_FORMAT);
         goto corrupt;
     }
+    format = (int)json_integer_value(v);
     s = json_string_value(json_object_get(root, "cid"));
     if (s == NULL || strcmp(s, cid) != 0) {
         snprintf(reason, sizeof(reason), "\"cid\" does not match its directory %s", cid);
@@ -557,12 +707,6 @@ static int load_file(const char *path, const char *cid, const char *tid, stored_
         snprintf(reason, sizeof(reason), "\"desired\" is not \"running\" or \"stopped\"");
         goto corrupt;
     }
-    v = json_object_get(root, "lastError");
-    if (v != NULL && !json_is_string(v)) {
-        snprintf(reason, sizeof(reason), "\"lastError\" is not a string");
-        goto corrupt;
-    }
-    task->last_error = json_string_value(v);
     s = json_string_value(json_object_get(root, "created"));
     if (s == NULL || time_parse(s, &task->created) < 0) {
         snprintf(reason, sizeof(reason), "\"created\" is not a time like 2026-11-28T13:55:08Z");
@@ -573,7 +717,45 @@ static int load_file(const char *path, const char *cid, const char *tid, stored_
         snprintf(reason, sizeof(reason), "\"updated\" is not a time like 2026-11-28T13:55:08Z");
         goto corrupt;
     }
-    task->taskinfo = taskinfo_validate(json_object_get(root, "taskInfo"), verr, sizeof(verr));
+
+    /* The secret part: the file itself in format 1, the opened "sealedTaskInfo" in format 2. */
+    if (format == STORE_FORMAT_PLAIN) {
+        body = json_incref(root);
+    } else {
+        if (json_object_get(root, "taskInfo") != NULL ||
+            json_object_get(root, "lastError") != NULL) {
+            snprintf(reason, sizeof(reason),
+                     "\"taskInfo\" or \"lastError\" in clear in a format %d file", STORE_FORMAT);
+            goto corrupt;
+        }
+        s = json_string_value(json_object_get(root, "sealedTaskInfo"));
+        if (s == NULL) {
+            snprintf(reason, sizeof(reason), "\"sealedTaskInfo\" is missing or not a string");
+            goto corrupt;
+        }
+        rc = unseal(store, cid, tid, s, &plain, &plain_len, reason, sizeof(reason));
+        if (rc == -2) {
+            fail(errstr, errstr_size, "out of memory");
+            json_decref(root);
+            return -1;
+        }
+        if (rc < 0)
+            goto corrupt;
+        /* no error text: jansson would quote the plaintext */
+        body = json_loadb(plain, plain_len, JSON_REJECT_DUPLICATES, NULL);
+        wipe_free(plain, plain_len);
+        if (!json_is_object(body)) {
+            snprintf(reason, sizeof(reason), "the sealed part is not a JSON object");
+            goto corrupt;
+        }
+    }
+    v = json_object_get(body, "lastError");
+    if (v != NULL && !json_is_string(v)) {
+        snprintf(reason, sizeof(reason), "\"lastError\" is not a string");
+        goto corrupt;
+    }
+    task->last_error = json_string_value(v);
+    task->taskinfo = taskinfo_validate(json_object_get(body, "taskInfo"), verr, sizeof(verr));
     if (task->taskinfo == NULL) {
         snprintf(reason, sizeof(reason), "invalid taskInfo (%s)", verr);
         goto corrupt;
@@ -587,24 +769,27 @@ static int load_file(const char *path, const char *cid, const char *tid, stored_
     snprintf(task->cid, sizeof(task->cid), "%s", cid);
     snprintf(task->tid, sizeof(task->tid), "%s", tid);
     task->desired_running = strcmp(desired, "running") == 0;
-    *root_out = root; /* keeps last_error alive */
+    *keep_out = body;
+    *format_out = format;
+    json_decref(root);
     return 0;
 
 corrupt:
     corrupt(errstr, errstr_size, path, reason);
+    json_decref(body);
     json_decref(root);
     return -1;
 }
 
 static int load_customer(store_t *store, const char *cid, store_visit_cb cb, void *arg,
-                         char *errstr, size_t errstr_size)
+                         size_t *migrated, char *errstr, size_t errstr_size)
 {
-    char *cid_dir = NULL, *path = NULL, tid[TASKINFO_ID_MAX + 1];
+    char *cid_dir = NULL, *path = NULL, tid[TASKINFO_ID_MAX + 1], msg[1024];
     name_list_t names = {0};
     stored_task_t task;
-    json_t *root;
+    json_t *keep;
     size_t i, len;
-    int rc = -1;
+    int rc = -1, format;
 
     cid_dir = path_fmt("%s/%s", store->tasks_dir, cid);
     if (cid_dir == NULL) {
@@ -642,11 +827,21 @@ static int load_customer(store_t *store, const char *cid, store_visit_cb cb, voi
         memcpy(tid, name, len - strlen(TASK_SUFFIX));
         tid[len - strlen(TASK_SUFFIX)] = '\0';
         memset(&task, 0, sizeof(task));
-        if (load_file(path, cid, tid, &task, &root, errstr, errstr_size) < 0)
+        if (load_file(store, path, cid, tid, &task, &keep, &format, errstr, errstr_size) < 0)
             goto out;
+        /* A plaintext file of an earlier version is sealed as soon as it is read. */
+        if (format == STORE_FORMAT_PLAIN) {
+            if (store_put(store, &task, msg, sizeof(msg)) < 0) {
+                fail(errstr, errstr_size, "cannot encrypt state file %s: %s", path, msg);
+                json_decref(task.taskinfo);
+                json_decref(keep);
+                goto out;
+            }
+            (*migrated)++;
+        }
         rc = cb(&task, arg);
         json_decref(task.taskinfo);
-        json_decref(root);
+        json_decref(keep);
         if (rc != 0) {
             fail(errstr, errstr_size, "loading the state stopped at %s (the task was refused)",
                  path);
@@ -666,9 +861,9 @@ out:
 int store_load_all(store_t *store, store_visit_cb cb, void *arg, char *errstr, size_t errstr_size)
 {
     name_list_t cids = {0};
+    size_t i, migrated = 0;
     struct stat st;
     char *path = NULL;
-    size_t i;
     int rc = -1;
 
     if (list_dir(store->tasks_dir, &cids, errstr, errstr_size) < 0)
@@ -693,7 +888,7 @@ int store_load_all(store_t *store, store_visit_cb cb, void *arg, char *errstr, s
                  path);
             goto out;
         }
-        rc = load_customer(store, cid, cb, arg, errstr, errstr_size);
+        rc = load_customer(store, cid, cb, arg, &migrated, errstr, errstr_size);
         if (rc != 0)
             goto out;
         rc = -1;
@@ -701,7 +896,218 @@ int store_load_all(store_t *store, store_visit_cb cb, void *arg, char *errstr, s
     rc = 0;
 
 out:
+    if (migrated > 0)
+        log_info(NULL, "%zu plaintext state file%s (format %d) encrypted with %s (format %d)",
+                 migrated, migrated == 1 ? "" : "s", STORE_FORMAT_PLAIN, store->key_path,
+                 STORE_FORMAT);
     name_list_free(&cids);
     free(path);
     return rc;
+}
+
+/* ---- key file --------------------------------------------------------------------------- */
+
+/* True when @path is a plaintext task file (format 1), which needs no key. */
+static bool is_plain_task_file(const char *path)
+{
+    char ignored[512], *text;
+    json_t *root, *v;
+    size_t len;
+    bool plain;
+
+    text = read_file(path, &len, ignored, sizeof(ignored));
+    if (text == NULL)
+        return false;
+    root = json_loadb(text, len, 0, NULL);
+    wipe_free(text, len);
+    v = json_object_get(root, "format");
+    plain = json_is_integer(v) && json_integer_value(v) == STORE_FORMAT_PLAIN;
+    json_decref(root);
+    return plain;
+}
+
+/* Looks for a task file that may be sealed (any but a readable format 1 file): 1 and its path
+ * in @found (malloc'd) when there is one, 0 when there is none, -1 on error. */
+static int find_sealed_file(store_t *store, char **found, char *errstr, size_t errstr_size)
+{
+    name_list_t cids = {0}, names = {0};
+    char *path = NULL;
+    struct stat st;
+    size_t i, j;
+    int rc = -1;
+
+    if (list_dir(store->tasks_dir, &cids, errstr, errstr_size) < 0)
+        return -1;
+    for (i = 0; i < cids.count; i++) {
+        free(path);
+        path = path_fmt("%s/%s", store->tasks_dir, cids.names[i]);
+        if (path == NULL)
+            goto nomem;
+        /* Anything else there stops store_load_all with its own message. */
+        if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        name_list_free(&names);
+        if (list_dir(path, &names, errstr, errstr_size) < 0)
+            goto out;
+        for (j = 0; j < names.count; j++) {
+            if (!has_suffix(names.names[j], TASK_SUFFIX))
+                continue;
+            *found = path_fmt("%s/%s", path, names.names[j]);
+            if (*found == NULL)
+                goto nomem;
+            if (!is_plain_task_file(*found)) {
+                rc = 1;
+                goto out;
+            }
+            free(*found);
+            *found = NULL;
+        }
+    }
+    rc = 0;
+    goto out;
+
+nomem:
+    fail(errstr, errstr_size, "out of memory");
+out:
+    name_list_free(&names);
+    name_list_free(&cids);
+    free(path);
+    return rc;
+}
+
+/* Creates the key file with a new random key: 0 on success, 1 when it appeared meanwhile
+ * (another symtaskd on the same state dir), -1 on error. */
+static int key_create(store_t *store, char *errstr, size_t errstr_size)
+{
+    int fd;
+
+    fd = open(store->key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == EEXIST)
+        return 1;
+    if (fd < 0) {
+        fail(errstr, errstr_size, "cannot create key file %s: %s", store->key_path,
+             strerror(errno));
+        return -1;
+    }
+    randombytes_buf(store->key, KEY_SIZE);
+    /* fchmod: a umask like 0277 would leave the daemon a key file it cannot read */
+    if (fchmod(fd, 0600) < 0 || write_all(fd, (const char *)store->key, KEY_SIZE) < 0 ||
+        fsync(fd) < 0) {
+        fail(errstr, errstr_size, "cannot write key file %s: %s", store->key_path, strerror(errno));
+        close(fd);
+        goto error;
+    }
+    if (close(fd) < 0) {
+        fail(errstr, errstr_size, "cannot write key file %s: %s", store->key_path, strerror(errno));
+        goto error;
+    }
+    if (sync_dir(store->dir, errstr, errstr_size) < 0)
+        goto error;
+    log_info(NULL,
+             "created key file %s: task files cannot be read without it; back it up apart from "
+             "the state dir",
+             store->key_path);
+    return 0;
+
+error:
+    unlink(store->key_path);
+    sodium_memzero(store->key, KEY_SIZE);
+    return -1;
+}
+
+/* Reads the key from the open key file @fd after checking its type, mode and size. */
+static int key_read(store_t *store, int fd, char *errstr, size_t errstr_size)
+{
+    unsigned char buf[KEY_SIZE + 1];
+    const char *path = store->key_path;
+    size_t n = 0;
+    struct stat st;
+    ssize_t r;
+    int rc = -1;
+
+    /* fstat the open file, so that the mode checked is the mode of the file read */
+    if (fstat(fd, &st) < 0) {
+        fail(errstr, errstr_size, "cannot read key file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fail(errstr, errstr_size, "cannot read key file %s: %s", path,
+             S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
+        return -1;
+    }
+    if ((st.st_mode & 077) != 0) {
+        fail(errstr, errstr_size, "key file %s is %s by other users (mode %04o); run: chmod 600 %s",
+             path,
+             (st.st_mode & 044)   ? "readable"
+             : (st.st_mode & 022) ? "writable"
+                                  : "accessible",
+             (unsigned)(st.st_mode & 07777), path);
+        return -1;
+    }
+    /* read one byte more than a key, so that a file grown since fstat is seen too */
+    while (n < sizeof(buf)) {
+        r = read(fd, buf + n, sizeof(buf) - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            fail(errstr, errstr_size, "cannot read key file %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (n != KEY_SIZE) {
+        fail(errstr, errstr_size,
+             "key file %s has %s%zu bytes, not %u: it is no key of symtaskd; restore it from a "
+             "backup (symtaskd does not start without it)",
+             path, n > KEY_SIZE ? "more than " : "", n > KEY_SIZE ? (size_t)KEY_SIZE : n,
+             (unsigned)KEY_SIZE);
+        goto out;
+    }
+    memcpy(store->key, buf, KEY_SIZE);
+    rc = 0;
+
+out:
+    sodium_memzero(buf, sizeof(buf));
+    return rc;
+}
+
+/* Reads {state_dir}/store.key, or creates it on the first start. A new key is never made while
+ * task files that may be sealed with the old one exist: they could not be read any more. */
+static int key_load(store_t *store, char *errstr, size_t errstr_size)
+{
+    char *found = NULL;
+    int fd, rc, attempt;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        fd = open(store->key_path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            rc = key_read(store, fd, errstr, errstr_size);
+            close(fd);
+            return rc;
+        }
+        if (errno != ENOENT) {
+            fail(errstr, errstr_size, "cannot read key file %s: %s", store->key_path,
+                 strerror(errno));
+            return -1;
+        }
+        rc = find_sealed_file(store, &found, errstr, errstr_size);
+        if (rc < 0)
+            return -1;
+        if (rc > 0) {
+            fail(errstr, errstr_size,
+                 "key file %s is missing but state file %s is encrypted with it (or is not a "
+                 "plaintext task file); restore the key file from a backup (symtaskd does not "
+                 "make a new key while task files need the old one)",
+                 store->key_path, found);
+            free(found);
+            return -1;
+        }
+        rc = key_create(store, errstr, errstr_size);
+        if (rc <= 0)
+            return rc;
+    }
+    fail(errstr, errstr_size, "cannot read key file %s: %s", store->key_path, strerror(ENOENT));
+    return -1;
 }

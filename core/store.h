@@ -1,5 +1,7 @@
 /* store.h: task definitions and desired states kept under state.dir, one file per task,
- * written atomically (write temp, fsync, rename, fsync dir). Private to core/. */
+ * written atomically (write temp, fsync, rename, fsync dir), the TaskInfo and last error
+ * encrypted with {state.dir}/store.key (docs/security.md "Encryption at rest"). Private to
+ * core/. */
 #ifndef SYMTASK_CORE_STORE_H
 #define SYMTASK_CORE_STORE_H
 
@@ -11,8 +13,10 @@
 typedef struct store store_t;
 
 /* One stored task. The file is {state.dir}/tasks/{cid}/{tid}.task holding JSON:
- * {"format":1,"cid":..,"tid":..,"taskInfo":{..},"desired":"running"|"stopped",
- *  "lastError":"..","created":"ISO-8601","updated":"ISO-8601"} */
+ * {"format":2,"cid":..,"tid":..,"sealedTaskInfo":"base64","desired":"running"|"stopped",
+ *  "created":"ISO-8601","updated":"ISO-8601"}, where sealedTaskInfo = base64(nonce(24) ||
+ * XChaCha20-Poly1305 of {"taskInfo":{..},"lastError":".."} with store.key and additional data
+ * "cid/tid"). Format 1, of earlier versions, held "taskInfo" and "lastError" in clear. */
 typedef struct stored_task {
     char cid[129];
     char tid[129];
@@ -24,18 +28,22 @@ typedef struct stored_task {
     time_t updated;
 } stored_task_t;
 
-/* Opens (creating with mode 0700 if needed) {state_dir} and {state_dir}/tasks. Refuses a
- * state dir it cannot write, with a message naming the path and errno text. */
+/* Opens (creating with mode 0700 if needed) {state_dir} and {state_dir}/tasks, and reads the
+ * 32-byte key {state_dir}/store.key, creating it (mode 0600) on the first start. Refuses a
+ * state dir it cannot write, a key file other users may access ("run: chmod 600 F") or of
+ * another size, and a missing key file while task files it may have sealed exist (a new key
+ * could not read them); the message names the path and the reason. */
 store_t *store_open(const char *state_dir, char *errstr, size_t errstr_size);
 
 typedef int (*store_visit_cb)(const stored_task_t *task, void *arg);
 
-/* Calls @cb for every stored task. Any unreadable, unparseable or invalid file (wrong
- * format, cid/tid not matching its path, TaskInfo failing taskinfo_validate) stops the load
- * with -1 and a message naming the file and the reason ("state file F is corrupt: ...; move it
- * aside or restore it, symtaskd will not start without it"): a file is never skipped or
- * deleted. Leftover *.tmp files from an interrupted write are removed. A non-zero return of
- * @cb stops the walk and is returned. */
+/* Calls @cb for every stored task. A format 1 (plaintext) file is rewritten encrypted before
+ * its @cb, and one line logs how many were. Any unreadable, unparseable or invalid file (wrong
+ * format, cid/tid not matching its path, a sealed part that store.key cannot decrypt there,
+ * TaskInfo failing taskinfo_validate) stops the load with -1 and a message naming the file and
+ * the reason ("state file F is corrupt: ...; move it aside or restore it, symtaskd will not
+ * start without it"): a file is never skipped or deleted. Leftover *.tmp files from an
+ * interrupted write are removed. A non-zero return of @cb stops the walk and is returned. */
 int store_load_all(store_t *store, store_visit_cb cb, void *arg, char *errstr, size_t errstr_size);
 
 /* Writes one task atomically, creating its customer directory. -1 with a message on failure;

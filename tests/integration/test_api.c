@@ -543,3 +543,51 @@ Test(api, embedded_bootstrap_file_is_written)
     fclose(f);
     cr_assert(strncmp(line, "127.0.0.1:", 10) == 0, "%s", line);
 }
+
+/* Sets *found to the path of the first file under @dir holding @needle. */
+static void find_in_files(const char *dir, const char *needle, char *found, size_t found_size)
+{
+    char cmd[1024];
+    FILE *p;
+
+    found[0] = '\0';
+    snprintf(cmd, sizeof(cmd), "grep -rlaF -- '%s' '%s' 2>/dev/null", needle, dir);
+    p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    if (fgets(found, (int)found_size, p) == NULL)
+        found[0] = '\0';
+    pclose(p);
+}
+
+Test(api, task_secrets_never_reach_the_state_dir_or_the_log, .timeout = 180)
+{
+    const char *marker = "MARKER-s3cr3t-value";
+    char state[300], found[512];
+    struct stat sb;
+
+    create_task("secret", "\"sasl.password\":\"MARKER-s3cr3t-value\"");
+    cr_assert_eq(call("GET", BASE "/tasks/secret/start"), 200);
+    cr_assert(h_wait_status(&h, "secret", "status", "running", 15000), "see %s", h.log_path);
+    cr_assert_eq(call("GET", BASE "/tasks/secret/stop"), 200);
+    cr_assert(h_wait_status(&h, "secret", "status", "stopped", 10000));
+    cr_assert_eq(call("POST", BASE "/tasks/secret/restart"), 200);
+    cr_assert(h_wait_status(&h, "secret", "status", "running", 15000), "see %s", h.log_path);
+    cr_assert_eq(call("GET", BASE "/tasks/secret/stop"), 200);
+    cr_assert(h_wait_status(&h, "secret", "status", "stopped", 10000));
+    int wstatus = h_stop(&h, SIGTERM);
+    cr_assert(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "exit status %d", wstatus);
+
+    snprintf(state, sizeof(state), "%s/state/store.key", h.dir);
+    cr_assert_eq(stat(state, &sb), 0, "no key file %s", state);
+    cr_expect_eq(sb.st_mode & 07777, 0600);
+    snprintf(state, sizeof(state), "%s/state/tasks/c1/secret.task", h.dir);
+    cr_assert_eq(stat(state, &sb), 0, "no state file %s", state);
+    snprintf(state, sizeof(state), "%s/state", h.dir);
+    /* the search does see what is in clear there */
+    find_in_files(state, "\"tid\": \"secret\"", found, sizeof(found));
+    cr_assert(strstr(found, "secret.task") != NULL, "grep found '%s'", found);
+    find_in_files(state, marker, found, sizeof(found));
+    cr_expect_str_empty(found, "the secret is in clear in %s", found);
+    find_in_files(h.log_path, marker, found, sizeof(found));
+    cr_expect_str_empty(found, "the secret is in the daemon log %s", h.log_path);
+}
