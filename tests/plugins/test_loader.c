@@ -50,6 +50,9 @@ ParameterizedTestParameters(builtin, descriptor)
         {"linear", SYMTASK_PLUGIN_PREDICTOR},
         {"json", SYMTASK_PLUGIN_SERIALIZER},
         {"csv", SYMTASK_PLUGIN_SERIALIZER},
+#ifdef SYMTASK_HAVE_XGBOOST
+        {"xgboost", SYMTASK_PLUGIN_PREDICTOR},
+#endif
     };
 
     return cr_make_param_array(builtin_t, builtins, sizeof(builtins) / sizeof(builtins[0]));
