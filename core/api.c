@@ -404,8 +404,8 @@ static int api_status(api_call_t *call, task_t *task)
         taskinfo_param(task->taskinfo, "sml.predictor", ""), "serializer",
         taskinfo_param(task->taskinfo, "sml.serializer", "json"), "kafka",
         task->stats ? json_string_value(json_object_get(task->stats, "kafka")) ?: "" : "");
-    static const char *const counters[] = {"recordsIn", "recordsOut", "recordsFailed",
-                                           "consumerLag", "lastRecordDateTime"};
+    static const char *const counters[] = {"recordsIn",         "recordsOut",  "recordsFailed",
+                                           "recordsDeadLetter", "consumerLag", "lastRecordDateTime"};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         status_counter(map, task->stats, counters[i]);
     json_t *values = json_pack("{s:{s:[o]}}", "KSVSMap", "values", map);
@@ -680,24 +680,125 @@ static int api_plugins(api_call_t *call)
     return 0;
 }
 
+/* A growing text buffer for the metrics page. */
+typedef struct text {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} text_t;
+
+static void text_printf(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_printf(text_t *t, const char *fmt, ...)
+{
+    for (int tries = 0; tries < 2 && !t->failed; tries++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = (t->cap + (size_t)n + 1) * 2;
+        char *grown = n >= 0 ? realloc(t->data, cap) : NULL;
+        if (grown == NULL) {
+            t->failed = true;
+            return;
+        }
+        t->data = grown;
+        t->cap = cap;
+    }
+}
+
+/* One metric of every task, from the last heartbeat of its worker. */
+static void metrics_per_task(text_t *t, daemon_t *d, const char *name, const char *type,
+                             const char *help, const char *key)
+{
+    text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (size_t i = 0; i < d->task_count; i++) {
+        task_t *task = d->tasks[i];
+        json_t *v = task->stats ? json_object_get(task->stats, key) : NULL;
+        text_printf(t, "%s{customer=\"%s\",task=\"%s\"} %" JSON_INTEGER_FORMAT "\n", name,
+                    task->cid, task->tid, json_is_integer(v) ? json_integer_value(v) : 0);
+    }
+}
+
+static void metrics_latency(text_t *t, daemon_t *d)
+{
+    static const char name[] = "symtask_batch_latency_seconds";
+    text_printf(t,
+                "# HELP %s Time from a batch handed to the plugins to its last output "
+                "acknowledged by Kafka.\n# TYPE %s histogram\n",
+                name, name);
+    for (size_t i = 0; i < d->task_count; i++) {
+        task_t *task = d->tasks[i];
+        json_t *h = task->stats ? json_object_get(task->stats, "batchLatency") : NULL;
+        json_t *le = json_object_get(h, "le"), *counts = json_object_get(h, "counts");
+        if (!json_is_array(le) || !json_is_array(counts) ||
+            json_array_size(counts) != json_array_size(le) + 1)
+            continue;
+        for (size_t k = 0; k < json_array_size(counts); k++) {
+            char bound[32] = "+Inf";
+            if (k < json_array_size(le))
+                snprintf(bound, sizeof(bound), "%g", json_number_value(json_array_get(le, k)));
+            text_printf(
+                t, "%s_bucket{customer=\"%s\",task=\"%s\",le=\"%s\"} %" JSON_INTEGER_FORMAT "\n",
+                name, task->cid, task->tid, bound, json_integer_value(json_array_get(counts, k)));
+        }
+        text_printf(t, "%s_sum{customer=\"%s\",task=\"%s\"} %.9g\n", name, task->cid, task->tid,
+                    json_number_value(json_object_get(h, "sum")));
+        text_printf(t, "%s_count{customer=\"%s\",task=\"%s\"} %" JSON_INTEGER_FORMAT "\n", name,
+                    task->cid, task->tid, json_integer_value(json_object_get(h, "count")));
+    }
+}
+
+/* Prometheus text format. Task metrics carry customer and task ids only; a worker's counters
+ * start again from 0 when it restarts, which Prometheus reads as a counter reset. */
 static int api_metrics(api_call_t *call)
 {
     daemon_t *d = call->d;
-    char buf[512];
-    int n = snprintf(buf, sizeof(buf),
-                     "# HELP symtask_tasks_running Tasks whose desired state is running.\n"
-                     "# TYPE symtask_tasks_running gauge\n"
-                     "symtask_tasks_running %u\n"
-                     "# HELP symtask_tasks_max The limit sml.task.max.\n"
-                     "# TYPE symtask_tasks_max gauge\n"
-                     "symtask_tasks_max %u\n"
-                     "# HELP symtask_tasks Tasks defined.\n"
-                     "# TYPE symtask_tasks gauge\n"
-                     "symtask_tasks %zu\n",
-                     tasks_running_count(d), d->cfg->task_max, d->task_count);
-    char *body = h2o_mem_alloc_pool(&call->req->pool, (size_t)n);
-    memcpy(body, buf, (size_t)n);
-    api_send_body(call->req, 200, "OK", "text/plain; version=0.0.4", body, (size_t)n);
+    text_t t = {0};
+    text_printf(&t,
+                "# HELP symtask_tasks Tasks defined.\n# TYPE symtask_tasks gauge\n"
+                "symtask_tasks %zu\n"
+                "# HELP symtask_tasks_running Tasks whose desired state is running (and not "
+                "failed): they hold a slot of sml.task.max.\n"
+                "# TYPE symtask_tasks_running gauge\nsymtask_tasks_running %u\n"
+                "# HELP symtask_tasks_max The limit sml.task.max.\n"
+                "# TYPE symtask_tasks_max gauge\nsymtask_tasks_max %u\n",
+                d->task_count, tasks_running_count(d), d->cfg->task_max);
+    text_printf(&t, "# HELP symtask_task_up 1 when the task's worker runs and reached Kafka.\n"
+                    "# TYPE symtask_task_up gauge\n");
+    for (size_t i = 0; i < d->task_count; i++)
+        text_printf(&t, "symtask_task_up{customer=\"%s\",task=\"%s\"} %d\n", d->tasks[i]->cid,
+                    d->tasks[i]->tid, d->tasks[i]->status == TASK_RUNNING);
+    text_printf(&t, "# HELP symtask_worker_restarts_total Restarts of the task's worker after a "
+                    "crash, since the task was last started.\n"
+                    "# TYPE symtask_worker_restarts_total counter\n");
+    for (size_t i = 0; i < d->task_count; i++)
+        text_printf(&t, "symtask_worker_restarts_total{customer=\"%s\",task=\"%s\"} %u\n",
+                    d->tasks[i]->cid, d->tasks[i]->tid, d->tasks[i]->restarts);
+    metrics_per_task(&t, d, "symtask_records_in_total", "counter",
+                     "Records consumed from the source topic.", "recordsIn");
+    metrics_per_task(&t, d, "symtask_records_out_total", "counter",
+                     "Records with their prediction acknowledged on the sink topic.", "recordsOut");
+    metrics_per_task(&t, d, "symtask_records_failed_total", "counter",
+                     "Records that could not be decoded, predicted or encoded.", "recordsFailed");
+    metrics_per_task(&t, d, "symtask_records_dead_letter_total", "counter",
+                     "Failed records acknowledged on the dead-letter topic.", "recordsDeadLetter");
+    metrics_per_task(&t, d, "symtask_consumer_lag", "gauge",
+                     "Records of the source topic not yet consumed by the task's worker.",
+                     "consumerLag");
+    metrics_latency(&t, d);
+    if (t.failed) {
+        free(t.data);
+        return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+    }
+    char *body = h2o_mem_alloc_pool(&call->req->pool, t.len);
+    memcpy(body, t.data, t.len);
+    free(t.data);
+    api_send_body(call->req, 200, "OK", "text/plain; version=0.0.4", body, t.len);
     return 0;
 }
 

@@ -193,15 +193,27 @@ static void worker_send_error(worker_t *w, int fatal, const char *fmt, ...)
 
 static void worker_heartbeat(worker_t *w)
 {
-    pipeline_stats_t stats = {0}, *st = &stats;
+    pipeline_stats_t st = {0};
     if (w->pipeline != NULL)
-        pipeline_get_stats(w->pipeline, &stats);
-    worker_send(w, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "type", "heartbeat", "kafka",
+        pipeline_get_stats(w->pipeline, &st);
+    /* the batch latency histogram, cumulative as Prometheus wants it */
+    json_t *le = json_array(), *counts = json_array();
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= PIPELINE_LATENCY_BUCKETS; i++) {
+        cumulative += st.latency_counts[i];
+        if (i < PIPELINE_LATENCY_BUCKETS)
+            json_array_append_new(le, json_real(pipeline_latency_bounds[i]));
+        json_array_append_new(counts, json_integer((json_int_t)cumulative));
+    }
+    worker_send(w, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:{s:o, s:o, s:f, s:I}}",
+                             "type", "heartbeat", "kafka",
                              w->kafka_state == WORKER_KAFKA_UP ? "up" : "down", "recordsIn",
-                             (json_int_t)st->records_in, "recordsOut", (json_int_t)st->records_out,
-                             "recordsFailed", (json_int_t)st->records_failed, "consumerLag",
-                             (json_int_t)st->consumer_lag, "lastRecordDateTime",
-                             st->last_record_time));
+                             (json_int_t)st.records_in, "recordsOut", (json_int_t)st.records_out,
+                             "recordsFailed", (json_int_t)st.records_failed, "recordsDeadLetter",
+                             (json_int_t)st.records_dead_letter, "consumerLag",
+                             (json_int_t)st.consumer_lag, "lastRecordDateTime", st.last_record_time,
+                             "batchLatency", "le", le, "counts", counts, "sum", st.latency_sum,
+                             "count", (json_int_t)st.batches));
 }
 
 /* Reads what the channel holds into the reader. 1 when the channel is still open, 0 at end

@@ -150,8 +150,9 @@ void task_plugins_close(task_plugins_t *tp)
 /* One consumed batch whose outputs are in flight: its offsets are committed once every output
  * is acknowledged and every earlier batch is committed. */
 typedef struct inflight {
-    int outstanding; /* outputs not yet acknowledged */
-    int failed;      /* an output could not be delivered: never commit this batch */
+    int64_t started_us; /* when the batch was handed to the plugins */
+    int outstanding;    /* outputs not yet acknowledged */
+    int failed;         /* an output could not be delivered: never commit this batch */
     rd_kafka_topic_partition_list_t *offsets;
 } inflight_t;
 
@@ -197,6 +198,13 @@ struct pipeline {
 static int pipeline_keepalive(pipeline_t *p)
 {
     return p->keepalive != NULL ? p->keepalive(p->keepalive_arg) : 0;
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int64_t now_ms(void)
@@ -315,6 +323,20 @@ static void offsets_raise(rd_kafka_topic_partition_list_t *list, const char *top
         tp->offset = offset;
 }
 
+const double pipeline_latency_bounds[PIPELINE_LATENCY_BUCKETS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+
+static void pipeline_observe_latency(pipeline_t *p, double seconds)
+{
+    size_t i = 0;
+    while (i < PIPELINE_LATENCY_BUCKETS && seconds > pipeline_latency_bounds[i])
+        i++;
+    p->stats.latency_counts[i]++;
+    p->stats.latency_sum += seconds;
+    p->stats.batches++;
+}
+
 /* Moves the offsets of acknowledged batches, oldest first, to the commit list. A batch with
  * an undelivered output stops the walk for good: its records and every later one must be
  * read again by the next worker. */
@@ -323,6 +345,7 @@ static void pipeline_collect(pipeline_t *p)
     while (p->ring_count > 0 && p->ring[p->ring_head].outstanding == 0 &&
            !p->ring[p->ring_head].failed) {
         inflight_t *b = &p->ring[p->ring_head];
+        pipeline_observe_latency(p, (double)(now_us() - b->started_us) / 1e6);
         for (int i = 0; i < b->offsets->cnt; i++) {
             rd_kafka_topic_partition_t *tp = &b->offsets->elems[i];
             offsets_raise(p->to_commit, tp->topic, tp->partition, tp->offset);
@@ -361,6 +384,8 @@ static void pipeline_on_delivery(void *app, const rd_kafka_message_t *msg)
                      rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
     } else if (msg->rkt == p->sink_rkt) {
         p->stats.records_out++;
+    } else if (msg->rkt == p->dlq_rkt) {
+        p->stats.records_dead_letter++;
     }
     if (b != NULL)
         b->outstanding--;
@@ -428,7 +453,6 @@ static int pipeline_dead_letter(pipeline_t *p, const rd_kafka_message_t *m, cons
     rd_kafka_header_add(hdrs, "symtask.source.topic", -1, rd_kafka_topic_name(m->rkt), -1);
     rd_kafka_header_add(hdrs, "symtask.source.partition", -1, partition, -1);
     rd_kafka_header_add(hdrs, "symtask.source.offset", -1, offset, -1);
-    p->stats.records_failed++;
     log_debug(p->tag, "record %s[%" PRId32 "]@%" PRId64 " to %s: %s: %s",
               rd_kafka_topic_name(m->rkt), m->partition, m->offset, p->dlq, stage, error);
     return pipeline_produce(p, p->dlq_rkt, m->payload, m->len, m, hdrs, b, errstr, errstr_size);
@@ -472,7 +496,9 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
     char perr[PIPELINE_ERR_SIZE];
 
     inflight_t *b = &p->ring[(p->ring_head + p->ring_count) % PIPELINE_INFLIGHT_MAX];
+    b->started_us = now_us();
     b->outstanding = 0;
+    b->failed = 0;
     b->offsets = rd_kafka_topic_partition_list_new(4);
     p->ring_count++;
 
@@ -575,6 +601,7 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
             }
         }
         if (stage != NULL) {
+            p->stats.records_failed++;
             if (!p->tolerate) {
                 snprintf(errstr, errstr_size,
                          "record %s[%" PRId32 "]@%" PRId64 " failed at %s: %s; "

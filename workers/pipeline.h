@@ -28,9 +28,19 @@ int task_plugins_open(task_plugins_t *tp, json_t *params, const char *plugin_dir
                       size_t errstr_size);
 void task_plugins_close(task_plugins_t *tp);
 
+/* Upper bounds, in seconds, of the batch latency histogram's buckets (a last one, +Inf, is
+ * implied): from a batch handed to the plugins to its last output acknowledged. */
+#define PIPELINE_LATENCY_BUCKETS 12
+extern const double pipeline_latency_bounds[PIPELINE_LATENCY_BUCKETS];
+
 typedef struct pipeline_stats {
-    int64_t records_in, records_out, records_failed, consumer_lag;
-    char last_record_time[32]; /* ISO-8601 UTC, "" before the first record */
+    int64_t records_in, records_out, consumer_lag;
+    int64_t records_failed;      /* records that could not be handled, at any stage */
+    int64_t records_dead_letter; /* of those, written to the dead-letter topic */
+    char last_record_time[32];   /* ISO-8601 UTC, "" before the first record */
+    uint64_t latency_counts[PIPELINE_LATENCY_BUCKETS + 1]; /* per bucket, not cumulative */
+    double latency_sum;                                    /* seconds */
+    uint64_t batches;
 } pipeline_stats_t;
 
 typedef struct pipeline pipeline_t;

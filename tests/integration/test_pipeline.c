@@ -511,3 +511,101 @@ Test(pipeline, plugins_are_listed_with_their_options)
     cr_assert_eq(r.status, 400, "the listing needs a signature");
     h_response_free(&r);
 }
+
+/* The value of the sample @series (name and labels exactly) in a Prometheus text page, or -1. */
+static double metric(const char *page, const char *series)
+{
+    size_t len = strlen(series);
+    for (const char *line = page; line != NULL && *line != '\0';) {
+        if (strncmp(line, series, len) == 0 && line[len] == ' ')
+            return strtod(line + len + 1, NULL);
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    return -1;
+}
+
+/* Every line of @page is a comment (# HELP / # TYPE) or "name{labels} value", each sample's
+ * name has a TYPE, and histogram buckets only grow. */
+static void check_prometheus_format(const char *page)
+{
+    char types[64][96];
+    size_t n_types = 0;
+    double last_bucket = -1;
+    char line[1024];
+    for (const char *p = page; *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        cr_assert_not_null(nl, "the page does not end with a newline");
+        snprintf(line, sizeof(line), "%.*s", (int)(nl - p), p);
+        p = nl + 1;
+        if (strncmp(line, "# HELP ", 7) == 0)
+            continue;
+        if (strncmp(line, "# TYPE ", 7) == 0) {
+            char name[96], type[32];
+            cr_assert_eq(sscanf(line + 7, "%95s %31s", name, type), 2, "%s", line);
+            cr_assert(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 ||
+                          strcmp(type, "histogram") == 0,
+                      "%s", line);
+            cr_assert(n_types < 64);
+            snprintf(types[n_types++], sizeof(types[0]), "%s", name);
+            last_bucket = -1;
+            continue;
+        }
+        char *space = strrchr(line, ' ');
+        cr_assert_not_null(space, "not a sample: %s", line);
+        char *end;
+        double v = strtod(space + 1, &end);
+        cr_assert(*end == '\0' && end != space + 1, "not a number: %s", line);
+        size_t name_len = strcspn(line, "{ ");
+        bool typed = false;
+        for (size_t i = 0; i < n_types && !typed; i++) {
+            size_t tl = strlen(types[i]);
+            typed = strncmp(line, types[i], tl) == 0 &&
+                    (name_len == tl || (name_len > tl && line[tl] == '_'));
+        }
+        cr_assert(typed, "no # TYPE for %s", line);
+        if (strstr(line, "_bucket{") != NULL) {
+            if (strstr(line, "le=\"0.001\"") != NULL)
+                last_bucket = -1;
+            cr_assert(v >= last_bucket, "buckets must only grow: %s", line);
+            last_bucket = v;
+        }
+    }
+}
+
+Test(pipeline, metrics_count_what_flows)
+{
+    create_and_start("t1", NULL);
+    const char *values[] = {"{\"x1\":1,\"x2\":1}", "{\"x1\":2,\"x2\":1}", "bad", "{\"x1\":3}"};
+    kt_produce(&h, "in-t1", 4, NULL, values, NULL);
+    kt_record_t out[4];
+    size_t n = kt_consume(&h, "out-t1", 2, out, 4, 30000);
+    cr_assert_eq(n, 2);
+    kt_records_free(out, n);
+    cr_assert(h_wait_status(&h, "t1", "recordsDeadLetter", "2", 10000), "see %s", h.log_path);
+
+    h_response_t r = h_raw(&h, "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.headers, "text/plain") != NULL, "%s", r.headers);
+    check_prometheus_format(r.body);
+    const char *labels = "{customer=\"c1\",task=\"t1\"}";
+    char series[256];
+#define SERIES(name) (snprintf(series, sizeof(series), "%s%s", name, labels), series)
+    cr_assert_eq(metric(r.body, SERIES("symtask_records_in_total")), 4, "%s", r.body);
+    cr_assert_eq(metric(r.body, SERIES("symtask_records_out_total")), 2);
+    cr_assert_eq(metric(r.body, SERIES("symtask_records_failed_total")), 2);
+    cr_assert_eq(metric(r.body, SERIES("symtask_records_dead_letter_total")), 2);
+    cr_assert_eq(metric(r.body, SERIES("symtask_consumer_lag")), 0);
+    cr_assert_eq(metric(r.body, SERIES("symtask_task_up")), 1);
+    cr_assert_eq(metric(r.body, SERIES("symtask_worker_restarts_total")), 0);
+    double batches = metric(r.body, SERIES("symtask_batch_latency_seconds_count"));
+    cr_assert(batches >= 1, "%s", r.body);
+    cr_assert_eq(metric(r.body, "symtask_batch_latency_seconds_bucket{customer=\"c1\",task=\"t1\","
+                                "le=\"+Inf\"}"),
+                 batches);
+    cr_assert(metric(r.body, SERIES("symtask_batch_latency_seconds_sum")) > 0);
+    cr_assert_eq(metric(r.body, "symtask_tasks_running"), 1);
+    cr_assert_eq(metric(r.body, "symtask_tasks_max"), 4);
+#undef SERIES
+    h_response_free(&r);
+}
