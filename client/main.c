@@ -361,6 +361,37 @@ static void print_table(json_t *map)
 
 /* values as the API's entities: StringList one per line, KSVSMap as tables, anything else
  * as indented JSON; no values at all: the statusString. */
+/* The plugin listing for people: one line per plugin, its options indented below. */
+static void print_plugins(json_t *envelope)
+{
+    json_t *plugins = json_object_get(json_object_get(envelope, "values"), "plugins");
+    size_t i, k;
+    json_t *p, *o;
+    json_array_foreach (plugins, i, p) {
+        const char *name = json_string_value(json_object_get(p, "name"));
+        const char *error = json_string_value(json_object_get(p, "error"));
+        if (i > 0)
+            putchar('\n');
+        if (error != NULL) {
+            printf("%-12s cannot be loaded: %s\n", name ? name : "?", error);
+            continue;
+        }
+        printf("%-12s %-10s %-8s %s\n", name ? name : "?",
+               json_string_value(json_object_get(p, "kind")) ?: "",
+               json_string_value(json_object_get(p, "version")) ?: "",
+               json_string_value(json_object_get(p, "description")) ?: "");
+        json_array_foreach (json_object_get(p, "options"), k, o) {
+            const char *def = json_string_value(json_object_get(o, "default"));
+            printf("  %s (%s%s%s%s)\n      %s\n",
+                   json_string_value(json_object_get(o, "name")) ?: "?",
+                   json_string_value(json_object_get(o, "type")) ?: "?",
+                   json_is_true(json_object_get(o, "required")) ? ", required" : "",
+                   def ? ", default " : "", def ? def : "",
+                   json_string_value(json_object_get(o, "help")) ?: "");
+        }
+    }
+}
+
 static void print_values(json_t *envelope)
 {
     json_t *values = json_object_get(envelope, "values");
@@ -678,7 +709,7 @@ static int cmd_list(client_t *c, const char *unused)
 
 static int cmd_plugins(client_t *c, const char *unused)
 {
-    return client_call(c, "GET", "/plugins", NULL, NULL, 0, NULL, print_values);
+    return client_call(c, "GET", "/plugins", NULL, NULL, 0, NULL, print_plugins);
 }
 
 static int cmd_keygen(client_t *c, const char *unused)

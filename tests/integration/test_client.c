@@ -352,15 +352,19 @@ Test(client, json_output_is_the_envelope_on_one_line)
     json_decref(out_json());
 }
 
-Test(client, plugins_prints_the_listing_or_the_servers_reason)
+Test(client, plugins_prints_each_plugin_and_its_options)
 {
-    int code = symtask("plugins", NULL);
-    if (code == 0) {
-        cr_assert_neq(r.out[0], '\0');
-    } else {
-        cr_assert_eq(code, 1);
-        cr_assert_not_null(strstr(r.err, "symtask: HTTP 404 NOT_FOUND: "), "%s", r.err);
-    }
+    cr_assert_eq(symtask("plugins", NULL), 0, "%s", r.err);
+    cr_assert_not_null(strstr(r.out, "linear       predictor  1.0.0    "), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "json         serializer 1.0.0    "), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "  sml.serializer.columns (list, required)\n      "), "%s",
+                       r.out);
+    cr_assert_not_null(strstr(r.out, "  sml.predictor.missing (string, default error)\n"), "%s",
+                       r.out);
+    cr_assert_eq(symtask("--json", "plugins", NULL), 0, "%s", r.err);
+    json_t *env = out_json();
+    cr_assert(json_array_size(json_object_get(json_object_get(env, "values"), "plugins")) >= 3);
+    json_decref(env);
 }
 
 Test(client, keygen_prints_a_fresh_16_byte_secret)
