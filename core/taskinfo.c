@@ -1,5 +1,6 @@
 /* taskinfo.c: ids and TaskInfo validation, so that a task the API accepted can start. */
 #include "taskinfo.h"
+#include "redact.h"
 #include "size.h"
 
 #include <ctype.h>
@@ -32,28 +33,9 @@ static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Copies at most @max bytes of user input into @out (max + 4 bytes) for a message: control
- * characters become '?' so that one error is one line, and longer input is cut on a UTF-8
- * boundary and marked with "...". */
 static const char *shown(char *out, const char *s, size_t max)
 {
-    size_t len = strlen(s), n = len, i;
-
-    if (n > max) {
-        n = max;
-        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-            n--;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    if (n < len) {
-        memcpy(out + n, "...", 3);
-        n += 3;
-    }
-    out[n] = '\0';
-    return out;
+    return redact_shown(out, s, max);
 }
 
 static bool id_char(unsigned char c)
@@ -75,11 +57,6 @@ bool taskinfo_id_valid(const char *s, size_t len)
     return true;
 }
 
-static bool has_prefix_ci(const char *s, const char *prefix)
-{
-    return strncasecmp(s, prefix, strlen(prefix)) == 0;
-}
-
 static bool has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -94,13 +71,7 @@ static bool has_suffix(const char *s, const char *suffix)
 
 bool taskinfo_key_is_secret(const char *key)
 {
-    if (strcasestr(key, "password") || strcasestr(key, "secret") || strcasestr(key, "key"))
-        return true;
-    if (has_prefix_ci(key, KAFKA_CONSUMER_PREFIX))
-        key += strlen(KAFKA_CONSUMER_PREFIX);
-    else if (has_prefix_ci(key, KAFKA_PRODUCER_PREFIX))
-        key += strlen(KAFKA_PRODUCER_PREFIX);
-    return has_prefix_ci(key, "sasl.") || has_prefix_ci(key, "ssl.");
+    return redact_key_is_secret(key);
 }
 
 /* ---- sml.* parameters ------------------------------------------------------------------- */

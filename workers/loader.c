@@ -1,6 +1,7 @@
 /* loader.c: loads plugins by name, checks them against the ABI, validates their params against
  * their option tables, and is the host table (include/symtask/plugin.h) they call back into. */
 #include "loader.h"
+#include "redact.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -56,36 +57,9 @@ static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Copies at most SHOWN_MAX bytes of @s into @out (SHOWN_MAX + 4 bytes) for a message: control
- * characters become '?' so that one error stays one line; longer input is cut on a UTF-8
- * boundary and marked with "...". */
 static const char *shown(char *out, const char *s)
 {
-    size_t len = strlen(s), n = len, i;
-
-    if (n > SHOWN_MAX) {
-        n = SHOWN_MAX;
-        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-            n--;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    if (n < len) {
-        memcpy(out + n, "...", 3);
-        n += 3;
-    }
-    out[n] = '\0';
-    return out;
-}
-
-/* Same rule as the daemon's TaskInfo validation: such values never appear in a message. */
-static int key_is_secret(const char *key)
-{
-    return strcasestr(key, "password") != NULL || strcasestr(key, "secret") != NULL ||
-           strcasestr(key, "key") != NULL || strncasecmp(key, "sasl.", 5) == 0 ||
-           strncasecmp(key, "ssl.", 4) == 0;
+    return redact_shown(out, s, SHOWN_MAX);
 }
 
 static const char *kind_name(symtask_plugin_kind_t kind)
@@ -715,7 +689,7 @@ symtask_params_t *plugin_params_new(const plugin_t *plugin, json_t *params, char
             return NULL;
         }
         if (option_value_check(opt->type, json_string_value(value), why, sizeof(why)) != 0) {
-            if (key_is_secret(opt->name))
+            if (redact_key_is_secret(opt->name))
                 fail(errstr, errstr_size, "params.%s: the value (not shown: secret) %s", kbuf, why);
             else
                 fail(errstr, errstr_size, "params.%s: '%s' %s", kbuf,
