@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "kafka_embedded.h"
 #include "log.h"
+#include "notify.h"
 #include "replay.h"
 #include "symtask_build.h"
 #include "taskinfo.h"
@@ -221,6 +222,15 @@ static void resume_tasks(daemon_t *d)
     if (d->task_count > 0)
         log_info(NULL, "%zu task%s loaded, %u resumed", d->task_count,
                  d->task_count == 1 ? "" : "s", started);
+}
+
+/* Tells the service manager (systemd, Type=notify) about @state; a failure is logged, never
+ * fatal: without a manager listening the daemon runs all the same. */
+static void notify(const char *state)
+{
+    if (notify_send(state) < 0)
+        log_warn(NULL, "cannot notify the service manager at NOTIFY_SOCKET=%s: %s",
+                 getenv("NOTIFY_SOCKET"), strerror(errno));
 }
 
 static void on_signal(h2o_socket_t *sock, const char *err)
@@ -425,6 +435,10 @@ int main(int argc, char **argv)
 
     log_info(NULL, "symtaskd %s ready: %zu customers, sml.task.max = %u, worker %s",
              SYMTASK_VERSION, customers_count(d.customers), cfg.task_max, d.worker_path);
+    char status[256];
+    snprintf(status, sizeof(status), "READY=1\nSTATUS=ready: %zu customers, %zu tasks",
+             customers_count(d.customers), d.task_count);
+    notify(status);
     resume_tasks(&d);
 
     while (!quit_signal) {
@@ -434,6 +448,7 @@ int main(int argc, char **argv)
     }
 
     /* Graceful shutdown: workers finish their batch and commit; desired states stay stored. */
+    notify("STOPPING=1\nSTATUS=stopping the workers");
     size_t alive = sup_shutdown(&d);
     if (alive > 0)
         log_info(NULL, "stopping %zu worker%s", alive, alive == 1 ? "" : "s");
