@@ -391,7 +391,9 @@ static void status_counter(json_t *map, json_t *stats, const char *key)
 static int api_status(api_call_t *call, task_t *task)
 {
     char started[32] = "", pid[16] = "", restarts[16];
-    bool alive = task->pid != 0 && kill(task->pid, 0) == 0;
+    /* The worker is reaped the moment it exits (SIGCHLD, end of file on its channel), so a
+     * pid means a live process; kill(pid, 0) would say no more (a zombie answers it too). */
+    bool alive = task->pid != 0;
     if (task->pid != 0) {
         format_iso8601(task->start_wall, started);
         snprintf(pid, sizeof(pid), "%d", (int)task->pid);
@@ -404,8 +406,9 @@ static int api_status(api_call_t *call, task_t *task)
         taskinfo_param(task->taskinfo, "sml.predictor", ""), "serializer",
         taskinfo_param(task->taskinfo, "sml.serializer", "json"), "kafka",
         task->stats ? json_string_value(json_object_get(task->stats, "kafka")) ?: "" : "");
-    static const char *const counters[] = {"recordsIn",         "recordsOut",  "recordsFailed",
-                                           "recordsDeadLetter", "consumerLag", "lastRecordDateTime"};
+    static const char *const counters[] = {"recordsIn",     "recordsOut",
+                                           "recordsFailed", "recordsDeadLetter",
+                                           "consumerLag",   "lastRecordDateTime"};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         status_counter(map, task->stats, counters[i]);
     json_t *values = json_pack("{s:{s:[o]}}", "KSVSMap", "values", map);
