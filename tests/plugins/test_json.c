@@ -1,25 +1,10 @@
 /* test_json.c: the "json" serializer plugin through the loader and the public ABI. */
 #include <criterion/criterion.h>
 
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "loader.h"
-
-static plugin_t *plugin;
-static const symtask_serializer_ops_t *ops;
-static json_t *param_obj;
-static symtask_params_t *params;
-static void *inst;
-static char errstr[512];
-static double feat[256];
-static symtask_buf_t out;
-
-static const char *const default_features[] = {"x1", "x2"};
-static const char *const default_outputs[] = {"prediction"};
+#include "serializer_check.h"
 
 /* Destroys the instance, if any, and makes a new one bound to @features and @outputs. */
 static void json_bind_to(const char *const *features, size_t n_features, const char *const *outputs,
@@ -36,85 +21,24 @@ static void json_bind_to(const char *const *features, size_t n_features, const c
 
 static void json_setup(void)
 {
-    const char *dir = getenv("SYMTASK_PLUGIN_DIR");
-    cr_assert_not_null(dir, "SYMTASK_PLUGIN_DIR is not set");
-    plugin = plugin_load(dir, "json", SYMTASK_PLUGIN_SERIALIZER, "sml.serializer", errstr,
-                         sizeof(errstr));
-    cr_assert_not_null(plugin, "plugin_load: %s", errstr);
-    ops = &plugin_descriptor(plugin)->ops.serializer;
+    serializer_load("json");
     param_obj = json_object();
     params = plugin_params_new(plugin, param_obj, errstr, sizeof(errstr));
     cr_assert_not_null(params, "plugin_params_new: %s", errstr);
-    buf_init(&out);
     json_bind_to(default_features, 2, default_outputs, 1);
 }
 
 static void json_teardown(void)
 {
-    if (inst)
-        ops->destroy(inst);
-    inst = NULL;
-    buf_free(&out);
-    if (params)
-        plugin_params_free(params);
-    json_decref(param_obj);
-    if (plugin)
-        plugin_unload(plugin);
+    serializer_unload();
 }
 
 TestSuite(json, .init = json_setup, .fini = json_teardown, .timeout = 60);
 
-static symtask_status_t decode_n(const void *data, size_t len)
-{
-    symtask_record_t record = {.value = data, .len = len};
-    errstr[0] = '\0';
-    for (size_t i = 0; i < sizeof(feat) / sizeof(feat[0]); i++)
-        feat[i] = 12345.0; /* decode must write every feature */
-    return ops->decode(inst, &record, feat, errstr, sizeof(errstr));
-}
-
-static symtask_status_t decode(const char *s)
-{
-    return decode_n(s, strlen(s));
-}
-
-/* Asserts that @s decodes, with x1 and x2 as given (NAN: missing). */
-static void expect_decoded(const char *s, double x1, double x2)
-{
-    cr_assert_eq(decode(s), SYMTASK_OK, "decode of %s: %s", s, errstr);
-    if (isnan(x1))
-        cr_expect(isnan(feat[0]), "x1 of %s: %g, expected missing", s, feat[0]);
-    else
-        cr_expect_eq(feat[0], x1, "x1 of %s: %.17g, expected %.17g", s, feat[0], x1);
-    if (isnan(x2))
-        cr_expect(isnan(feat[1]), "x2 of %s: %g, expected missing", s, feat[1]);
-    else
-        cr_expect_eq(feat[1], x2, "x2 of %s: %.17g, expected %.17g", s, feat[1], x2);
-}
-
-/* Asserts that @s is refused as a record with exactly the message @msg. */
-static void expect_refused(const char *s, const char *msg)
-{
-    cr_assert_eq(decode(s), SYMTASK_ERR_RECORD, "decode of %s did not fail", s);
-    cr_expect_str_eq(errstr, msg, "decode of %s: \"%s\", expected \"%s\"", s, errstr, msg);
-}
-
-/* Encodes @s with @outputs and returns the bytes written (valid until the next call). */
-static const char *encode_n(const char *s, const double *outputs)
-{
-    symtask_record_t record = {.value = s, .len = strlen(s)};
-    buf_reset(&out);
-    cr_assert_eq(ops->encode(inst, &record, outputs, &out, errstr, sizeof(errstr)), SYMTASK_OK,
-                 "encode of %s: %s", s, errstr);
-    if (!out.data)
-        return "";
-    return out.data;
-}
-
 static void expect_encoded(const char *s, double prediction, const char *want)
 {
     double outputs[1] = {prediction};
-    cr_expect_str_eq(encode_n(s, outputs), want, "encode of %s", s);
+    cr_expect_str_eq(encode(s, outputs), want, "encode of %s", s);
 }
 
 /* ---- The descriptor --------------------------------------------------------------------- */
@@ -416,7 +340,7 @@ Test(json, huge_records)
     n += (size_t)sprintf(rec + n, "\",\"x2\":2}");
     expect_decoded(rec, 1, 2);
     double outputs[1] = {3};
-    const char *got = encode_n(rec, outputs);
+    const char *got = encode(rec, outputs);
     cr_expect_eq(strlen(got), n + strlen(",\"prediction\":3"));
     cr_expect_str_eq(got + n - 1, ",\"prediction\":3}");
     cr_expect_eq(memcmp(got, rec, n - 1), 0);
@@ -533,12 +457,12 @@ Test(json, encode_several_outputs)
     json_bind_to(default_features, 2, outputs, 3);
     double values[3] = {1, 0.75, 1e300};
     cr_expect_str_eq(
-        encode_n("{\"x1\":1}", values),
+        encode("{\"x1\":1}", values),
         "{\"x1\":1,\"prediction\":1,\"probability\":0.75,\"a\\\"b\\\\\\u0001\":1e+300}");
-    cr_expect_str_eq(encode_n("{}", values),
+    cr_expect_str_eq(encode("{}", values),
                      "{\"prediction\":1,\"probability\":0.75,\"a\\\"b\\\\\\u0001\":1e+300}");
     cr_expect_str_eq(
-        encode_n("{\"probability\":0,\"x1\":1}", values),
+        encode("{\"probability\":0,\"x1\":1}", values),
         "{\"x1\":1,\"prediction\":1,\"probability\":0.75,\"a\\\"b\\\\\\u0001\":1e+300}");
 }
 
