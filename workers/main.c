@@ -67,6 +67,7 @@ typedef struct worker {
     int validate_only;    /* --validate: check the task's plugins and params, then exit */
     const char *list_dir; /* --list-plugins DIR: describe DIR's plugins, then exit */
     uint64_t heap_max;    /* sml.task.heap.max in bytes */
+    int64_t next_memory_check_ms;
     int64_t start_ms, next_heartbeat_ms;
     const char *stop; /* why the worker stops, NULL while it runs */
     int exit_code;
@@ -437,6 +438,12 @@ static uint64_t worker_rss(void)
 /* Stops the worker when its resident memory is over sml.task.heap.max. */
 static void worker_check_memory(worker_t *w)
 {
+    /* Reading /proc costs a few microseconds: once a tick is enough, not every batch (the
+     * check right after the plugins load runs with next_memory_check_ms still 0). */
+    int64_t now = worker_now_ms();
+    if (now < w->next_memory_check_ms)
+        return;
+    w->next_memory_check_ms = now + WORKER_TICK_MS;
     uint64_t rss = worker_rss();
     if (rss <= w->heap_max || w->stop != NULL)
         return;
