@@ -13,6 +13,7 @@
 #include "log.h"
 #include "replay.h"
 #include "taskinfo.h"
+#include "text.h"
 #include "validate.h"
 
 static const struct {
@@ -66,6 +67,7 @@ typedef struct api_call {
     char tid_str[TASKINFO_ID_MAX + 1];
 } api_call_t;
 
+/* Sends @body, which h2o copies into the request's pool. */
 static void api_send_body(h2o_req_t *req, int code, const char *reason, const char *content_type,
                           const char *body, size_t len)
 {
@@ -77,30 +79,43 @@ static void api_send_body(h2o_req_t *req, int code, const char *reason, const ch
     h2o_send_inline(req, body, len);
 }
 
-/* Replaces each byte of @s that is not part of valid UTF-8 with '?': messages may quote
- * raw bytes of a request, and JSON strings must be UTF-8. */
-static void utf8_sanitize(char *s)
+/* Answers with the envelope {"statusCode","statusString","values"} around @values, the JSON
+ * text of the values (NULL for {}). Returns 0 for h2o. */
+static int api_send_envelope(api_call_t *call, api_status_t status, const text_t *values,
+                             const char *message)
 {
-    unsigned char *p = (unsigned char *)s;
-    while (*p != '\0') {
-        size_t n = *p < 0x80             ? 1
-                   : (*p & 0xe0) == 0xc0 ? 2
-                   : (*p & 0xf0) == 0xe0 ? 3
-                   : (*p & 0xf8) == 0xf0 ? 4
-                                         : 0;
-        size_t i = 1;
-        while (i < n && (p[i] & 0xc0) == 0x80)
-            i++;
-        if (n == 0 || i < n || (n == 2 && *p < 0xc2)) {
-            *p++ = '?';
-            continue;
-        }
-        p += n;
+    char buf[2048];
+    text_t t;
+    text_init(&t, buf, sizeof(buf));
+    text_puts(&t, "{\"statusCode\":\"");
+    text_puts(&t, api_statuses[status].name);
+    text_puts(&t, "\",\"statusString\":");
+    text_json_string(&t, message, strlen(message));
+    text_puts(&t, ",\"values\":");
+    if (values != NULL)
+        text_append(&t, values->data, values->len);
+    else
+        text_puts(&t, "{}");
+    text_puts(&t, "}");
+    if (t.failed || (values != NULL && values->failed)) {
+        static const char oom[] = "{\"statusCode\":\"INTERNAL_SERVER_ERROR\",\"statusString\":"
+                                  "\"the answer could not be built\",\"values\":{}}";
+        text_free(&t);
+        api_send_body(call->req, 500, "Internal Server Error", "application/json", oom,
+                      sizeof(oom) - 1);
+        return 0;
     }
+    if (status != API_OK && status != API_CREATED)
+        log_debug(call->cid_str[0] ? call->cid_str : NULL, "%.*s %.*s -> %d %s",
+                  (int)call->req->method.len, call->req->method.base, (int)call->path.len,
+                  call->path.base, api_statuses[status].code, message);
+    api_send_body(call->req, api_statuses[status].code, api_statuses[status].reason,
+                  "application/json", t.data, t.len);
+    text_free(&t);
+    return 0;
 }
 
-/* Answers with the envelope {"statusCode","statusString","values"}; takes @values (may be
- * NULL). Returns 0 for h2o. */
+/* Answers with the envelope; takes @values (may be NULL). Returns 0 for h2o. */
 static int api_reply(api_call_t *call, api_status_t status, json_t *values, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -111,30 +126,16 @@ static int api_reply(api_call_t *call, api_status_t status, json_t *values, cons
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    utf8_sanitize(message);
 
-    json_t *envelope =
-        json_pack("{s:s, s:s, s:o}", "statusCode", api_statuses[status].name, "statusString",
-                  message, "values", values != NULL ? values : json_object());
-    char *text = envelope != NULL ? json_dumps(envelope, JSON_COMPACT) : NULL;
-    json_decref(envelope);
-    if (text == NULL) {
-        static const char oom[] = "{\"statusCode\":\"INTERNAL_SERVER_ERROR\",\"statusString\":"
-                                  "\"the answer could not be built\",\"values\":{}}";
-        api_send_body(call->req, 500, "Internal Server Error", "application/json", oom,
-                      sizeof(oom) - 1);
-        return 0;
-    }
-    size_t len = strlen(text);
-    char *body = h2o_mem_alloc_pool(&call->req->pool, len);
-    memcpy(body, text, len);
-    free(text);
-    if (status != API_OK && status != API_CREATED)
-        log_debug(call->cid_str[0] ? call->cid_str : NULL, "%.*s %.*s -> %d %s",
-                  (int)call->req->method.len, call->req->method.base, (int)call->path.len,
-                  call->path.base, api_statuses[status].code, message);
-    api_send_body(call->req, api_statuses[status].code, api_statuses[status].reason,
-                  "application/json", body, len);
+    if (values == NULL)
+        return api_send_envelope(call, status, NULL, message);
+    char buf[1024];
+    text_t t;
+    text_init(&t, buf, sizeof(buf));
+    text_json_value(&t, values);
+    json_decref(values);
+    api_send_envelope(call, status, &t, message);
+    text_free(&t);
     return 0;
 }
 
@@ -374,20 +375,32 @@ static void format_iso8601(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Appends "key":"value" to the status map, after a comma unless it is the first. */
+static void status_field(text_t *t, const char *key, const char *value)
+{
+    if (t->len > 0 && t->data[t->len - 1] != '{')
+        text_append(t, ",", 1);
+    text_json_string(t, key, strlen(key));
+    text_append(t, ":", 1);
+    text_json_string(t, value, strlen(value));
+}
+
 /* Copies a counter of the last heartbeat into the status map, as a string. */
-static void status_counter(json_t *map, json_t *stats, const char *key)
+static void status_counter(text_t *t, json_t *stats, const char *key)
 {
     json_t *v = stats ? json_object_get(stats, key) : NULL;
-    char buf[64] = "0";
+    char buf[32] = "0";
     if (json_is_integer(v))
         snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else if (json_is_string(v))
-        snprintf(buf, sizeof(buf), "%s", json_string_value(v));
+        return status_field(t, key, json_string_value(v));
     else if (key[0] == 'l') /* lastRecordDateTime: none yet */
         buf[0] = '\0';
-    json_object_set_new(map, key, json_string(buf));
+    status_field(t, key, buf);
 }
 
+/* The status is the API's hot path (clients poll it): its JSON is written straight into a
+ * stack buffer rather than built as a jansson tree and dumped (bench/README.md). */
 static int api_status(api_call_t *call, task_t *task)
 {
     char started[32] = "", pid[16] = "", restarts[16];
@@ -399,21 +412,35 @@ static int api_status(api_call_t *call, task_t *task)
         snprintf(pid, sizeof(pid), "%d", (int)task->pid);
     }
     snprintf(restarts, sizeof(restarts), "%u", task->restarts);
-    json_t *map = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "status", task_status_name(task->status),
-        "startDateTime", started, "processIsAlive", alive ? "true" : "false", "lastError",
-        task->last_error, "pid", pid, "restarts", restarts, "predictor",
-        taskinfo_param(task->taskinfo, "sml.predictor", ""), "serializer",
-        taskinfo_param(task->taskinfo, "sml.serializer", "json"), "kafka",
-        task->stats ? json_string_value(json_object_get(task->stats, "kafka")) ?: "" : "");
+    const char *kafka =
+        task->stats ? json_string_value(json_object_get(task->stats, "kafka")) : NULL;
+
+    char buf[1024];
+    text_t t;
+    text_init(&t, buf, sizeof(buf));
+    text_puts(&t, "{\"KSVSMap\":{\"values\":[{");
+    status_field(&t, "status", task_status_name(task->status));
+    status_field(&t, "startDateTime", started);
+    status_field(&t, "processIsAlive", alive ? "true" : "false");
+    status_field(&t, "lastError", task->last_error);
+    status_field(&t, "pid", pid);
+    status_field(&t, "restarts", restarts);
+    status_field(&t, "predictor", taskinfo_param(task->taskinfo, "sml.predictor", ""));
+    status_field(&t, "serializer", taskinfo_param(task->taskinfo, "sml.serializer", "json"));
+    status_field(&t, "kafka", kafka != NULL ? kafka : "");
     static const char *const counters[] = {"recordsIn",     "recordsOut",
                                            "recordsFailed", "recordsDeadLetter",
                                            "consumerLag",   "lastRecordDateTime"};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-        status_counter(map, task->stats, counters[i]);
-    json_t *values = json_pack("{s:{s:[o]}}", "KSVSMap", "values", map);
-    return api_reply(call, API_OK, values, "task [%s] is %s", task->tid,
-                     task_status_name(task->status));
+        status_counter(&t, task->stats, counters[i]);
+    text_puts(&t, "}]}}");
+
+    char message[2 * TASKINFO_ID_MAX + 64];
+    snprintf(message, sizeof(message), "task [%s] is %s", task->tid,
+             task_status_name(task->status));
+    api_send_envelope(call, API_OK, &t, message);
+    text_free(&t);
+    return 0;
 }
 
 static int api_save_or_fail(api_call_t *call, task_t *task)
@@ -683,37 +710,6 @@ static int api_plugins(api_call_t *call)
     return 0;
 }
 
-/* A growing text buffer for the metrics page. */
-typedef struct text {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} text_t;
-
-static void text_printf(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void text_printf(text_t *t, const char *fmt, ...)
-{
-    for (int tries = 0; tries < 2 && !t->failed; tries++) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = (t->cap + (size_t)n + 1) * 2;
-        char *grown = n >= 0 ? realloc(t->data, cap) : NULL;
-        if (grown == NULL) {
-            t->failed = true;
-            return;
-        }
-        t->data = grown;
-        t->cap = cap;
-    }
-}
-
 /* One metric of every task, from the last heartbeat of its worker. */
 static void metrics_per_task(text_t *t, daemon_t *d, const char *name, const char *type,
                              const char *help, const char *key)
@@ -761,7 +757,8 @@ static void metrics_latency(text_t *t, daemon_t *d)
 static int api_metrics(api_call_t *call)
 {
     daemon_t *d = call->d;
-    text_t t = {0};
+    text_t t;
+    text_init(&t, NULL, 0);
     text_printf(&t,
                 "# HELP symtask_tasks Tasks defined.\n# TYPE symtask_tasks gauge\n"
                 "symtask_tasks %zu\n"
@@ -795,13 +792,12 @@ static int api_metrics(api_call_t *call)
                      "consumerLag");
     metrics_latency(&t, d);
     if (t.failed) {
-        free(t.data);
+        text_free(&t);
         return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
     }
-    char *body = h2o_mem_alloc_pool(&call->req->pool, t.len);
-    memcpy(body, t.data, t.len);
-    free(t.data);
-    api_send_body(call->req, 200, "OK", "text/plain; version=0.0.4", body, t.len);
+    /* h2o copies an inline body into the request's pool. */
+    api_send_body(call->req, 200, "OK", "text/plain; version=0.0.4", t.data, t.len);
+    text_free(&t);
     return 0;
 }
 
