@@ -66,26 +66,28 @@ def main():
         env = f.read().strip().splitlines()
     x = lambda v: "%.2f×" % v
     out = []
-    out.append("| processor | records/s | ÷ passthrough | ÷ Python | latency p50 / p99 (ms) "
-               "| RSS idle / peak (MiB) | start → first output (s) |")
-    out.append("| --- | --- | --- | --- | --- | --- | --- |")
-    for v in KAFKA:
-        if v not in runs:
-            continue
-        lat = "—"
-        p50, p99 = column(runs, v, "lat_p50_ms"), column(runs, v, "lat_p99_ms")
-        if any(p is not None and p >= 0 for p in p50):
-            lat = "%s / %s" % (spread(p50, lambda t: "%.0f" % t), spread(p99, lambda t: "%.0f" % t))
-        mib = lambda k: "%.1f" % (k / 1024)
-        rss = "%s / %s" % (spread(column(runs, v, "rss_idle_kib"), mib),
-                           spread(column(runs, v, "rss_hwm_kib"), mib))
-        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-            LABELS[v], spread(column(runs, v, "tput"), kilo),
-            spread(ratios(runs, v, "passthrough", "tput"), x) if v != "passthrough" else "1",
-            spread(ratios(runs, v, "python", "tput"), x) if v != "python" else "1",
-            lat, rss, spread(column(runs, v, "start_s"), lambda t: "%.2f" % t)))
+    if any(v in runs for v in KAFKA):
+        out.append("| processor | records/s | ÷ passthrough | ÷ Python | latency p50 / p99 (ms) "
+                   "| RSS idle / peak (MiB) | start → first output (s) |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- |")
+        for v in KAFKA:
+            if v not in runs:
+                continue
+            lat = "—"
+            p50, p99 = column(runs, v, "lat_p50_ms"), column(runs, v, "lat_p99_ms")
+            if any(p is not None and p >= 0 for p in p50):
+                lat = "%s / %s" % (spread(p50, lambda t: "%.0f" % t), spread(p99, lambda t: "%.0f" % t))
+            mib = lambda k: "%.1f" % (k / 1024)
+            rss = "%s / %s" % (spread(column(runs, v, "rss_idle_kib"), mib),
+                               spread(column(runs, v, "rss_hwm_kib"), mib))
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                LABELS[v], spread(column(runs, v, "tput"), kilo),
+                spread(ratios(runs, v, "passthrough", "tput"), x) if v != "passthrough" else "1",
+                spread(ratios(runs, v, "python", "tput"), x) if v != "python" else "1",
+                lat, rss, spread(column(runs, v, "start_s"), lambda t: "%.2f" % t)))
     if any(v in runs for v in API):
-        out.append("")
+        if out:
+            out.append("")
         out.append("| API server | requests/s | ÷ nginx, 1 worker | ÷ nginx, auto |")
         out.append("| --- | --- | --- | --- |")
         for v in API:
