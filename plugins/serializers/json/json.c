@@ -33,6 +33,8 @@ typedef struct json_feature {
     json_kind_t kind;
     const unsigned char *value;
     size_t value_len;
+    int number_ready; /* number holds the value (else json_number() converts it) */
+    double number;
 } json_feature_t;
 
 typedef struct json_output {
@@ -84,6 +86,8 @@ typedef struct json_member {
     const unsigned char *value;
     size_t value_len;
     json_kind_t kind;
+    int number_ready; /* a number whose value the scan already computed */
+    double number;
 } json_member_t;
 
 typedef void (*json_visit_fn)(void *ctx, const json_member_t *member);
@@ -255,6 +259,72 @@ static int json_scan_number(json_scan_t *s)
     return 0;
 }
 
+static const double json_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* json_scan_number() for a top-level value, which is usually a feature: it also gathers the
+ * digits and, when they fit in a double and the power of ten is exact, computes the value
+ * with Clinger's fast path (one correctly rounded operation, so the result is the correctly
+ * rounded value, as strtod's), with no second pass over the digits. Sets m->number_ready
+ * and m->number when it can; json_number() converts the others. */
+static int json_scan_member_number(json_scan_t *s, json_member_t *m)
+{
+    const unsigned char *p = s->p, *end = s->end;
+    uint64_t mant = 0;
+    int digits = 0, exp10 = 0, neg = 0;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    if (!json_is_digit(p, end))
+        return json_fail(s, p, "expected a digit");
+    if (*p == '0') {
+        p++;
+        if (json_is_digit(p, end))
+            return json_fail(s, p - 1, "leading zero in number");
+    } else {
+        for (; json_is_digit(p, end); p++, digits++)
+            mant = mant * 10 + (uint64_t)(*p - '0'); /* wraps past 19 digits: not used then */
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (!json_is_digit(p, end))
+            return json_fail(s, p, "expected a digit after '.'");
+        for (; json_is_digit(p, end); p++, exp10--) {
+            if (mant == 0 && *p == '0')
+                continue; /* leading zeros of the fraction are not significant */
+            mant = mant * 10 + (uint64_t)(*p - '0');
+            digits++;
+        }
+    }
+    if (p < end && (*p | 0x20) == 'e') {
+        int e = 0, eneg = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        if (!json_is_digit(p, end))
+            return json_fail(s, p, "expected a digit in exponent");
+        for (; json_is_digit(p, end); p++)
+            if (e < 100000)
+                e = e * 10 + (*p - '0');
+        exp10 += eneg ? -e : e;
+    }
+    s->p = p;
+#if FLT_EVAL_METHOD == 0
+    if (mant == 0 && digits == 0) {
+        m->number = neg ? -0.0 : 0.0;
+        m->number_ready = 1;
+    } else if (digits <= 19 && mant <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
+        double v = (double)mant;
+        v = exp10 < 0 ? v / json_pow10[-exp10] : v * json_pow10[exp10];
+        m->number = neg ? -v : v;
+        m->number_ready = 1;
+    }
+#endif
+    return 0;
+}
+
 static int json_scan_literal(json_scan_t *s, const char *word, size_t len)
 {
     const unsigned char *p = s->p;
@@ -351,8 +421,10 @@ static int json_scan_value(json_scan_t *s, int depth, json_kind_t *kind)
 }
 
 /* Validates the whole value as one JSON object and calls @visit for each top-level member,
- * in order. */
-static int json_scan_record(json_scan_t *s, json_visit_fn visit, void *ctx)
+ * in order. Inlined into each caller, so that the visitor is a direct, inlined call: this
+ * loop is most of the json serializer's time per record (bench/README.md). */
+static inline __attribute__((always_inline)) int json_scan_record(json_scan_t *s,
+                                                                  json_visit_fn visit, void *ctx)
 {
     const unsigned char *end = s->end;
     json_member_t m;
@@ -367,17 +439,31 @@ static int json_scan_record(json_scan_t *s, json_visit_fn visit, void *ctx)
             if (s->p == end || *s->p != '"')
                 return json_fail(s, s->p, s->p == end ? NULL : "expected a string key");
             m.start = s->p;
-            if (json_scan_string(s, &m.key_escaped) < 0)
-                return -1;
             m.key = m.start + 1;
+            /* Most keys are plain ASCII: end them here, the rest in json_scan_string(). */
+            const unsigned char *q = m.key;
+            while (q < end && json_plain[*q])
+                q++;
+            if (q < end && *q == '"') {
+                m.key_escaped = 0;
+                s->p = q + 1;
+            } else if (json_scan_string(s, &m.key_escaped) < 0) {
+                return -1;
+            }
             m.key_len = (size_t)(s->p - 1 - m.key);
             s->p = json_skip_ws(s->p, end);
             if (s->p == end || *s->p != ':')
                 return json_fail(s, s->p, s->p == end ? NULL : "expected ':'");
             s->p = json_skip_ws(s->p + 1, end);
             m.value = s->p;
-            if (json_scan_value(s, 1, &m.kind) < 0)
+            m.number_ready = 0;
+            if (s->p < end && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))) {
+                m.kind = JSON_KIND_NUMBER;
+                if (json_scan_member_number(s, &m) < 0)
+                    return -1;
+            } else if (json_scan_value(s, 1, &m.kind) < 0) {
                 return -1;
+            }
             m.value_len = (size_t)(s->p - m.value);
             visit(ctx, &m);
             s->p = json_skip_ws(s->p, end);
@@ -537,60 +623,10 @@ static int json_member_key(json_state_t *st, const json_member_t *m, const char 
 
 /* ---- Numbers ---------------------------------------------------------------------------- */
 
-static const double json_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* The value of the valid JSON number at @p, followed in memory by a byte that ends it.
- * Clinger's fast path when the digits fit in a double and the power of ten is exact (one
- * correctly rounded operation, so the result is the correctly rounded value); strtod_l
- * otherwise. */
-static double json_number(const json_state_t *st, const unsigned char *p, size_t len)
+/* The value of the valid JSON number at @p, followed in memory by a byte that ends it, when
+ * json_scan_member_number() could not compute it. */
+static double json_number(const json_state_t *st, const unsigned char *p)
 {
-#if FLT_EVAL_METHOD == 0
-    const unsigned char *q = p, *end = p + len;
-    uint64_t m = 0;
-    int digits = 0, exp10 = 0, neg = 0;
-    if (*q == '-') {
-        neg = 1;
-        q++;
-    }
-    for (; q < end && *q >= '0' && *q <= '9'; q++) {
-        if (m == 0 && *q == '0')
-            continue;
-        if (++digits > 19)
-            goto slow;
-        m = m * 10 + (uint64_t)(*q - '0');
-    }
-    if (q < end && *q == '.') {
-        for (q++; q < end && *q >= '0' && *q <= '9'; q++) {
-            exp10--;
-            if (m == 0 && *q == '0')
-                continue;
-            if (++digits > 19)
-                goto slow;
-            m = m * 10 + (uint64_t)(*q - '0');
-        }
-    }
-    if (q < end) { /* the exponent */
-        int e = 0, eneg = 0;
-        q++;
-        if (*q == '+' || *q == '-')
-            eneg = *q++ == '-';
-        for (; q < end; q++)
-            if (e < 100000)
-                e = e * 10 + (*q - '0');
-        exp10 += eneg ? -e : e;
-    }
-    if (m == 0)
-        return neg ? -0.0 : 0.0;
-    if (m <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
-        double v = (double)m;
-        v = exp10 < 0 ? v / json_pow10[-exp10] : v * json_pow10[exp10];
-        return neg ? -v : v;
-    }
-slow:
-#endif
     return strtod_l((const char *)p, NULL, st->c_locale);
 }
 
@@ -787,6 +823,8 @@ static void json_decode_visit(void *ctx, const json_member_t *m)
         f->kind = m->kind;
         f->value = m->value;
         f->value_len = m->value_len;
+        f->number_ready = m->number_ready;
+        f->number = m->number;
         if (f->next_same == SIZE_MAX)
             break;
         f = &dc->st->features[f->next_same];
@@ -822,7 +860,7 @@ static symtask_status_t json_decode(void *state, const symtask_record_t *record,
             continue;
         }
         /* The object was validated up to its '}', so a byte that ends the number follows. */
-        features[i] = json_number(st, f->value, f->value_len);
+        features[i] = f->number_ready ? f->number : json_number(st, f->value);
         if (!isfinite(features[i])) {
             snprintf(errstr, errstr_size, "feature '%.64s' is %.*s%s, not a finite number", f->name,
                      (int)(f->value_len > 32 ? 32 : f->value_len), f->value,
