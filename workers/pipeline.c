@@ -427,11 +427,14 @@ static int pipeline_produce(pipeline_t *p, rd_kafka_topic_t *rkt, const void *va
     }
 }
 
-/* The source record's headers, copied for an output record (NULL when it has none). */
+/* The source record's headers, copied for an output record (NULL when it has none). A
+ * consumed record without headers may still come with an empty list (its header count is
+ * part of the record format): copying that would cost two allocations for nothing. */
 static rd_kafka_headers_t *copy_headers(const rd_kafka_message_t *src)
 {
     rd_kafka_headers_t *hdrs = NULL;
-    if (rd_kafka_message_headers(src, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || hdrs == NULL)
+    if (rd_kafka_message_headers(src, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || hdrs == NULL ||
+        rd_kafka_header_cnt(hdrs) == 0)
         return NULL;
     return rd_kafka_headers_copy(hdrs);
 }
