@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dtoa.h"
 #include "log.h"
 
 #define PLUGIN_NAME_MAX 64
@@ -124,21 +125,11 @@ static int host_buf_append(symtask_buf_t *buf, const void *data, size_t len)
  * double, so 0.1 stays "0.1" rather than %.17g's "0.10000000000000001". */
 static int host_buf_append_number(symtask_buf_t *buf, double value)
 {
-    char text[40];
-    int n, precision;
+    char text[DTOA_MAX];
 
     if (!isfinite(value))
         return host_buf_append(buf, "null", 4);
-    if (fabs(value) <= 9007199254740992.0 && value == (double)(int64_t)value) {
-        n = snprintf(text, sizeof(text), "%.0f", value);
-    } else {
-        for (precision = 15;; precision++) {
-            n = snprintf(text, sizeof(text), "%.*g", precision, value);
-            if (precision == 17 || strtod(text, NULL) == value)
-                break;
-        }
-    }
-    return host_buf_append(buf, text, (size_t)n);
+    return host_buf_append(buf, text, dtoa_shortest(value, text));
 }
 
 /* ---- Host table -------------------------------------------------------------------------- */

@@ -570,7 +570,8 @@ Test(host, buf_append_number)
     expect_number(1e17, "1e+17");
     expect_number(1e300, "1e+300");
     expect_number(-1.7976931348623157e308, "-1.7976931348623157e+308");
-    expect_number(5e-324, "4.94065645841247e-324");
+    expect_number(5e-324, "5e-324"); /* shortest: subnormals have fewer than 15 digits */
+    expect_number(0x1p-24, "5.960464477539063e-08"); /* shorter above a power of two */
     expect_number(NAN, "null");
     expect_number(INFINITY, "null");
     expect_number(-INFINITY, "null");
