@@ -668,6 +668,14 @@ nomem:
     return SYMTASK_ERR_FATAL;
 }
 
+/* memcmp(a, b, len) == 0 for the short names features have, without a call. */
+static inline int json_same_bytes(const char *a, const char *b, size_t len)
+{
+    while (len > 0 && *a == *b)
+        a++, b++, len--;
+    return len == 0;
+}
+
 static uint32_t json_hash(const char *s, size_t len)
 {
     uint32_t h = 2166136261u;
@@ -809,7 +817,7 @@ static void json_decode_visit(void *ctx, const json_member_t *m)
     /* Records usually list the features in bind() order: try the one after the last hit. */
     if (dc->next < dc->st->n_features) {
         f = &dc->st->features[dc->next];
-        if (f->repeat || f->len != len || memcmp(f->name, key, len) != 0)
+        if (f->repeat || f->len != len || !json_same_bytes(f->name, key, len))
             f = NULL;
     }
     if (!f && !(f = json_feature_find(dc->st, key, len)))
