@@ -3,6 +3,7 @@
  *   build-fuzz/tests/fuzz/gen_seeds tests/fuzz/corpus
  * Sealed seeds differ on each run (random nonces). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,146 @@ static void config_seeds(void)
         write_seed("config", configs[i].name, configs[i].text, strlen(configs[i].text));
 }
 
+/* ---- dtoa: doubles as 8 bytes of bits, and decimal spellings (see fuzz_dtoa.c) --------- */
+
+static const struct {
+    const char *name;
+    uint64_t bits;
+} dtoa_doubles[] = {
+    {"zero", 0x0000000000000000},
+    {"neg_zero", 0x8000000000000000},
+    {"one", 0x3ff0000000000000},
+    {"one_next", 0x3ff0000000000001},          /* 1.0000000000000002: 17 digits */
+    {"one_prev", 0x3fefffffffffffff},          /* 0.9999999999999999 */
+    {"tenth", 0x3fb999999999999a},             /* 0.1 */
+    {"tenth_plus_fifth", 0x3fd3333333333334},  /* 0.30000000000000004 */
+    {"min_subnormal", 0x0000000000000001},     /* 5e-324 */
+    {"two_min_subnormal", 0x0000000000000002}, /* 1e-323; 9e-324 is as short (dtoa.c) */
+    {"max_subnormal", 0x000fffffffffffff},     /* 2.225073858507201e-308 */
+    {"min_normal", 0x0010000000000000},        /* 2.2250738585072014e-308, narrow below */
+    {"max", 0x7fefffffffffffff},               /* 1.7976931348623157e+308 */
+    {"pow2_53", 0x4340000000000000},           /* 9007199254740992, the last written whole */
+    {"pow2_53_next", 0x4340000000000001},      /* 9007199254740994: %g from here */
+    {"below_pow2_52", 0x432fffffffffffff},     /* 4503599627370495.5 */
+    {"above_pow2_52", 0x4330000000000001},     /* 4503599627370497 */
+    {"e15", 0x430c6bf526340000},               /* 1e15 */
+    {"e16", 0x4341c37937e08000},               /* 1e16: above 2^53, "1e+16" */
+    {"e22", 0x4480f0cf064dd592},               /* 1e22, the last exact power of ten */
+    {"e23", 0x44b52d02c7e14af6},               /* 1e23, whose double lies below 10^23 */
+    {"e23_next", 0x44b52d02c7e14af7},          /* 1.0000000000000001e+23 */
+    {"e_minus_5", 0x3ee4f8b588e368f1},         /* 1e-05: the first in exponent notation */
+    {"e_minus_4", 0x3f1a36e2eb1c432d},         /* 0.0001: the last in fixed notation */
+    {"min_normal_next", 0x0010000000000001},   /* 2.225073858507202e-308 */
+    {"pow2_1023", 0x7fe0000000000000},         /* 8.98846567431158e+307, narrow below */
+    {"pow2_minus_1000", 0x0170000000000000},   /* 9.332636185032189e-302, narrow below */
+    {"nan", 0x7ff8000000000000},
+    {"neg_nan_payload", 0xfff0000000000001},
+    {"inf", 0x7ff0000000000000},
+    {"neg_inf", 0xfff0000000000000},
+    {"neg_big", 0xc7efffffffffffff}, /* -3.4028236692093843e+38 */
+};
+
+static const char *const dtoa_texts[][2] = {
+    {"text_e23", "1e23"},
+    {"text_2p53_plus_1", "9007199254740993"},
+    {"text_min_subnormal", "0x1p-1074"},
+    {"text_max_subnormal", "2.2250738585072011e-308"},
+    {"text_tie", "9.8813129168249309e-324"},
+    {"text_long", "123456789012345678901"},
+};
+
+static void dtoa_seeds(void)
+{
+    /* Two doubles in a row: 9 windows, 7 of them straddling both (fuzz_dtoa reads the
+     * windows of the first 16 bytes). */
+    const double pair[2] = {2.2250738585072014e-308, 0.1};
+    for (size_t i = 0; i < sizeof(dtoa_doubles) / sizeof(dtoa_doubles[0]); i++) {
+        /* The host's byte order, as fuzz_dtoa reads them. */
+        double v;
+        memcpy(&v, &dtoa_doubles[i].bits, sizeof(v));
+        write_seed("dtoa", dtoa_doubles[i].name, &v, sizeof(v));
+    }
+    write_seed("dtoa", "windows", pair, sizeof(pair));
+    for (size_t i = 0; i < sizeof(dtoa_texts) / sizeof(dtoa_texts[0]); i++)
+        write_seed("dtoa", dtoa_texts[i][0], dtoa_texts[i][1], strlen(dtoa_texts[i][1]));
+}
+
+/* ---- record: JSON and CSV record values (see fuzz_record.c) ---------------------------- */
+
+/* CSV lines are over the columns id,x1,x2,x3,été,note of fuzz_record.c. */
+static const struct {
+    const char *name, *value;
+} records[] = {
+    /* JSON */
+    {"minimal.json", "{\"x1\":1.5,\"x2\":-2,\"x3\":null}"},
+    {"empty.json", "{}"},
+    {"empty_spaced.json", " { \n } \n"},
+    {"spacing.json", " \t\r\n{ \"x1\" : 1 ,\n\t\"x2\":\r\n2 , \"\xc3\xa9t\xc3\xa9\" :3 } \r\n"},
+    {"other_types.json", "{\"a\":\"s\",\"x1\":1,\"b\":[1,{\"c\":null},[]],\"d\":{\"e\":true,"
+                         "\"f\":{}},\"x2\":2,\"g\":false,\"x10\":\"no\"}"},
+    {"escapes.json", "{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0000\\uFFFF\\ud83d\\ude00\","
+                     "\"\\u00e9t\\u00e9\":3,\"x\\u0031\":4,\"caf\xc3\xa9\":\"\xe2\x82\xac\"}"},
+    {"nul_key.json", "{\"\\u0000\":1,\"x1\":2}"},
+    {"duplicates.json", "{\"x1\":1,\"x2\":2,\"x1\":3,\"x2\":null}"},
+    {"duplicate_string.json", "{\"x1\":\"a\",\"x1\":5}"},
+    {"wrong_type.json", "{\"x1\":\"1.5\",\"x2\":true,\"x3\":[1]}"},
+    {"collision.json", "{\"prediction\":1,\"a\":2, \"score\" : \"x\" ,\"x1\":0.5}"},
+    {"collision_escaped.json", "{\"predicti\\u006fn\":1,\"a\":\"\\n\"}"},
+    {"nested.json", "{\"a\":[[[[[[[[[[{\"b\":{\"c\":[1,2,{\"d\":[]}]}}]]]]]]]]]],\"x2\":0.5}"},
+    {"clinger_edges.json", "{\"x1\":9007199254740993,\"x2\":9007199254740992,\"x3\":1e22,"
+                           "\"\xc3\xa9t\xc3\xa9\":1e23}"},
+    {"clinger_scaled.json", "{\"x1\":9007199254740993e-22,\"x2\":9007199254740992e-22,"
+                            "\"x3\":1e-22,\"\xc3\xa9t\xc3\xa9\":1e-23}"},
+    {"decimals.json", "{\"x1\":0.1,\"x2\":0.3,\"x3\":0.1e-5,\"\xc3\xa9t\xc3\xa9\":-0}"},
+    {"long_integers.json", "{\"x1\":123456789012345678901,\"x2\":12345678901234567890,"
+                           "\"x3\":1234567890123456789}"},
+    {"range_edges.json", "{\"x1\":1e308,\"x2\":5e-324,\"x3\":2.2250738585072011e-308,"
+                         "\"\xc3\xa9t\xc3\xa9\":1.7976931348623157e308}"},
+    {"underflow.json", "{\"x1\":1e-400,\"x2\":0e999999999,\"x3\":-0.0e0}"},
+    {"overflow_other.json", "{\"big\":1e309,\"x1\":2,\"n\":[-1e400]}"},
+    {"overflow_feature.json", "{\"x1\":1e309}"},
+    {"leading_zero.json", "{\"x1\":01}"},
+    {"array.json", "[1,2]"},
+    {"bad_utf8.json", "{\"a\":\"\xc3\x28\",\"x1\":1}"},
+    {"truncated.json", "{\"x1\":1.5,\"s\":\"a"},
+    {"after_object.json", "{\"x1\":1} {}"},
+    /* CSV */
+    {"line.csv", "c-17,0.5,,1e5,-0,\"says \"\"hi\"\", twice\"\n"},
+    {"crlf.csv", "a,1,2,3,4,b\r\n"},
+    {"tabs.csv", "a\t1.5\t2\t3\t4\tb"},
+    {"missing.csv", "a, 1.5 ,NaN,-nan,,\"x\""},
+    {"quoted_numbers.csv", "a,\"1.5\",.5,5.,+7,z"},
+    {"quoted_newline.csv", "\"a\nb\",1,2,3,4,\"c,d\""},
+    {"clinger.csv", "a,9007199254740993,1e23,0.000000000000000000000000001,"
+                    "12345678901234567890123,z"},
+    {"not_finite.csv", "a,1e999,2,3,4,z"},
+    {"not_number.csv", "a,0x10,inf,1,000,z"},
+    {"quote_inside.csv", "a,1\"2,3,4,5,z"},
+    {"field_count.csv", "a,1,2"},
+};
+
+/* An object holding x1 and arrays nested to @levels containers in all. */
+static void deep_record(const char *name, int levels)
+{
+    char value[256];
+    size_t n = (size_t)snprintf(value, sizeof(value), "{\"x1\":1,\"a\":");
+    memset(value + n, '[', (size_t)levels - 1);
+    n += (size_t)levels - 1;
+    memset(value + n, ']', (size_t)levels - 1);
+    n += (size_t)levels - 1;
+    value[n++] = '}';
+    write_seed("record", name, value, n);
+}
+
+static void record_seeds(void)
+{
+    for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++)
+        write_seed("record", records[i].name, records[i].value, strlen(records[i].value));
+    /* The json serializer's nesting limit, 64 levels, and one more. */
+    deep_record("depth_64.json", 64);
+    deep_record("depth_65.json", 65);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -226,5 +367,7 @@ int main(int argc, char **argv)
     auth_seeds();
     taskinfo_seeds();
     config_seeds();
+    dtoa_seeds();
+    record_seeds();
     return 0;
 }
