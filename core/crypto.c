@@ -87,8 +87,9 @@ void crypto_hmac_sha256_b64(const uint8_t *key, size_t key_len, const void *msg,
      * call: this runs for every signed request (measured: 1.5 -> 1.2 us a signature). */
     crypto_auth_hmacsha256_state st;
     uint8_t mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_init(&st, key, key_len);
-    crypto_auth_hmacsha256_update(&st, msg, msg_len);
+    /* libsodium declares both pointers non-null, even for a length of 0. */
+    crypto_auth_hmacsha256_init(&st, key_len ? key : (const uint8_t *)"", key_len);
+    crypto_auth_hmacsha256_update(&st, msg_len ? msg : (const void *)"", msg_len);
     crypto_auth_hmacsha256_final(&st, mac);
     sodium_bin2base64(out, 45, mac, sizeof(mac), sodium_base64_VARIANT_ORIGINAL);
     sodium_memzero(&st, sizeof(st));
