@@ -65,6 +65,7 @@ typedef struct api_call {
     h2o_iovec_t cid, tid;
     char cid_str[TASKINFO_ID_MAX + 1];
     char tid_str[TASKINFO_ID_MAX + 1];
+    json_t *scrub; /* a TaskInfo whose model paths and secrets the log must not show */
 } api_call_t;
 
 /* Sends @body, which h2o copies into the request's pool. */
@@ -105,10 +106,15 @@ static int api_send_envelope(api_call_t *call, api_status_t status, const text_t
                       sizeof(oom) - 1);
         return 0;
     }
-    if (status != API_OK && status != API_CREATED)
+    if (status != API_OK && status != API_CREATED) {
+        /* The client may read its own model path back; the log may not (API.md). */
+        char logged[2048];
+        snprintf(logged, sizeof(logged), "%s", message);
+        taskinfo_scrub(call->scrub, logged, sizeof(logged));
         log_debug(call->cid_str[0] ? call->cid_str : NULL, "%.*s %.*s -> %d %s",
                   (int)call->req->method.len, call->req->method.base, (int)call->path.len,
-                  call->path.base, api_statuses[status].code, message);
+                  call->path.base, api_statuses[status].code, logged);
+    }
     api_send_body(call->req, api_statuses[status].code, api_statuses[status].reason,
                   "application/json", t.data, t.len);
     text_free(&t);
@@ -583,7 +589,7 @@ static void api_create_checked(daemon_t *d, h2o_req_t *req, const char *cid, boo
         log_info(NULL, "task %s/%s not created: the client went away during the check", cid, tid);
         return;
     }
-    api_call_t call = {.req = req, .d = d, .path = req->input.path};
+    api_call_t call = {.req = req, .d = d, .path = req->input.path, .scrub = taskinfo};
     snprintf(call.cid_str, sizeof(call.cid_str), "%s", cid);
     if (invalid != NULL) {
         api_reply(&call, API_BAD_REQUEST, NULL, "invalid TaskInfo: %s", invalid);

@@ -119,7 +119,9 @@ pid_t sup_fork_worker(daemon_t *d, const char *mode, const char *mode_arg, json_
                       int *chan_fd, int *err_fd, char *errstr, size_t errstr_size);
 /* Watches @fd (made non-blocking) in the event loop; @data becomes sock->data. */
 h2o_socket_t *sup_watch_fd(daemon_t *d, int fd, void *data, h2o_socket_cb cb);
-/* Logs the complete lines of a worker's stderr with @tag; keeps the rest in @lb. */
-void sup_feed_lines(line_buf_t *lb, const char *tag, const char *data, size_t len);
+/* Logs the complete lines of a worker's stderr with @tag, with what taskinfo_scrub() hides
+ * of @taskinfo (may be NULL) replaced; keeps the rest in @lb. */
+void sup_feed_lines(line_buf_t *lb, const char *tag, json_t *taskinfo, const char *data,
+                    size_t len);
 
 #endif

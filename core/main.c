@@ -195,8 +195,11 @@ static int restore_task(const stored_task_t *st, void *arg)
     task->desired_running = st->desired_running;
     task->created = st->created;
     task->updated = st->updated;
-    if (st->last_error != NULL)
+    if (st->last_error != NULL) {
         snprintf(task->last_error, sizeof(task->last_error), "%s", st->last_error);
+        /* stored by a version that did not scrub worker errors yet */
+        taskinfo_scrub(task->taskinfo, task->last_error, sizeof(task->last_error));
+    }
     return 0;
 }
 

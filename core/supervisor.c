@@ -76,11 +76,13 @@ static void sup_log_worker_line(const char *tag, char *line)
     log_msg(level, tag, "worker: %s", line);
 }
 
-void sup_feed_lines(line_buf_t *lb, const char *tag, const char *data, size_t len)
+void sup_feed_lines(line_buf_t *lb, const char *tag, json_t *taskinfo, const char *data, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         if (data[i] == '\n' || lb->len == sizeof(lb->data) - 1) {
             lb->data[lb->len] = '\0';
+            /* A plugin may name its model file or quote a secret (API.md: never logged). */
+            taskinfo_scrub(taskinfo, lb->data, sizeof(lb->data));
             sup_log_worker_line(tag, lb->data);
             lb->len = 0;
             if (data[i] == '\n')
@@ -98,7 +100,8 @@ static void sup_on_stderr(h2o_socket_t *sock, const char *err)
         task->err = NULL;
         return;
     }
-    sup_feed_lines(&task->err_line, task->tag, sock->input->bytes, sock->input->size);
+    sup_feed_lines(&task->err_line, task->tag, task->taskinfo, sock->input->bytes,
+                   sock->input->size);
     h2o_buffer_consume(&sock->input, sock->input->size);
 }
 
@@ -121,8 +124,10 @@ static void sup_handle_message(task_t *task, json_t *msg)
         const char *message = json_string_value(json_object_get(msg, "message"));
         if (message == NULL)
             message = "(the worker reported an error without a message)";
+        /* The status shows it and the log keeps it: no model path, no secret (API.md). */
         snprintf(task->worker_error, sizeof(task->worker_error), "%s", message);
-        set_last_error(task, "%s", message);
+        taskinfo_scrub(task->taskinfo, task->worker_error, sizeof(task->worker_error));
+        set_last_error(task, "%s", task->worker_error);
     } else {
         log_warn(task->tag, "worker sent an unknown message type '%s'; ignored", type);
     }
@@ -391,9 +396,9 @@ static void sup_drain_stderr(task_t *task)
     char buf[4096];
     ssize_t n;
     while ((n = read(fd, buf, sizeof(buf))) > 0)
-        sup_feed_lines(&task->err_line, task->tag, buf, (size_t)n);
+        sup_feed_lines(&task->err_line, task->tag, task->taskinfo, buf, (size_t)n);
     if (task->err_line.len > 0)
-        sup_feed_lines(&task->err_line, task->tag, "\n", 1);
+        sup_feed_lines(&task->err_line, task->tag, task->taskinfo, "\n", 1);
     h2o_socket_close(task->err);
     task->err = NULL;
 }

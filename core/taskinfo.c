@@ -572,3 +572,41 @@ const char *taskinfo_param(json_t *taskinfo, const char *key, const char *def)
 
     return value != NULL ? value : def;
 }
+
+/* Replaces @len bytes at @at in @text (@size bytes) by @with; cuts what no longer fits. */
+static void scrub_replace(char *text, size_t size, char *at, size_t len, const char *with)
+{
+    size_t with_len = strlen(with), tail = strlen(at + len), start = (size_t)(at - text);
+    size_t room = size - 1 - start; /* bytes available from @at, NUL excluded */
+    if (with_len > room)
+        with_len = room;
+    if (tail > room - with_len)
+        tail = room - with_len;
+    memmove(at + with_len, at + len, tail);
+    memcpy(at, with, with_len);
+    at[with_len + tail] = '\0';
+}
+
+void taskinfo_scrub(json_t *taskinfo, char *text, size_t size)
+{
+    json_t *params = json_object_get(taskinfo, "params");
+    const char *key;
+    json_t *value;
+    if (text == NULL || size == 0)
+        return;
+    json_object_foreach (params, key, value) {
+        const char *v = json_string_value(value);
+        size_t key_len = strlen(key), v_len = v != NULL ? strlen(v) : 0;
+        bool model = key_len >= 6 && strcmp(key + key_len - 6, ".model") == 0;
+        if (v_len < 4 || !(model || taskinfo_key_is_secret(key)))
+            continue;
+        char with[80];
+        snprintf(with, sizeof(with), "<%.64s>", key);
+        size_t with_len = strlen(with);
+        for (char *at = text; (at = strstr(at, v)) != NULL;) {
+            scrub_replace(text, size, at, v_len, with);
+            size_t left = strlen(at); /* the placeholder may have been cut at the end */
+            at += with_len < left ? with_len : left;
+        }
+    }
+}

@@ -38,4 +38,12 @@ const char *taskinfo_param(json_t *taskinfo, const char *key, const char *def);
  * sasl.*, ssl.*. */
 bool taskinfo_key_is_secret(const char *key);
 
+/* Replaces in @text (a NUL-terminated string in a buffer of @size bytes), in place, every
+ * occurrence of a value API.md says never to show: the values of secret params
+ * (taskinfo_key_is_secret) and model paths (params whose key ends in ".model"), each by
+ * "<KEY>". For text that comes from a worker (its log lines, its errors) before it reaches
+ * the daemon's log or a task's status. Values shorter than 4 bytes are left alone: they
+ * would match ordinary words. Text that no longer fits is cut. */
+void taskinfo_scrub(json_t *taskinfo, char *text, size_t size);
+
 #endif

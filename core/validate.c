@@ -56,7 +56,7 @@ static void validate_close_fds(validation_t *v)
     }
     if (v->err != NULL) {
         if (v->err_line.len > 0)
-            sup_feed_lines(&v->err_line, v->tag, "\n", 1);
+            sup_feed_lines(&v->err_line, v->tag, v->taskinfo, "\n", 1);
         h2o_socket_close(v->err);
         v->err = NULL;
     }
@@ -93,7 +93,7 @@ static void validate_on_stderr(h2o_socket_t *sock, const char *err)
         v->err = NULL;
         return;
     }
-    sup_feed_lines(&v->err_line, v->tag, sock->input->bytes, sock->input->size);
+    sup_feed_lines(&v->err_line, v->tag, v->taskinfo, sock->input->bytes, sock->input->size);
     h2o_buffer_consume(&sock->input, sock->input->size);
 }
 
@@ -212,7 +212,7 @@ static void validate_drain(validation_t *v)
     if (v->err != NULL) {
         int fd = h2o_socket_get_fd(v->err);
         while ((n = read(fd, buf, sizeof(buf))) > 0)
-            sup_feed_lines(&v->err_line, v->tag, buf, (size_t)n);
+            sup_feed_lines(&v->err_line, v->tag, v->taskinfo, buf, (size_t)n);
     }
 }
 

@@ -609,3 +609,42 @@ Test(pipeline, metrics_count_what_flows)
 #undef SERIES
     h_response_free(&r);
 }
+
+/* API.md: model paths are secrets, never in logs or status. A model file that went away
+ * after create fails the worker: its error reaches the status and the log with the path
+ * replaced by the key. Only the client that sends a bad path at create reads it back. */
+Test(pipeline, model_paths_stay_out_of_status_and_log)
+{
+    char model[512];
+    snprintf(model, sizeof(model), "%s/model.json", h.dir);
+    create_and_start("t1", NULL);
+    h_response_t r = h_req(&h, "GET", BASE "/tasks/t1/stop", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    h_response_free(&r);
+    cr_assert(h_wait_status(&h, "t1", "status", "stopped", 20000), "see %s", h.log_path);
+    cr_assert_eq(unlink(model), 0);
+
+    r = h_req(&h, "GET", BASE "/tasks/t1/start", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    h_response_free(&r);
+    bool seen = false;
+    for (int waited = 0; waited < 20000 && !seen; waited += 50) {
+        json_t *st = h_status(&h, "t1");
+        const char *err = h_get(st, "lastError");
+        if (strstr(err, "<sml.predictor.model>") != NULL) {
+            seen = true;
+            cr_assert(strstr(err, model) == NULL, "the status shows the path: %s", err);
+        }
+        json_decref(st);
+        if (!seen)
+            usleep(50000);
+    }
+    cr_assert(seen, "no model error in the status; see %s", h.log_path);
+
+    r = create("t2", NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert(strstr(r.body, model) != NULL, "the creator is told which file: %s", r.body);
+    h_response_free(&r);
+    cr_assert(h_log_contains(&h, "<sml.predictor.model>"), "see %s", h.log_path);
+    cr_assert(!h_log_contains(&h, model), "the daemon log shows the model path: %s", h.log_path);
+}

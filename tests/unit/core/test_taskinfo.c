@@ -675,3 +675,35 @@ Test(taskinfo, small_error_buffer)
     cr_expect_str_eq(small, "params.");
     json_decref(doc);
 }
+
+/* API.md: model paths and secret values never reach logs or status; worker text is scrubbed. */
+Test(taskinfo, scrub_hides_model_paths_and_secrets)
+{
+    json_t *ti = json_pack("{s:{s:s, s:s, s:s, s:s}}", "params", "sml.predictor.model",
+                           "/srv/models/churn.json", "kafka.sasl.password", "hunter22",
+                           "sml.kstream.source.topic", "in-topic", "kafka.ssl.key.password", "abc");
+    char text[256] = "params.sml.predictor.model: model file /srv/models/churn.json: No such "
+                     "file; again /srv/models/churn.json; auth hunter22 failed on in-topic; abc";
+    taskinfo_scrub(ti, text, sizeof(text));
+    cr_assert_str_eq(text, "params.sml.predictor.model: model file <sml.predictor.model>: No such "
+                           "file; again <sml.predictor.model>; auth <kafka.sasl.password> "
+                           "failed on in-topic; abc");
+
+    /* A placeholder longer than the value: what no longer fits is cut, still terminated. */
+    char small[32] = "x /srv/models/churn.json y";
+    taskinfo_scrub(ti, small, sizeof(small));
+    cr_assert_str_eq(small, "x <sml.predictor.model> y");
+    char tiny[16] = "/srv/models/chu";
+    taskinfo_scrub(ti, tiny, sizeof(tiny));
+    cr_assert_str_eq(tiny, "/srv/models/chu", "a partial path is not the value");
+    char cut[12] = "hunter22 zz";
+    taskinfo_scrub(ti, cut, sizeof(cut));
+    cr_assert_str_eq(cut, "<kafka.sasl");
+
+    /* No params, or no text: nothing happens. */
+    char same[] = "nothing here";
+    taskinfo_scrub(NULL, same, sizeof(same));
+    cr_assert_str_eq(same, "nothing here");
+    taskinfo_scrub(ti, NULL, 0);
+    json_decref(ti);
+}
