@@ -385,6 +385,18 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
+    /* The API's sockets before the embedded cluster's: both take ports, and a listen port
+     * chosen free a moment ago must not go to the cluster's randomly chosen one. */
+    int listen_fds[CONFIG_LISTEN_MAX];
+    size_t listen_fd_count = 0;
+    for (size_t i = 0; i < cfg.listen_count; i++) {
+        int fd = open_listener(cfg.listen[i], errstr, sizeof(errstr));
+        if (fd < 0)
+            goto fatal;
+        log_listener(fd, cfg.listen[i]);
+        listen_fds[listen_fd_count++] = fd;
+    }
+
     if (cfg.kafka_embedded) {
         d.embedded = embedded_kafka_start(cfg.kafka_embedded_brokers, cfg.kafka_embedded_partitions,
                                           errstr, sizeof(errstr));
@@ -424,12 +436,9 @@ int main(int argc, char **argv)
         if (accept_ctx.ssl_ctx == NULL)
             goto fatal;
     }
-    for (size_t i = 0; i < cfg.listen_count; i++) {
-        int fd = open_listener(cfg.listen[i], errstr, sizeof(errstr));
-        if (fd < 0)
-            goto fatal;
-        log_listener(fd, cfg.listen[i]);
-        listeners[listener_count] = h2o_evloop_socket_create(d.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    for (size_t i = 0; i < listen_fd_count; i++) {
+        listeners[listener_count] =
+            h2o_evloop_socket_create(d.loop, listen_fds[i], H2O_SOCKET_FLAG_DONT_READ);
         h2o_socket_read_start(listeners[listener_count++], on_accept);
     }
     h2o_socket_t *sigsock = h2o_evloop_socket_create(d.loop, sfd, 0);
