@@ -723,3 +723,82 @@ Test(xgboost, descriptor)
                              "sml.predictor.threads") != NULL,
               "%s", errstr);
 }
+
+/* Writes fixture reg.json with tree 0 damaged by @damage to the scratch file @name. */
+static void write_damaged(const char *name, void (*damage)(json_t *tree))
+{
+    json_error_t jerr;
+    json_t *model = json_load_file(fixture_path("reg.json"), 0, &jerr);
+    cr_assert_not_null(model, "%s", jerr.text);
+    json_t *tree = json_array_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(model, "learner"), "gradient_booster"),
+                            "model"),
+            "trees"),
+        0);
+    cr_assert(json_array_size(json_object_get(tree, "left_children")) >= 3,
+              "tree 0 of reg.json has no split to damage");
+    damage(tree);
+    char *text = json_dumps(model, JSON_COMPACT);
+    write_scratch(name, text, strlen(text));
+    free(text);
+    json_decref(model);
+}
+
+static void no_damage(json_t *tree)
+{
+}
+
+static void child_out_of_range(json_t *tree)
+{
+    json_array_set_new(json_object_get(tree, "left_children"), 0, json_integer(100000));
+}
+
+static void child_is_the_root(json_t *tree)
+{
+    json_array_set_new(json_object_get(tree, "right_children"), 0, json_integer(0));
+}
+
+static void children_the_same(json_t *tree)
+{
+    json_t *left = json_object_get(tree, "left_children");
+    json_array_set(json_object_get(tree, "right_children"), 0, json_array_get(left, 0));
+}
+
+static void feature_out_of_range(json_t *tree)
+{
+    json_array_set_new(json_object_get(tree, "split_indices"), 0, json_integer(100000));
+}
+
+static void feature_negative(json_t *tree)
+{
+    json_array_set_new(json_object_get(tree, "split_indices"), 0, json_integer(-1));
+}
+
+/* XGBoost walks a model's trees unchecked: each of these crashed it (or would loop) when it
+ * predicted. They are refused at load, before any prediction, naming tree and node. */
+Test(xgboost, damaged_trees_are_refused)
+{
+    static const struct {
+        void (*damage)(json_t *tree);
+        const char *needle;
+    } cases[] = {
+        {child_out_of_range, "tree 0, node 0: children 100000 and "},
+        {child_is_the_root, "tree 0, node 0: children "},
+        {children_the_same, "are not two other nodes"},
+        {feature_out_of_range, "tree 0, node 0: splits on feature 100000 of a model that reads 5"},
+        /* XGBoost keeps split indices unsigned: -1 comes back as 2^31 - 1 */
+        {feature_negative, "tree 0, node 0: splits on feature 2147483647 of"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_damaged("damaged.json", cases[i].damage);
+        expect_model_refused(scratch, cases[i].needle);
+        cr_expect(strstr(errstr, "(a damaged model file)") != NULL, "%s", errstr);
+        unlink(scratch);
+    }
+    /* The model written the same way but undamaged loads. */
+    write_damaged("undamaged.json", no_damage);
+    set_param("sml.predictor.model", scratch);
+    cr_expect_eq(create(), SYMTASK_OK, "%s", errstr);
+}

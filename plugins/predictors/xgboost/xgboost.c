@@ -197,6 +197,185 @@ static long xgb_config_long(json_t *obj, const char *key)
     return v;
 }
 
+/* Element @i of the JSON array @a as an integer; -2 (never a valid index) when it is not one. */
+static json_int_t xgb_tree_int(const json_t *a, size_t i)
+{
+    const json_t *v = json_array_get(a, i);
+    return json_is_integer(v) ? json_integer_value(v) : -2;
+}
+
+/* Checks tree @t of @n_features-feature model @tree: its arrays describe the same nodes,
+ * every split node leads to two nodes not reached before (so the walk from the root ends at
+ * a leaf), every split reads a feature of the row, every categorical split's categories lie
+ * within the tree's list. */
+static int xgb_tree_check(const json_t *tree, size_t t, size_t n_features, char *why,
+                          size_t why_size)
+{
+    static const char *const per_node[] = {"right_children", "split_indices", "split_conditions",
+                                           "default_left"};
+    const json_t *left = json_object_get(tree, "left_children");
+    const json_t *right = json_object_get(tree, "right_children");
+    const json_t *split = json_object_get(tree, "split_indices");
+    size_t n = json_array_size(left), top = 0, i;
+    size_t *stack;
+    unsigned char *seen;
+    int rc = -1;
+
+    if (n == 0) {
+        snprintf(why, why_size, "tree %zu has no nodes", t);
+        return -1;
+    }
+    for (i = 0; i < sizeof(per_node) / sizeof(per_node[0]); i++) {
+        if (json_array_size(json_object_get(tree, per_node[i])) != n) {
+            snprintf(why, why_size,
+                     "tree %zu: %s does not have one entry for each of its %zu nodes", t,
+                     per_node[i], n);
+            return -1;
+        }
+    }
+    stack = malloc(n * sizeof(*stack));
+    seen = calloc(n, 1);
+    if (stack == NULL || seen == NULL) {
+        snprintf(why, why_size, "out of memory checking the trees");
+        goto out;
+    }
+    stack[top++] = 0;
+    seen[0] = 1;
+    while (top > 0) {
+        size_t node = stack[--top];
+        json_int_t l = xgb_tree_int(left, node), r = xgb_tree_int(right, node), f;
+
+        if (l == -1 && r == -1)
+            continue; /* a leaf */
+        if (l < 1 || r < 1 || (size_t)l >= n || (size_t)r >= n || l == r || seen[l] || seen[r]) {
+            snprintf(why, why_size,
+                     "tree %zu, node %zu: children %" JSON_INTEGER_FORMAT
+                     " and %" JSON_INTEGER_FORMAT " are not two other nodes of its %zu "
+                     "(a damaged model file)",
+                     t, node, l, r, n);
+            goto out;
+        }
+        f = xgb_tree_int(split, node);
+        if (f < 0 || (size_t)f >= n_features) {
+            snprintf(why, why_size,
+                     "tree %zu, node %zu: splits on feature %" JSON_INTEGER_FORMAT
+                     " of a model that reads %zu (a damaged model file)",
+                     t, node, f, n_features);
+            goto out;
+        }
+        seen[l] = seen[r] = 1;
+        stack[top++] = (size_t)l; /* each node is pushed once: n entries suffice */
+        stack[top++] = (size_t)r;
+    }
+
+    /* Categorical splits: node k's categories are categories[segment, segment + size). */
+    const json_t *cats = json_object_get(tree, "categories");
+    const json_t *nodes = json_object_get(tree, "categories_nodes");
+    const json_t *segments = json_object_get(tree, "categories_segments");
+    const json_t *sizes = json_object_get(tree, "categories_sizes");
+    size_t k, n_cat_nodes = json_array_size(nodes);
+    if (json_array_size(segments) != n_cat_nodes || json_array_size(sizes) != n_cat_nodes) {
+        snprintf(why, why_size, "tree %zu: its categorical splits are not described consistently",
+                 t);
+        goto out;
+    }
+    for (k = 0; k < n_cat_nodes; k++) {
+        json_int_t node = xgb_tree_int(nodes, k), seg = xgb_tree_int(segments, k),
+                   size = xgb_tree_int(sizes, k);
+        if (node < 0 || (size_t)node >= n || seg < 0 || size < 0 ||
+            (size_t)seg > json_array_size(cats) ||
+            (size_t)size > json_array_size(cats) - (size_t)seg) {
+            snprintf(why, why_size, "tree %zu: categorical split %zu lies outside the tree", t, k);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(stack);
+    free(seen);
+    return rc;
+}
+
+/* XGBoost writes NaN and the infinities as bare NaN, Infinity and -Infinity, which are not
+ * JSON: blanks them to 0 in @text (outside strings) so that jansson reads the rest. The
+ * tree check reads only integers, so no value it needs changes. */
+static void xgb_json_tame(char *text, size_t len)
+{
+    static const char *const words[] = {"-Infinity", "Infinity", "NaN"};
+    int in_string = 0;
+    size_t i, w;
+
+    for (i = 0; i < len; i++) {
+        if (in_string) {
+            if (text[i] == '\\')
+                i++;
+            else if (text[i] == '"')
+                in_string = 0;
+            continue;
+        }
+        if (text[i] == '"') {
+            in_string = 1;
+            continue;
+        }
+        for (w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+            size_t n = strlen(words[w]);
+            if (len - i >= n && memcmp(text + i, words[w], n) == 0) {
+                memset(text + i, ' ', n);
+                text[i] = '0';
+                i += n - 1;
+                break;
+            }
+        }
+    }
+}
+
+/* XGBoost does not check the trees of a model it loads, and walks them unchecked when it
+ * predicts: a child index out of range, a cycle or a split on a feature beyond the row
+ * crashes or hangs the worker. The trees are checked here, before any prediction, on
+ * XGBoost's own JSON form of the loaded model, whatever the file's format. */
+static int xgb_model_check_trees(xgb_t *xgb, size_t n_features, char *why, size_t why_size)
+{
+    const char *buf;
+    char *copy;
+    bst_ulong len;
+    json_error_t jerr;
+    json_t *model, *booster, *trees, *tree;
+    size_t t;
+    int rc = 0;
+
+    if (XGBoosterSaveModelToBuffer(xgb->booster, "{\"format\": \"json\"}", &len, &buf) != 0) {
+        xgb_last_error(why, why_size);
+        return -1;
+    }
+    copy = malloc(len);
+    if (copy == NULL) {
+        snprintf(why, why_size, "out of memory checking the trees");
+        return -1;
+    }
+    memcpy(copy, buf, len);
+    xgb_json_tame(copy, len);
+    model = json_loadb(copy, len, 0, &jerr);
+    free(copy);
+    if (model == NULL) {
+        snprintf(why, why_size, "XGBoost's JSON form of the model does not parse: %s", jerr.text);
+        return -1;
+    }
+    booster = json_object_get(json_object_get(model, "learner"), "gradient_booster");
+    if (json_object_get(booster, "gbtree") != NULL) /* dart wraps a gbtree */
+        booster = json_object_get(booster, "gbtree");
+    trees = json_object_get(json_object_get(booster, "model"), "trees");
+    if (!json_is_array(trees)) {
+        snprintf(why, why_size, "XGBoost's JSON form of the model has no trees");
+        rc = -1;
+    }
+    json_array_foreach (trees, t, tree) {
+        if (rc == 0 && xgb_tree_check(tree, t, n_features, why, why_size) != 0)
+            rc = -1;
+    }
+    json_decref(model);
+    return rc;
+}
+
 /* Reads the objective and the number of classes from XGBoost's configuration of the loaded
  * model, and sets the kind and the outputs. */
 static int xgb_model_read_config(xgb_t *xgb, char *why, size_t why_size)
@@ -509,7 +688,8 @@ static symtask_status_t xgb_create(const symtask_host_t *host, const symtask_par
         snprintf(why, sizeof(why), "the model reads no features");
         goto model_error;
     }
-    if (xgb_model_read_config(xgb, why, sizeof(why)) != 0)
+    if (xgb_model_read_config(xgb, why, sizeof(why)) != 0 ||
+        xgb_model_check_trees(xgb, (size_t)n, why, sizeof(why)) != 0)
         goto model_error;
     if (xgb_features_set(xgb, host->param(params, XGB_FEATURES_KEY), (size_t)n, key, path, errstr,
                          errstr_size) != 0)
