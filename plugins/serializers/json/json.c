@@ -223,52 +223,17 @@ static inline int json_is_digit(const unsigned char *p, const unsigned char *end
     return p < end && *p >= '0' && *p <= '9';
 }
 
-/* Scans the number at s->p per RFC 8259's grammar. */
-static int json_scan_number(json_scan_t *s)
-{
-    const unsigned char *p = s->p, *end = s->end;
-    if (*p == '-')
-        p++;
-    if (!json_is_digit(p, end))
-        return json_fail(s, p, "expected a digit");
-    if (*p == '0') {
-        p++;
-        if (json_is_digit(p, end))
-            return json_fail(s, p - 1, "leading zero in number");
-    } else {
-        while (json_is_digit(p, end))
-            p++;
-    }
-    if (p < end && *p == '.') {
-        p++;
-        if (!json_is_digit(p, end))
-            return json_fail(s, p, "expected a digit after '.'");
-        while (json_is_digit(p, end))
-            p++;
-    }
-    if (p < end && (*p | 0x20) == 'e') {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (!json_is_digit(p, end))
-            return json_fail(s, p, "expected a digit in exponent");
-        while (json_is_digit(p, end))
-            p++;
-    }
-    s->p = p;
-    return 0;
-}
-
 static const double json_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* json_scan_number() for a top-level value, which is usually a feature: it also gathers the
- * digits and, when they fit in a double and the power of ten is exact, computes the value
- * with Clinger's fast path (one correctly rounded operation, so the result is the correctly
- * rounded value, as strtod's), with no second pass over the digits. Sets m->number_ready
- * and m->number when it can; json_number() converts the others. */
-static int json_scan_member_number(json_scan_t *s, json_member_t *m)
+/* Scans the number at s->p per RFC 8259's grammar. For a top-level value (@m set), which is
+ * usually a feature, it also gathers the digits and, when they fit in a double and the power
+ * of ten is exact, computes the value with Clinger's fast path (one correctly rounded
+ * operation, so the result is the correctly rounded value, as strtod's), with no second
+ * pass over the digits: sets m->number_ready and m->number when it can; json_number()
+ * converts the others. */
+static int json_scan_number(json_scan_t *s, json_member_t *m)
 {
     const unsigned char *p = s->p, *end = s->end;
     uint64_t mant = 0;
@@ -311,6 +276,8 @@ static int json_scan_member_number(json_scan_t *s, json_member_t *m)
         exp10 += eneg ? -e : e;
     }
     s->p = p;
+    if (m == NULL)
+        return 0;
 #if FLT_EVAL_METHOD == 0
     if (mant == 0 && digits == 0) {
         m->number = neg ? -0.0 : 0.0;
@@ -414,7 +381,7 @@ static int json_scan_value(json_scan_t *s, int depth, json_kind_t *kind)
     case '8':
     case '9':
         *kind = JSON_KIND_NUMBER;
-        return json_scan_number(s);
+        return json_scan_number(s, NULL);
     default:
         return json_fail(s, s->p, JSON_WHY_UNEXPECTED);
     }
@@ -459,7 +426,7 @@ static inline __attribute__((always_inline)) int json_scan_record(json_scan_t *s
             m.number_ready = 0;
             if (s->p < end && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))) {
                 m.kind = JSON_KIND_NUMBER;
-                if (json_scan_member_number(s, &m) < 0)
+                if (json_scan_number(s, &m) < 0)
                     return -1;
             } else if (json_scan_value(s, 1, &m.kind) < 0) {
                 return -1;
@@ -624,7 +591,7 @@ static int json_member_key(json_state_t *st, const json_member_t *m, const char 
 /* ---- Numbers ---------------------------------------------------------------------------- */
 
 /* The value of the valid JSON number at @p, followed in memory by a byte that ends it, when
- * json_scan_member_number() could not compute it. */
+ * json_scan_number() could not compute it. */
 static double json_number(const json_state_t *st, const unsigned char *p)
 {
     return strtod_l((const char *)p, NULL, st->c_locale);
