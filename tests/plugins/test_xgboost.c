@@ -724,22 +724,40 @@ Test(xgboost, descriptor)
               "%s", errstr);
 }
 
-/* Writes fixture reg.json with tree 0 damaged by @damage to the scratch file @name. */
-static void write_damaged(const char *name, void (*damage)(json_t *tree))
+/* Writes @fixture with one tree damaged by @damage to the scratch file @name: tree 0, or
+ * the first tree with a categorical split when the model has one. */
+static void write_damaged(const char *fixture, const char *name, void (*damage)(json_t *tree))
 {
+    /* XGBoost writes a categorical model's NaN as a bare NaN, which is not JSON: blanked,
+     * like the plugin does, for jansson. No key holds the word. */
+    char *text = NULL, *nan;
+    size_t len = 0;
+    FILE *f = fopen(fixture_path(fixture), "rb");
+    cr_assert_not_null(f);
+    cr_assert_gt(getdelim(&text, &len, '\0', f), 0);
+    fclose(f);
+    while ((nan = strstr(text, "NaN")) != NULL)
+        memcpy(nan, "0.0", 3);
     json_error_t jerr;
-    json_t *model = json_load_file(fixture_path("reg.json"), 0, &jerr);
+    json_t *model = json_loads(text, 0, &jerr);
+    free(text);
     cr_assert_not_null(model, "%s", jerr.text);
-    json_t *tree = json_array_get(
-        json_object_get(
-            json_object_get(json_object_get(json_object_get(model, "learner"), "gradient_booster"),
-                            "model"),
-            "trees"),
-        0);
+    json_t *trees = json_object_get(
+        json_object_get(json_object_get(json_object_get(model, "learner"), "gradient_booster"),
+                        "model"),
+        "trees");
+    json_t *tree = json_array_get(trees, 0), *t;
+    size_t i;
+    json_array_foreach (trees, i, t) {
+        if (json_array_size(json_object_get(t, "categories_nodes")) > 0) {
+            tree = t;
+            break;
+        }
+    }
     cr_assert(json_array_size(json_object_get(tree, "left_children")) >= 3,
-              "tree 0 of reg.json has no split to damage");
+              "%s has no split to damage", fixture);
     damage(tree);
-    char *text = json_dumps(model, JSON_COMPACT);
+    text = json_dumps(model, JSON_COMPACT);
     write_scratch(name, text, strlen(text));
     free(text);
     json_decref(model);
@@ -775,30 +793,76 @@ static void feature_negative(json_t *tree)
     json_array_set_new(json_object_get(tree, "split_indices"), 0, json_integer(-1));
 }
 
+static void categories_out_of_range(json_t *tree)
+{
+    json_array_set_new(json_object_get(tree, "categories_segments"), 0, json_integer(100000));
+}
+
+static void categories_inconsistent(json_t *tree)
+{
+    json_array_append_new(json_object_get(tree, "categories_sizes"), json_integer(1));
+}
+
 /* XGBoost walks a model's trees unchecked: each of these crashed it (or would loop) when it
  * predicted. They are refused at load, before any prediction, naming tree and node. */
 Test(xgboost, damaged_trees_are_refused)
 {
     static const struct {
+        const char *fixture;
         void (*damage)(json_t *tree);
         const char *needle;
     } cases[] = {
-        {child_out_of_range, "tree 0, node 0: children 100000 and "},
-        {child_is_the_root, "tree 0, node 0: children "},
-        {children_the_same, "are not two other nodes"},
-        {feature_out_of_range, "tree 0, node 0: splits on feature 100000 of a model that reads 5"},
-        /* XGBoost keeps split indices unsigned: -1 comes back as 2^31 - 1 */
-        {feature_negative, "tree 0, node 0: splits on feature 2147483647 of"},
+        {"reg.json", child_out_of_range,
+         "tree 0, node 0: children 100000 and 2 are not two other nodes of its "},
+        {"reg.json", child_is_the_root, "tree 0, node 0: children 1 and 0 are not two other"},
+        {"reg.json", children_the_same, "tree 0, node 0: children 1 and 1 are not two other"},
+        {"reg.json", feature_out_of_range,
+         "tree 0, node 0: splits on feature 100000 of a model that reads 5"},
+        {"reg.json", feature_negative, "tree 0, node 0: splits on feature -1 of a model that"},
+        {"categorical.json", categories_out_of_range,
+         ": categorical split 0 lies outside the tree"},
+        {"categorical.json", categories_inconsistent,
+         ": its categorical splits are not described consistently"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        write_damaged("damaged.json", cases[i].damage);
+        write_damaged(cases[i].fixture, "damaged.json", cases[i].damage);
         expect_model_refused(scratch, cases[i].needle);
         cr_expect(strstr(errstr, "(a damaged model file)") != NULL, "%s", errstr);
         unlink(scratch);
     }
-    /* The model written the same way but undamaged loads. */
-    write_damaged("undamaged.json", no_damage);
+    /* A UBJSON file is checked on XGBoost's JSON form of the loaded model (XGBoost can load
+     * these two damages; it crashed predicting with them). It keeps split indices unsigned:
+     * -1 comes back as 2^31 - 1. */
+    static const struct {
+        void (*damage)(json_t *tree);
+        const char *needle;
+    } ubj_cases[] = {
+        {child_out_of_range, "tree 0, node 0: children 100000 and 2 are not two other nodes"},
+        {feature_negative, "tree 0, node 0: splits on feature 2147483647 of"},
+    };
+    for (size_t i = 0; i < sizeof(ubj_cases) / sizeof(ubj_cases[0]); i++) {
+        char json_path[1100], command[3000];
+        write_damaged("reg.json", "damaged.json", ubj_cases[i].damage);
+        snprintf(json_path, sizeof(json_path), "%s", scratch);
+        snprintf(scratch, sizeof(scratch), "%s/damaged.ubj", fixtures_dir);
+        snprintf(command, sizeof(command),
+                 PYTHON " -c 'import sys, xgboost; "
+                        "xgboost.Booster(model_file=sys.argv[1]).save_model(sys.argv[2])' %s %s",
+                 json_path, scratch);
+        cr_assert_eq(system(command), 0, "%s", command);
+        unlink(json_path);
+        expect_model_refused(scratch, ubj_cases[i].needle);
+        cr_expect(strstr(errstr, "(a damaged model file)") != NULL, "%s", errstr);
+        unlink(scratch);
+    }
+
+    /* The models written the same way but undamaged load. */
+    write_damaged("reg.json", "undamaged.json", no_damage);
+    set_param("sml.predictor.model", scratch);
+    cr_expect_eq(create(), SYMTASK_OK, "%s", errstr);
+    destroy();
+    write_damaged("categorical.json", "undamaged.json", no_damage);
     set_param("sml.predictor.model", scratch);
     cr_expect_eq(create(), SYMTASK_OK, "%s", errstr);
 }

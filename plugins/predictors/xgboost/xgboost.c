@@ -228,8 +228,9 @@ static int xgb_tree_check(const json_t *tree, size_t t, size_t n_features, char 
     for (i = 0; i < sizeof(per_node) / sizeof(per_node[0]); i++) {
         if (json_array_size(json_object_get(tree, per_node[i])) != n) {
             snprintf(why, why_size,
-                     "tree %zu: %s does not have one entry for each of its %zu nodes", t,
-                     per_node[i], n);
+                     "tree %zu: %s does not have one entry for each of its %zu nodes (a damaged "
+                     "model file)",
+                     t, per_node[i], n);
             return -1;
         }
     }
@@ -275,7 +276,9 @@ static int xgb_tree_check(const json_t *tree, size_t t, size_t n_features, char 
     const json_t *sizes = json_object_get(tree, "categories_sizes");
     size_t k, n_cat_nodes = json_array_size(nodes);
     if (json_array_size(segments) != n_cat_nodes || json_array_size(sizes) != n_cat_nodes) {
-        snprintf(why, why_size, "tree %zu: its categorical splits are not described consistently",
+        snprintf(why, why_size,
+                 "tree %zu: its categorical splits are not described consistently "
+                 "(a damaged model file)",
                  t);
         goto out;
     }
@@ -285,7 +288,9 @@ static int xgb_tree_check(const json_t *tree, size_t t, size_t n_features, char 
         if (node < 0 || (size_t)node >= n || seg < 0 || size < 0 ||
             (size_t)seg > json_array_size(cats) ||
             (size_t)size > json_array_size(cats) - (size_t)seg) {
-            snprintf(why, why_size, "tree %zu: categorical split %zu lies outside the tree", t, k);
+            snprintf(why, why_size,
+                     "tree %zu: categorical split %zu lies outside the tree (a damaged model file)",
+                     t, k);
             goto out;
         }
     }
@@ -329,19 +334,69 @@ static void xgb_json_tame(char *text, size_t len)
     }
 }
 
-/* XGBoost does not check the trees of a model it loads, and walks them unchecked when it
- * predicts: a child index out of range, a cycle or a split on a feature beyond the row
- * crashes or hangs the worker. The trees are checked here, before any prediction, on
- * XGBoost's own JSON form of the loaded model, whatever the file's format. */
-static int xgb_model_check_trees(xgb_t *xgb, size_t n_features, char *why, size_t why_size)
+/* XGBoost does not check the trees of a model: a child index out of range, a cycle, a split
+ * on a feature beyond the row crash or hang the worker when it predicts, and categories out
+ * of range already when it loads. Checks the trees of the model whose JSON text is @text
+ * (@len bytes, changed: see xgb_json_tame) for @n_features features, or, when @n_features
+ * is 0, for the number the text gives. Returns 1 when the text is not a model this check
+ * can read (XGBoost's loader then says what is wrong), 0 when the trees are sound, -1 with
+ * @why when they are not. */
+static int xgb_model_check_trees(char *text, size_t len, size_t n_features, char *why,
+                                 size_t why_size)
+{
+    json_t *model, *learner, *booster, *trees, *tree;
+    size_t t;
+    int rc = 0;
+
+    xgb_json_tame(text, len);
+    model = json_loadb(text, len, 0, NULL);
+    learner = json_object_get(model, "learner");
+    booster = json_object_get(learner, "gradient_booster");
+    if (json_object_get(booster, "gbtree") != NULL) /* dart wraps a gbtree */
+        booster = json_object_get(booster, "gbtree");
+    trees = json_object_get(json_object_get(booster, "model"), "trees");
+    if (n_features == 0) {
+        long n = xgb_config_long(json_object_get(learner, "learner_model_param"), "num_feature");
+        n_features = n > 0 ? (size_t)n : 0;
+    }
+    if (!json_is_array(trees) || n_features == 0)
+        rc = 1;
+    json_array_foreach (trees, t, tree) {
+        if (rc == 0 && xgb_tree_check(tree, t, n_features, why, why_size) != 0)
+            rc = -1;
+    }
+    json_decref(model);
+    return rc;
+}
+
+/* xgb_model_check_trees() on a JSON model file, before XGBoost loads it. */
+static int xgb_model_check_json_file(const char *path, char *why, size_t why_size)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = 1;
+
+    if (f == NULL)
+        return 1; /* XGBoost's loader says why */
+    len = getdelim(&text, &cap, '\0', f);
+    fclose(f);
+    if (len > 0)
+        rc = xgb_model_check_trees(text, (size_t)len, 0, why, why_size);
+    free(text);
+    return rc;
+}
+
+/* xgb_model_check_trees() on a model XGBoost has loaded from UBJSON, through XGBoost's JSON
+ * form of it: a damaged UBJSON file can still crash XGBoost's loader (we read no UBJSON),
+ * but not its predictions. */
+static int xgb_model_check_loaded(xgb_t *xgb, size_t n_features, char *why, size_t why_size)
 {
     const char *buf;
     char *copy;
     bst_ulong len;
-    json_error_t jerr;
-    json_t *model, *booster, *trees, *tree;
-    size_t t;
-    int rc = 0;
+    int rc;
 
     if (XGBoosterSaveModelToBuffer(xgb->booster, "{\"format\": \"json\"}", &len, &buf) != 0) {
         xgb_last_error(why, why_size);
@@ -353,27 +408,11 @@ static int xgb_model_check_trees(xgb_t *xgb, size_t n_features, char *why, size_
         return -1;
     }
     memcpy(copy, buf, len);
-    xgb_json_tame(copy, len);
-    model = json_loadb(copy, len, 0, &jerr);
+    rc = xgb_model_check_trees(copy, len, n_features, why, why_size);
     free(copy);
-    if (model == NULL) {
-        snprintf(why, why_size, "XGBoost's JSON form of the model does not parse: %s", jerr.text);
-        return -1;
-    }
-    booster = json_object_get(json_object_get(model, "learner"), "gradient_booster");
-    if (json_object_get(booster, "gbtree") != NULL) /* dart wraps a gbtree */
-        booster = json_object_get(booster, "gbtree");
-    trees = json_object_get(json_object_get(booster, "model"), "trees");
-    if (!json_is_array(trees)) {
-        snprintf(why, why_size, "XGBoost's JSON form of the model has no trees");
-        rc = -1;
-    }
-    json_array_foreach (trees, t, tree) {
-        if (rc == 0 && xgb_tree_check(tree, t, n_features, why, why_size) != 0)
-            rc = -1;
-    }
-    json_decref(model);
-    return rc;
+    if (rc == 1)
+        snprintf(why, why_size, "XGBoost's JSON form of the model has no trees to check");
+    return rc != 0 ? -1 : 0;
 }
 
 /* Reads the objective and the number of classes from XGBoost's configuration of the loaded
@@ -631,6 +670,7 @@ static symtask_status_t xgb_create(const symtask_host_t *host, const symtask_par
     bst_ulong n;
     long long n_threads;
     size_t i;
+    int json_file;
     xgb_t *xgb;
 
     xgb = calloc(1, sizeof(*xgb));
@@ -662,6 +702,9 @@ static symtask_status_t xgb_create(const symtask_host_t *host, const symtask_par
     }
     if (xgb_model_check_file(path, &hint, why, sizeof(why)) != 0)
         goto model_error;
+    json_file = !xgb_has_extension(path, ".ubj");
+    if (json_file && xgb_model_check_json_file(path, why, sizeof(why)) < 0)
+        goto model_error;
     if (XGBoosterCreate(NULL, 0, &xgb->booster) != 0) {
         xgb_last_error(why, sizeof(why));
         snprintf(errstr, errstr_size, "xgboost: %s", why);
@@ -689,7 +732,7 @@ static symtask_status_t xgb_create(const symtask_host_t *host, const symtask_par
         goto model_error;
     }
     if (xgb_model_read_config(xgb, why, sizeof(why)) != 0 ||
-        xgb_model_check_trees(xgb, (size_t)n, why, sizeof(why)) != 0)
+        (!json_file && xgb_model_check_loaded(xgb, (size_t)n, why, sizeof(why)) != 0))
         goto model_error;
     if (xgb_features_set(xgb, host->param(params, XGB_FEATURES_KEY), (size_t)n, key, path, errstr,
                          errstr_size) != 0)
