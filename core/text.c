@@ -63,20 +63,23 @@ void text_puts(text_t *t, const char *s)
 
 void text_printf(text_t *t, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        t->failed = true;
-        return;
+    /* Formatted into the room there is; formatted again only when that was too small. */
+    for (int tries = 0; tries < 2 && !t->failed; tries++) {
+        size_t room = t->cap - t->len;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(room > 0 ? t->data + t->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = true;
+            return;
+        }
+        if ((size_t)n < room) {
+            t->len += (size_t)n;
+            return;
+        }
+        text_reserve(t, (size_t)n);
     }
-    if (!text_reserve(t, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
 }
 
 /* Length of the valid UTF-8 sequence at @p (at most @left bytes), 0 when it is not one:

@@ -144,3 +144,32 @@ Test(text, dumps_a_value)
     cr_assert_str_eq(t.data, "x={\"k\":[1,\"\\n\",true,null]}");
     text_free(&t);
 }
+
+/* A text that cannot grow is marked failed, and stays so: the answer is not sent half-built. */
+Test(text, a_failure_sticks)
+{
+    char buf[16];
+    text_t t;
+    text_init(&t, buf, sizeof(buf));
+    text_puts(&t, "ok");
+    text_json_string(&t, "x", SIZE_MAX / 2); /* refused before a byte is read */
+    cr_assert(t.failed);
+    text_puts(&t, "more");
+    text_printf(&t, "%d", 42);
+    cr_assert(t.failed);
+    cr_assert_eq(t.len, 2, "nothing is added after a failure");
+    text_free(&t);
+}
+
+Test(text, printf_grows_when_needed)
+{
+    char buf[8];
+    text_t t;
+    text_init(&t, buf, sizeof(buf));
+    text_printf(&t, "%s", "1234567"); /* fills the buffer exactly, with its NUL */
+    cr_assert_eq(t.data, buf);
+    text_printf(&t, "%05d|%s", 42, "a longer tail than the room left");
+    cr_assert_str_eq(t.data, "123456700042|a longer tail than the room left");
+    cr_assert_eq(t.len, strlen(t.data));
+    text_free(&t);
+}
