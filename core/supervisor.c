@@ -142,26 +142,19 @@ static void sup_close_channel(task_t *task)
     channel_reader_free(&task->chan_reader);
 }
 
-static void sup_on_channel(h2o_socket_t *sock, const char *err)
+/* Takes in @len bytes of the worker's channel and handles the complete messages; kills a
+ * worker that breaks the protocol. Returns -1 then (the channel is closed). */
+static int sup_channel_feed(task_t *task, const char *data, size_t len)
 {
-    task_t *task = sock->data;
-    if (err != NULL) {
-        /* The worker closed its end: it is exiting or gone. Reap at once rather than wait
-         * for SIGCHLD's turn in the loop. */
-        sup_close_channel(task);
-        sup_reap(sup_daemon);
-        return;
-    }
-    if (channel_reader_feed(&task->chan_reader, sock->input->bytes, sock->input->size) != 0) {
+    if (channel_reader_feed(&task->chan_reader, data, len) != 0) {
         log_error(task->tag, "worker sent a message over %d bytes; killing it", CHANNEL_MSG_MAX);
         snprintf(task->worker_error, sizeof(task->worker_error),
                  "worker broke the channel protocol (message too long); killed");
-        kill(task->pid, SIGKILL);
-        h2o_buffer_consume(&sock->input, sock->input->size);
+        if (task->pid != 0)
+            kill(task->pid, SIGKILL);
         sup_close_channel(task);
-        return;
+        return -1;
     }
-    h2o_buffer_consume(&sock->input, sock->input->size);
     json_t *msg;
     int bad;
     while ((msg = channel_reader_next(&task->chan_reader, &bad)) != NULL || bad) {
@@ -172,6 +165,44 @@ static void sup_on_channel(h2o_socket_t *sock, const char *err)
         sup_handle_message(task, msg);
         json_decref(msg);
     }
+    return 0;
+}
+
+static void sup_on_channel(h2o_socket_t *sock, const char *err)
+{
+    task_t *task = sock->data;
+    if (err != NULL) {
+        /* The worker closed its end: it is exiting or gone. Reap at once rather than wait
+         * for SIGCHLD's turn in the loop. */
+        sup_close_channel(task);
+        sup_reap(sup_daemon);
+        return;
+    }
+    size_t len = sock->input->size;
+    if (sup_channel_feed(task, sock->input->bytes, len) == 0)
+        h2o_buffer_consume(&sock->input, len);
+}
+
+/* Reads what is left on the worker's channel when its exit is seen first: its last message,
+ * the error it stopped on, would be lost otherwise (and the status would only say that the
+ * worker refused the task). */
+static void sup_drain_channel(task_t *task)
+{
+    if (task->chan == NULL)
+        return;
+    h2o_socket_t *sock = task->chan;
+    if (sock->input->size > 0) {
+        size_t len = sock->input->size;
+        if (sup_channel_feed(task, sock->input->bytes, len) != 0)
+            return;
+        h2o_buffer_consume(&sock->input, len);
+    }
+    int fd = h2o_socket_get_fd(sock);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        if (sup_channel_feed(task, buf, (size_t)n) != 0)
+            return;
 }
 
 /* Creates the task's topics on the embedded cluster when the task runs there. */
@@ -410,6 +441,7 @@ static void sup_on_exit(daemon_t *d, task_t *task, int wstatus)
     uint64_t ran_ms = daemon_now_ms() - task->started_ms;
 
     sup_drain_stderr(task);
+    sup_drain_channel(task);
     sup_close_channel(task);
     task->pid = 0;
     task->kill_at_ms = 0;
