@@ -25,11 +25,30 @@
 #define TAG_MAX 260     /* "cid/tid": two ids of at most 128 characters */
 #define AVAILABLE_MAX 8 /* plugins named in a "no such plugin" message */
 
+/* The minor this worker speaks. A test build sets it lower to play an older worker
+ * (tests/plugins/meson.build): it then refuses newer plugins and offers the host table of
+ * that minor, as that worker did. */
+#ifndef LOADER_ABI_MINOR
+#define LOADER_ABI_MINOR SYMTASK_PLUGIN_ABI_MINOR
+#endif
+
 /* Fields a descriptor of each minor of our major holds; a plugin of minor M must be at least
- * plugin_size_of_minor[M] bytes long. A new minor adds its size here. */
+ * plugin_size_of_minor[M] bytes long. A new minor adds its size here. The ops of 1.1 took
+ * free slots of the ops union, so the size did not change. */
 static const size_t plugin_size_of_minor[SYMTASK_PLUGIN_ABI_MINOR + 1] = {
     sizeof(symtask_plugin_t), /* 1.0 */
+    sizeof(symtask_plugin_t), /* 1.1 */
 };
+
+/* The host table of our minor ends after its last field. */
+#if LOADER_ABI_MINOR == 0
+#define LOADER_HOST_SIZE offsetof(symtask_host_t, arena_alloc)
+#else
+#define LOADER_HOST_SIZE sizeof(symtask_host_t)
+#endif
+
+#define SERIALIZER_PREFIX "sml.serializer."
+#define SERIALIZER_OUT_PREFIX "sml.serializer.out."
 
 struct plugin {
     void *handle;
@@ -42,6 +61,9 @@ struct plugin {
 struct symtask_params {
     const plugin_t *plugin;
     json_t *params; /* borrowed */
+    /* An output instance reads its "sml.serializer.<x>" options from
+     * "sml.serializer.out.<x>" (plugin_params_new_output). */
+    int output;
 };
 
 static char host_tag[TAG_MAX];
@@ -120,6 +142,86 @@ static int host_buf_append(symtask_buf_t *buf, const void *data, size_t len)
     return 0;
 }
 
+/* ---- Arenas ------------------------------------------------------------------------------ */
+
+/* Blocks of an arena: the first, of ARENA_BLOCK bytes, is kept across batches; the others
+ * (more room, or one big allocation each) go at the next reset. */
+#define ARENA_BLOCK (64 * 1024)
+#define ARENA_ALIGN (_Alignof(max_align_t))
+
+struct arena_block {
+    struct arena_block *next;
+    size_t size, used;
+    max_align_t data[];
+};
+
+void arena_init(symtask_arena_t *arena)
+{
+    arena->blocks = NULL;
+}
+
+void arena_reset(symtask_arena_t *arena)
+{
+    struct arena_block *b = arena->blocks, *next, *kept = NULL;
+
+    for (; b != NULL; b = next) {
+        next = b->next;
+        if (kept == NULL && b->size == ARENA_BLOCK) {
+            kept = b;
+            kept->used = 0;
+            kept->next = NULL;
+        } else {
+            free(b);
+        }
+    }
+    arena->blocks = kept;
+}
+
+void arena_free(symtask_arena_t *arena)
+{
+    struct arena_block *b = arena->blocks, *next;
+
+    for (; b != NULL; b = next) {
+        next = b->next;
+        free(b);
+    }
+    arena->blocks = NULL;
+}
+
+static void *host_arena_alloc(symtask_arena_t *arena, size_t size)
+{
+    struct arena_block *b = arena->blocks;
+    size_t need;
+
+    if (size > SIZE_MAX - ARENA_ALIGN - sizeof(*b))
+        return NULL;
+    need = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+    if (need == 0)
+        need = ARENA_ALIGN;
+    if (b == NULL || b->size - b->used < need) {
+        size_t block = need > ARENA_BLOCK / 4 ? need : ARENA_BLOCK;
+
+        b = malloc(sizeof(*b) + block);
+        if (b == NULL)
+            return NULL;
+        b->size = block;
+        b->used = 0;
+        if (block == need && arena->blocks != NULL) {
+            /* a big allocation gets a block of its own behind the current one, which keeps
+             * its room for the small ones */
+            b->next = arena->blocks->next;
+            arena->blocks->next = b;
+            b->used = need;
+            return b->data;
+        }
+        b->next = arena->blocks;
+        arena->blocks = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += need;
+    return p;
+}
+
 /* Integers that a double holds exactly are written whole (1e15 as 1000000000000000, not
  * 1e+15); anything else in the fewest significant digits that strtod reads back to the same
  * double, so 0.1 stays "0.1" rather than %.17g's "0.10000000000000001". */
@@ -144,9 +246,42 @@ static const symtask_option_t *option_find(const plugin_t *plugin, const char *k
     return NULL;
 }
 
+/* Whether @key names a serializer option that an output instance reads under
+ * "sml.serializer.out." instead. */
+static int key_is_mapped(const symtask_params_t *params, const char *key)
+{
+    return params->output && strncmp(key, SERIALIZER_PREFIX, strlen(SERIALIZER_PREFIX)) == 0;
+}
+
+/* The task's value of option @key as the instance behind @params reads it, and in @shown
+ * (of SHOWN_MAX + 4 bytes) the key it was read under, for messages. */
+static json_t *param_lookup(const symtask_params_t *params, const char *key, char *shown_key)
+{
+    char local[256], *mapped = local;
+    json_t *value;
+
+    if (!key_is_mapped(params, key)) {
+        if (shown_key != NULL)
+            shown(shown_key, key);
+        return json_object_get(params->params, key);
+    }
+    const char *rest = key + strlen(SERIALIZER_PREFIX);
+    if (strlen(SERIALIZER_OUT_PREFIX) + strlen(rest) >= sizeof(local) &&
+        asprintf(&mapped, "%s%s", SERIALIZER_OUT_PREFIX, rest) < 0)
+        return NULL;
+    if (mapped == local)
+        snprintf(local, sizeof(local), "%s%s", SERIALIZER_OUT_PREFIX, rest);
+    value = json_object_get(params->params, mapped);
+    if (shown_key != NULL)
+        shown(shown_key, mapped);
+    if (mapped != local)
+        free(mapped);
+    return value;
+}
+
 static const char *host_param(const symtask_params_t *params, const char *key)
 {
-    json_t *value = json_object_get(params->params, key);
+    json_t *value = param_lookup(params, key, NULL);
     const symtask_option_t *opt;
 
     if (json_is_string(value))
@@ -186,13 +321,19 @@ static void host_log(symtask_log_level_t level, const char *fmt, ...)
 
 static const symtask_host_t host = {
     .abi_major = SYMTASK_PLUGIN_ABI_MAJOR,
-    .abi_minor = SYMTASK_PLUGIN_ABI_MINOR,
-    .size = sizeof(symtask_host_t),
+    .abi_minor = LOADER_ABI_MINOR,
+    .size = LOADER_HOST_SIZE,
     .param = host_param,
     .log = host_log,
     .buf_append = host_buf_append,
     .buf_append_number = host_buf_append_number,
+    .arena_alloc = host_arena_alloc,
 };
+
+unsigned plugin_abi_minor(void)
+{
+    return LOADER_ABI_MINOR;
+}
 
 const symtask_host_t *plugin_host(void)
 {
@@ -403,6 +544,21 @@ static void list_available(const char *dir, char *out, size_t out_size)
         snprintf(out + o, out_size - o, " and %zu more", n - AVAILABLE_MAX);
 }
 
+/* An op that a later minor added sits in a slot of the ops union that an older plugin never
+ * set: whatever its bytes hold, it is unset for that plugin. */
+static void ops_guard(symtask_plugin_t *d)
+{
+    if (d->abi_minor >= 1)
+        return;
+    if (d->kind == SYMTASK_PLUGIN_PREDICTOR) {
+        d->ops.predictor.signature = NULL;
+    } else if (d->kind == SYMTASK_PLUGIN_SERIALIZER) {
+        d->ops.serializer.bind_typed = NULL;
+        d->ops.serializer.decode_fields = NULL;
+        d->ops.serializer.encode_fields = NULL;
+    }
+}
+
 static int ops_check(const plugin_t *plugin, char *errstr, size_t errstr_size)
 {
     const symtask_plugin_t *d = &plugin->desc;
@@ -411,31 +567,46 @@ static int ops_check(const plugin_t *plugin, char *errstr, size_t errstr_size)
     if (d->kind == SYMTASK_PLUGIN_PREDICTOR) {
         const symtask_predictor_ops_t *ops = &d->ops.predictor;
 
-        missing = ops->create == NULL     ? "create"
-                  : ops->describe == NULL ? "describe"
-                  : ops->predict == NULL  ? "predict"
-                  : ops->destroy == NULL  ? "destroy"
-                                          : NULL;
+        missing = ops->create == NULL                               ? "create"
+                  : ops->describe == NULL && ops->signature == NULL ? "describe"
+                  : ops->predict == NULL                            ? "predict"
+                  : ops->destroy == NULL                            ? "destroy"
+                                                                    : NULL;
         if (missing != NULL)
             fail(errstr, errstr_size,
                  "plugin %s sets no %s() in its predictor ops: a predictor must set create, "
-                 "describe, predict and destroy; fix the plugin",
+                 "describe (or, from ABI 1.1, signature), predict and destroy; fix the plugin",
                  plugin->path, missing);
-    } else {
-        const symtask_serializer_ops_t *ops = &d->ops.serializer;
+        return missing != NULL ? -1 : 0;
+    }
 
+    const symtask_serializer_ops_t *ops = &d->ops.serializer;
+    int fields = ops->decode_fields != NULL || ops->encode_fields != NULL;
+
+    if (fields)
+        /* the 1.1 calls; bind, decode and encode are then optional shortcuts */
+        missing = ops->create == NULL          ? "create"
+                  : ops->decode_fields == NULL ? "decode_fields"
+                  : ops->encode_fields == NULL ? "encode_fields"
+                  : (ops->decode != NULL || ops->encode != NULL) && ops->bind == NULL &&
+                          ops->bind_typed == NULL
+                      ? "bind"
+                  : ops->destroy == NULL ? "destroy"
+                                         : NULL;
+    else
         missing = ops->create == NULL    ? "create"
                   : ops->bind == NULL    ? "bind"
                   : ops->decode == NULL  ? "decode"
                   : ops->encode == NULL  ? "encode"
                   : ops->destroy == NULL ? "destroy"
                                          : NULL;
-        if (missing != NULL)
-            fail(errstr, errstr_size,
-                 "plugin %s sets no %s() in its serializer ops: a serializer must set create, "
-                 "bind, decode, encode and destroy; fix the plugin",
-                 plugin->path, missing);
-    }
+    if (missing != NULL)
+        fail(errstr, errstr_size,
+             "plugin %s sets no %s() in its serializer ops: a serializer must set create, "
+             "destroy and either bind, decode and encode (numbers, one format) or, from ABI "
+             "1.1, decode_fields and encode_fields (with bind or bind_typed when it also sets "
+             "decode or encode); fix the plugin",
+             plugin->path, missing);
     return missing != NULL ? -1 : 0;
 }
 
@@ -460,7 +631,7 @@ static int options_check(const plugin_t *plugin, char *errstr, size_t errstr_siz
                  "plugin %s: option %s has type %d, which plugin ABI %d.%d does not know: use "
                  "a SYMTASK_OPTION_* type",
                  plugin->path, shown(buf, opt->name), (int)opt->type, SYMTASK_PLUGIN_ABI_MAJOR,
-                 SYMTASK_PLUGIN_ABI_MINOR);
+                 LOADER_ABI_MINOR);
             return -1;
         }
         if (opt->help == NULL || opt->help[0] == '\0') {
@@ -501,16 +672,15 @@ static int descriptor_check(plugin_t *plugin, const symtask_plugin_t *d, const c
         fail(errstr, errstr_size,
              "plugin %s was built for plugin ABI %u.%u but this symtask-worker speaks %d.%d: "
              "rebuild it against symtask %d.x headers",
-             plugin->path, d->abi_major, d->abi_minor, SYMTASK_PLUGIN_ABI_MAJOR,
-             SYMTASK_PLUGIN_ABI_MINOR, SYMTASK_PLUGIN_ABI_MAJOR);
+             plugin->path, d->abi_major, d->abi_minor, SYMTASK_PLUGIN_ABI_MAJOR, LOADER_ABI_MINOR,
+             SYMTASK_PLUGIN_ABI_MAJOR);
         return -1;
     }
-    if (d->abi_minor > SYMTASK_PLUGIN_ABI_MINOR) {
+    if (d->abi_minor > LOADER_ABI_MINOR) {
         fail(errstr, errstr_size,
              "plugin %s was built for plugin ABI %u.%u but this symtask-worker speaks only up "
              "to %d.%d: upgrade symtask, or rebuild the plugin against these headers",
-             plugin->path, d->abi_major, d->abi_minor, SYMTASK_PLUGIN_ABI_MAJOR,
-             SYMTASK_PLUGIN_ABI_MINOR);
+             plugin->path, d->abi_major, d->abi_minor, SYMTASK_PLUGIN_ABI_MAJOR, LOADER_ABI_MINOR);
         return -1;
     }
     if (d->size < plugin_size_of_minor[d->abi_minor]) {
@@ -522,6 +692,7 @@ static int descriptor_check(plugin_t *plugin, const symtask_plugin_t *d, const c
     }
     memset(&plugin->desc, 0, sizeof(plugin->desc));
     memcpy(&plugin->desc, d, d->size < sizeof(plugin->desc) ? d->size : sizeof(plugin->desc));
+    ops_guard(&plugin->desc);
     d = &plugin->desc;
 
     if (kind == PLUGIN_KIND_ANY && kind_name(d->kind) != NULL)
@@ -656,39 +827,13 @@ void plugin_unload(plugin_t *plugin)
 
 /* ---- Params ------------------------------------------------------------------------------ */
 
-symtask_params_t *plugin_params_new(const plugin_t *plugin, json_t *params, char *errstr,
-                                    size_t errstr_size)
+static symtask_params_t *params_new(const plugin_t *plugin, json_t *params, int output,
+                                    char *errstr, size_t errstr_size)
 {
     char why[256], kbuf[SHOWN_MAX + 4], vbuf[SHOWN_MAX + 4];
     const symtask_option_t *opt;
-    symtask_params_t *view;
+    symtask_params_t *view = malloc(sizeof(*view));
 
-    for (opt = plugin->desc.options; opt != NULL && opt->name != NULL; opt++) {
-        json_t *value = json_object_get(params, opt->name);
-
-        shown(kbuf, opt->name);
-        if (value == NULL) {
-            if (opt->required) {
-                fail(errstr, errstr_size, "params.%s: required by plugin %s: %s", kbuf,
-                     plugin->desc.name, opt->help);
-                return NULL;
-            }
-            continue;
-        }
-        if (!json_is_string(value)) {
-            fail(errstr, errstr_size, "params.%s: must be a string", kbuf);
-            return NULL;
-        }
-        if (option_value_check(opt->type, json_string_value(value), why, sizeof(why)) != 0) {
-            if (redact_key_is_secret(opt->name))
-                fail(errstr, errstr_size, "params.%s: the value (not shown: secret) %s", kbuf, why);
-            else
-                fail(errstr, errstr_size, "params.%s: '%s' %s", kbuf,
-                     shown(vbuf, json_string_value(value)), why);
-            return NULL;
-        }
-    }
-    view = malloc(sizeof(*view));
     if (view == NULL) {
         fail(errstr, errstr_size, "out of memory checking the params of plugin %s",
              plugin->desc.name);
@@ -696,7 +841,59 @@ symtask_params_t *plugin_params_new(const plugin_t *plugin, json_t *params, char
     }
     view->plugin = plugin;
     view->params = params;
+    view->output = output;
+    for (opt = plugin->desc.options; opt != NULL && opt->name != NULL; opt++) {
+        json_t *value = param_lookup(view, opt->name, kbuf);
+
+        if (value == NULL) {
+            if (opt->required) {
+                fail(errstr, errstr_size, "params.%s: required by plugin %s: %s", kbuf,
+                     plugin->desc.name, opt->help);
+                goto error;
+            }
+            continue;
+        }
+        if (!json_is_string(value)) {
+            fail(errstr, errstr_size, "params.%s: must be a string", kbuf);
+            goto error;
+        }
+        if (option_value_check(opt->type, json_string_value(value), why, sizeof(why)) != 0) {
+            if (redact_key_is_secret(opt->name))
+                fail(errstr, errstr_size, "params.%s: the value (not shown: secret) %s", kbuf, why);
+            else
+                fail(errstr, errstr_size, "params.%s: '%s' %s", kbuf,
+                     shown(vbuf, json_string_value(value)), why);
+            goto error;
+        }
+    }
     return view;
+
+error:
+    free(view);
+    return NULL;
+}
+
+symtask_params_t *plugin_params_new(const plugin_t *plugin, json_t *params, char *errstr,
+                                    size_t errstr_size)
+{
+    return params_new(plugin, params, 0, errstr, errstr_size);
+}
+
+symtask_params_t *plugin_params_new_output(const plugin_t *plugin, json_t *params, char *errstr,
+                                           size_t errstr_size)
+{
+    return params_new(plugin, params, 1, errstr, errstr_size);
+}
+
+int plugin_params_have_output_options(json_t *params)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach (params, key, value)
+        if (strncmp(key, SERIALIZER_OUT_PREFIX, strlen(SERIALIZER_OUT_PREFIX)) == 0)
+            return 1;
+    return 0;
 }
 
 void plugin_params_free(symtask_params_t *params)
@@ -707,8 +904,13 @@ void plugin_params_free(symtask_params_t *params)
 static int key_is_plugin_setting(const char *key)
 {
     return (strncmp(key, "sml.predictor.", strlen("sml.predictor.")) == 0 ||
-            strncmp(key, "sml.serializer.", strlen("sml.serializer.")) == 0) &&
+            strncmp(key, SERIALIZER_PREFIX, strlen(SERIALIZER_PREFIX)) == 0) &&
            strcmp(key, "sml.serializer.out") != 0;
+}
+
+static int key_is_output_setting(const char *key)
+{
+    return strncmp(key, SERIALIZER_OUT_PREFIX, strlen(SERIALIZER_OUT_PREFIX)) == 0;
 }
 
 /* Whether plugins[i] repeats an earlier one (json as both sml.serializer and .out), so that
@@ -723,46 +925,81 @@ static int plugin_repeated(const plugin_t *const *plugins, size_t i)
     return 0;
 }
 
-int plugin_check_unknown_keys(json_t *params, const plugin_t *const *plugins, size_t n,
-                              char *errstr, size_t errstr_size)
+/* Whether the output instance of @output reads @key ("sml.serializer.out.<x>"). */
+static int output_reads(const plugin_t *output, const char *key)
+{
+    const symtask_option_t *opt;
+    const char *rest = key + strlen(SERIALIZER_OUT_PREFIX);
+
+    for (opt = output != NULL ? output->desc.options : NULL; opt != NULL && opt->name != NULL;
+         opt++)
+        if (strncmp(opt->name, SERIALIZER_PREFIX, strlen(SERIALIZER_PREFIX)) == 0 &&
+            strcmp(opt->name + strlen(SERIALIZER_PREFIX), rest) == 0)
+            return 1;
+    return 0;
+}
+
+/* The message for @key, which no plugin reads: which plugins were asked and what they know. */
+static void unknown_key(const char *key, const plugin_t *const *plugins, size_t n, int as_output,
+                        char *errstr, size_t errstr_size)
 {
     char buf[SHOWN_MAX + 4];
-    const char *key;
-    json_t *value;
+    const symtask_option_t *opt;
     size_t i, o, count = 0;
 
-    json_object_foreach (params, key, value) {
-        const symtask_option_t *opt;
+    o = (size_t)snprintf(errstr, errstr_size, "params.%s: not an option of %s", shown(buf, key),
+                         n == 0 ? "a serializer writing the sink" : "plugin");
+    for (i = 0; i < n; i++) {
+        if (plugin_repeated(plugins, i))
+            continue;
+        o = append(errstr, errstr_size, o, i > 0 ? ", " : " ");
+        o = append(errstr, errstr_size, o, plugins[i]->desc.name);
+    }
+    if (as_output && n > 0)
+        o = append(errstr, errstr_size, o, " (the sink's serializer)");
+    o = append(errstr, errstr_size, o, "; check the spelling against the options known: ");
+    for (i = 0; i < n; i++) {
+        if (plugin_repeated(plugins, i))
+            continue;
+        for (opt = plugins[i]->desc.options; opt != NULL && opt->name != NULL; opt++) {
+            if (!key_is_plugin_setting(opt->name) ||
+                (as_output && strncmp(opt->name, SERIALIZER_PREFIX, strlen(SERIALIZER_PREFIX))))
+                continue;
+            o = append(errstr, errstr_size, o, count++ > 0 ? ", " : "");
+            if (as_output) {
+                o = append(errstr, errstr_size, o, SERIALIZER_OUT_PREFIX);
+                o = append(errstr, errstr_size, o, opt->name + strlen(SERIALIZER_PREFIX));
+            } else {
+                o = append(errstr, errstr_size, o, opt->name);
+            }
+        }
+    }
+    if (count == 0)
+        append(errstr, errstr_size, o, "(none)");
+}
 
+int plugin_check_unknown_keys(json_t *params, const plugin_t *const *plugins, size_t n,
+                              const plugin_t *output, char *errstr, size_t errstr_size)
+{
+    const char *key;
+    json_t *value;
+    size_t i;
+
+    json_object_foreach (params, key, value) {
         if (!key_is_plugin_setting(key))
             continue;
+        if (key_is_output_setting(key)) {
+            if (output_reads(output, key))
+                continue;
+            unknown_key(key, &output, output != NULL, 1, errstr, errstr_size);
+            return -1;
+        }
         for (i = 0; i < n; i++)
             if (option_find(plugins[i], key) != NULL)
                 break;
         if (i < n)
             continue;
-
-        o = (size_t)snprintf(errstr, errstr_size, "params.%s: not an option of plugin",
-                             shown(buf, key));
-        for (i = 0; i < n; i++) {
-            if (plugin_repeated(plugins, i))
-                continue;
-            o = append(errstr, errstr_size, o, i > 0 ? ", " : " ");
-            o = append(errstr, errstr_size, o, plugins[i]->desc.name);
-        }
-        o = append(errstr, errstr_size, o, "; check the spelling against the options known: ");
-        for (i = 0; i < n; i++) {
-            if (plugin_repeated(plugins, i))
-                continue;
-            for (opt = plugins[i]->desc.options; opt != NULL && opt->name != NULL; opt++) {
-                if (!key_is_plugin_setting(opt->name))
-                    continue;
-                o = append(errstr, errstr_size, o, count++ > 0 ? ", " : "");
-                o = append(errstr, errstr_size, o, opt->name);
-            }
-        }
-        if (count == 0)
-            append(errstr, errstr_size, o, "(none)");
+        unknown_key(key, plugins, n, 0, errstr, errstr_size);
         return -1;
     }
     return 0;

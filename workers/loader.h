@@ -18,6 +18,19 @@ void buf_init(symtask_buf_t *buf);
 void buf_reset(symtask_buf_t *buf); /* len = 0, keeps the memory */
 void buf_free(symtask_buf_t *buf);
 
+/* The host's per-batch memory behind symtask_arena_t (host->arena_alloc). */
+struct symtask_arena {
+    struct arena_block *blocks;
+};
+
+void arena_init(symtask_arena_t *arena);
+void arena_reset(symtask_arena_t *arena); /* frees what was allocated; keeps one block */
+void arena_free(symtask_arena_t *arena);
+
+/* The plugin ABI minor this worker speaks (SYMTASK_PLUGIN_ABI_MINOR, or less in a test build
+ * that plays an older worker). */
+unsigned plugin_abi_minor(void);
+
 /* A loaded plugin. */
 typedef struct plugin plugin_t;
 
@@ -47,13 +60,22 @@ void plugin_unload(plugin_t *plugin);
  * secret) and serves symtask_host_t.param with the table's defaults. Borrows @params. */
 symtask_params_t *plugin_params_new(const plugin_t *plugin, json_t *params, char *errstr,
                                     size_t errstr_size);
+/* The same for the instance of a serializer that writes the sink while another reads the
+ * source: each option "sml.serializer.<x>" of its table is read from
+ * "sml.serializer.out.<x>" (checks, messages and host_param alike). */
+symtask_params_t *plugin_params_new_output(const plugin_t *plugin, json_t *params, char *errstr,
+                                           size_t errstr_size);
 void plugin_params_free(symtask_params_t *params);
 
+/* Whether @params sets some "sml.serializer.out.<x>": options of an output instance. */
+int plugin_params_have_output_options(json_t *params);
+
 /* Checks that every key of @params under "sml.predictor." or "sml.serializer." is an option
- * of one of @plugins (sml.serializer.out excepted); names the first unknown key and the
- * options the plugins know. */
+ * of one of @plugins, and every key under "sml.serializer.out." an option of @output (the
+ * serializer of the sink's own instance, or NULL when there is none) once that prefix is
+ * read as "sml.serializer."; names the first unknown key and the options known. */
 int plugin_check_unknown_keys(json_t *params, const plugin_t *const *plugins, size_t n,
-                              char *errstr, size_t errstr_size);
+                              const plugin_t *output, char *errstr, size_t errstr_size);
 
 /* The host table handed to every plugin. @tag ("cid/tid") prefixes plugin log lines. */
 const symtask_host_t *plugin_host(void);

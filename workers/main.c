@@ -584,8 +584,8 @@ static int worker_list_plugins(worker_t *w, const char *dir)
 static int worker_validate(worker_t *w)
 {
     char errstr[1024];
-    task_plugins_t tp;
-    if (task_plugins_open(&tp, w->task.params, w->task.plugin_dir, errstr, sizeof(errstr)) != 0) {
+    stages_t *st = stages_open(w->task.params, w->task.plugin_dir, 1, errstr, sizeof(errstr));
+    if (st == NULL) {
         worker_send(w, json_pack("{s:s, s:s}", "type", "invalid", "message", errstr));
         return WORKER_EXIT_STOPPED;
     }
@@ -597,10 +597,10 @@ static int worker_validate(worker_t *w)
                  (unsigned long long)(rss >> 20), limit ? limit : WORKER_HEAP_MAX_DEFAULT);
         worker_send(w, json_pack("{s:s, s:s}", "type", "invalid", "message", errstr));
     } else {
-        worker_send(w, json_pack("{s:s, s:i, s:i}", "type", "valid", "features", (int)tp.n_features,
-                                 "outputs", (int)tp.n_outputs));
+        worker_send(w, json_pack("{s:s, s:i, s:i}", "type", "valid", "features",
+                                 (int)stages_n_features(st), "outputs", (int)stages_n_outputs(st)));
     }
-    task_plugins_close(&tp);
+    stages_close(st);
     return WORKER_EXIT_STOPPED;
 }
 

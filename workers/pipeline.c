@@ -22,127 +22,10 @@
 #define ROW_NONE SIZE_MAX
 #define ROW_DECODE_FAILED (SIZE_MAX - 1)
 
-/* ---- Plugins ----------------------------------------------------------------------------- */
-
 static const char *param_or(json_t *params, const char *key, const char *def)
 {
     const char *v = json_string_value(json_object_get(params, key));
     return v != NULL && v[0] != '\0' ? v : def;
-}
-
-static int open_one(plugin_t **plugin, symtask_params_t **pp, void **state, json_t *params,
-                    const char *dir, const char *name, symtask_plugin_kind_t kind, const char *role,
-                    char *errstr, size_t errstr_size)
-{
-    *plugin = plugin_load(dir, name, kind, role, errstr, errstr_size);
-    if (*plugin == NULL)
-        return -1;
-    *pp = plugin_params_new(*plugin, params, errstr, errstr_size);
-    if (*pp == NULL)
-        return -1;
-    const symtask_plugin_t *desc = plugin_descriptor(*plugin);
-    char perr[PIPELINE_ERR_SIZE] = "";
-    symtask_status_t st =
-        kind == SYMTASK_PLUGIN_PREDICTOR
-            ? desc->ops.predictor.create(plugin_host(), *pp, state, perr, sizeof(perr))
-            : desc->ops.serializer.create(plugin_host(), *pp, state, perr, sizeof(perr));
-    if (st != SYMTASK_OK) {
-        *state = NULL;
-        snprintf(errstr, errstr_size, "%s %s: %s", role, name,
-                 perr[0] ? perr : "create failed without saying why");
-        return -1;
-    }
-    return 0;
-}
-
-static int bind_serializer(plugin_t *plugin, void *state, const task_plugins_t *tp,
-                           const char *role, char *errstr, size_t errstr_size)
-{
-    char perr[PIPELINE_ERR_SIZE] = "";
-    const symtask_plugin_t *desc = plugin_descriptor(plugin);
-    if (desc->ops.serializer.bind(state, tp->features, tp->n_features, tp->outputs, tp->n_outputs,
-                                  perr, sizeof(perr)) != SYMTASK_OK) {
-        snprintf(errstr, errstr_size, "%s %s: %s", role, desc->name,
-                 perr[0] ? perr : "cannot decode the predictor's features");
-        return -1;
-    }
-    return 0;
-}
-
-int task_plugins_open(task_plugins_t *tp, json_t *params, const char *plugin_dir, char *errstr,
-                      size_t errstr_size)
-{
-    memset(tp, 0, sizeof(*tp));
-    const char *predictor = param_or(params, "sml.predictor", NULL);
-    const char *serializer = param_or(params, "sml.serializer", "json");
-    const char *serializer_out = param_or(params, "sml.serializer.out", serializer);
-    if (predictor == NULL) {
-        snprintf(errstr, errstr_size, "params: required key sml.predictor is missing");
-        return -1;
-    }
-    if (plugin_dir == NULL || plugin_dir[0] == '\0') {
-        snprintf(errstr, errstr_size, "no plugin directory: set plugin.dir in symtaskd's config");
-        return -1;
-    }
-
-    if (open_one(&tp->predictor, &tp->predictor_params, &tp->predictor_state, params, plugin_dir,
-                 predictor, SYMTASK_PLUGIN_PREDICTOR, "sml.predictor", errstr, errstr_size) != 0)
-        goto error;
-    if (open_one(&tp->serializer, &tp->serializer_params, &tp->serializer_state, params, plugin_dir,
-                 serializer, SYMTASK_PLUGIN_SERIALIZER, "sml.serializer", errstr, errstr_size) != 0)
-        goto error;
-    /* encode() gets the source record in the source's format: writing another format needs
-     * a neutral form of a record that the ABI does not have yet */
-    if (strcmp(serializer_out, serializer) != 0) {
-        snprintf(errstr, errstr_size,
-                 "params.sml.serializer.out: '%s' differs from sml.serializer '%s'; writing "
-                 "another format than the source's is not supported yet (leave it unset)",
-                 serializer_out, serializer);
-        goto error;
-    }
-
-    const plugin_t *loaded[2] = {tp->predictor, tp->serializer};
-    if (plugin_check_unknown_keys(params, loaded, 2, errstr, errstr_size) != 0)
-        goto error;
-
-    plugin_descriptor(tp->predictor)
-        ->ops.predictor.describe(tp->predictor_state, &tp->features, &tp->n_features, &tp->outputs,
-                                 &tp->n_outputs);
-    if (tp->n_outputs == 0) {
-        snprintf(errstr, errstr_size, "sml.predictor %s declares no output", predictor);
-        goto error;
-    }
-    if (bind_serializer(tp->serializer, tp->serializer_state, tp, "sml.serializer", errstr,
-                        errstr_size) != 0)
-        goto error;
-    return 0;
-
-error:
-    task_plugins_close(tp);
-    return -1;
-}
-
-static void close_one(plugin_t *plugin, symtask_params_t *pp, void *state)
-{
-    if (plugin == NULL)
-        return;
-    if (state != NULL) {
-        const symtask_plugin_t *desc = plugin_descriptor(plugin);
-        if (desc->kind == SYMTASK_PLUGIN_PREDICTOR)
-            desc->ops.predictor.destroy(state);
-        else
-            desc->ops.serializer.destroy(state);
-    }
-    if (pp != NULL)
-        plugin_params_free(pp);
-    plugin_unload(plugin);
-}
-
-void task_plugins_close(task_plugins_t *tp)
-{
-    close_one(tp->serializer, tp->serializer_params, tp->serializer_state);
-    close_one(tp->predictor, tp->predictor_params, tp->predictor_state);
-    memset(tp, 0, sizeof(*tp));
 }
 
 /* ---- The pipeline ----------------------------------------------------------------------- */
@@ -158,7 +41,7 @@ typedef struct inflight {
 
 struct pipeline {
     char tag[300];
-    task_plugins_t plugins;
+    stages_t *stages;
     char *source, *sink, *dlq;
     int tolerate;        /* errors.tolerance = all */
     size_t poll_max;     /* sml.kstream.record.poll.max */
@@ -175,11 +58,8 @@ struct pipeline {
     int64_t batch_deadline_ms; /* when the oldest record has waited long enough; 0: empty */
 
     /* per-batch work space */
-    double *features, *outputs;
-    symtask_status_t *row_status; /* per row, set by the predictor */
-    char *row_errors;             /* per row, the predictor's messages */
-    char *msg_errors;             /* per message, decode and encode messages */
-    size_t *row_of;               /* message → row, or ROW_NONE / ROW_DECODE_FAILED */
+    char *msg_errors; /* per message, decode and encode messages */
+    size_t *row_of;   /* message → row, or ROW_NONE / ROW_DECODE_FAILED */
     symtask_buf_t out;
 
     /* ring of batches in flight, oldest at head */
@@ -282,22 +162,17 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errs
         goto error;
     }
 
-    if (task_plugins_open(&p->plugins, cfg->params, cfg->plugin_dir, errstr, errstr_size) != 0)
+    p->stages = stages_open(cfg->params, cfg->plugin_dir, p->poll_max, errstr, errstr_size);
+    if (p->stages == NULL)
         goto error;
 
-    size_t rows = p->poll_max, nf = p->plugins.n_features, no = p->plugins.n_outputs;
+    size_t rows = p->poll_max;
     p->msgs = calloc(rows, sizeof(*p->msgs));
     p->incoming = calloc(rows, sizeof(*p->incoming));
-    p->features = calloc(rows * (nf ? nf : 1), sizeof(*p->features));
-    p->outputs = calloc(rows * no, sizeof(*p->outputs));
-    p->row_status = calloc(rows, sizeof(*p->row_status));
-    p->row_errors = calloc(rows, PIPELINE_ERR_SIZE);
     p->msg_errors = calloc(rows, PIPELINE_ERR_SIZE);
     p->row_of = calloc(rows, sizeof(*p->row_of));
     p->to_commit = rd_kafka_topic_partition_list_new(8);
-    if (p->msgs == NULL || p->incoming == NULL || p->features == NULL || p->outputs == NULL ||
-        p->row_status == NULL || p->row_errors == NULL || p->msg_errors == NULL ||
-        p->row_of == NULL) {
+    if (p->msgs == NULL || p->incoming == NULL || p->msg_errors == NULL || p->row_of == NULL) {
         snprintf(errstr, errstr_size,
                  "out of memory for batches of %zu records (sml.kstream.record.poll.max)", rows);
         goto error;
@@ -492,9 +367,6 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
         }
     }
 
-    const task_plugins_t *tp = &p->plugins;
-    const symtask_serializer_ops_t *ser = &plugin_descriptor(tp->serializer)->ops.serializer;
-    size_t nf = tp->n_features, no = tp->n_outputs;
     pipeline_result_t result = PIPELINE_OK;
     char perr[PIPELINE_ERR_SIZE];
 
@@ -508,6 +380,7 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
     /* Decode each message into the next free row. */
     size_t rows = 0;
     size_t stop_at = p->n_msgs; /* after a fatal error: where to stop */
+    stages_begin(p->stages);
     for (size_t i = 0; i < p->n_msgs; i++) {
         rd_kafka_message_t *m = p->msgs[i];
         p->row_of[i] = ROW_NONE;
@@ -515,10 +388,9 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
             continue;
         symtask_record_t rec = {m->payload, m->len};
         perr[0] = '\0';
-        symtask_status_t st =
-            ser->decode(tp->serializer_state, &rec, p->features + rows * nf, perr, sizeof(perr));
+        symtask_status_t st = stages_decode(p->stages, &rec, &p->row_of[i], perr, sizeof(perr));
         if (st == SYMTASK_OK) {
-            p->row_of[i] = rows++;
+            rows++;
         } else if (st == SYMTASK_ERR_RECORD || st == SYMTASK_ERR_RETRIABLE) {
             p->row_of[i] = ROW_DECODE_FAILED;
             snprintf(p->msg_errors + i * PIPELINE_ERR_SIZE, PIPELINE_ERR_SIZE, "%s",
@@ -533,29 +405,9 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
 
     /* Predict every decoded row in one call. */
     if (rows > 0 && result == PIPELINE_OK) {
-        symtask_batch_t batch = {
-            .rows = rows,
-            .n_features = nf,
-            .features = p->features,
-            .n_outputs = no,
-            .outputs = p->outputs,
-            .row_status = p->row_status,
-            .row_errors = p->row_errors,
-            .row_error_size = PIPELINE_ERR_SIZE,
-        };
-        for (size_t r = 0; r < rows; r++) {
-            p->row_status[r] = SYMTASK_OK;
-            p->row_errors[r * PIPELINE_ERR_SIZE] = '\0';
-        }
-        const symtask_predictor_ops_t *pred = &plugin_descriptor(tp->predictor)->ops.predictor;
-        symtask_status_t st;
-        int tries = 0;
-        do {
-            perr[0] = '\0';
-            st = pred->predict(tp->predictor_state, &batch, perr, sizeof(perr));
-        } while (st == SYMTASK_ERR_RETRIABLE && ++tries < 3);
+        symtask_status_t st = stages_predict(p->stages, perr, sizeof(perr));
         if (st != SYMTASK_OK) {
-            snprintf(errstr, errstr_size, "sml.predictor: %s", perr[0] ? perr : "predict failed");
+            snprintf(errstr, errstr_size, "sml.predictor: %s", perr);
             result = st == SYMTASK_ERR_RETRIABLE ? PIPELINE_FAILED : PIPELINE_REFUSED;
             stop_at = 0;
         }
@@ -576,16 +428,13 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
         if (r == ROW_DECODE_FAILED) {
             stage = "decode";
             error = p->msg_errors + i * PIPELINE_ERR_SIZE;
-        } else if (p->row_status[r] != SYMTASK_OK) {
+        } else if ((error = stages_row_error(p->stages, r)) != NULL) {
             stage = "predict";
-            error = p->row_errors[r * PIPELINE_ERR_SIZE] ? p->row_errors + r * PIPELINE_ERR_SIZE
-                                                         : "the model rejected the record";
         } else {
             buf_reset(&p->out);
             symtask_record_t rec = {m->payload, m->len};
             perr[0] = '\0';
-            symtask_status_t st = ser->encode(tp->serializer_state, &rec, p->outputs + r * no,
-                                              &p->out, perr, sizeof(perr));
+            symtask_status_t st = stages_encode(p->stages, r, &rec, &p->out, perr, sizeof(perr));
             if (st == SYMTASK_OK) {
                 if (pipeline_produce(p, p->sink_rkt, p->out.data, p->out.len, m, copy_headers(m), b,
                                      errstr, errstr_size) != 0) {
@@ -707,8 +556,8 @@ int pipeline_attach(pipeline_t *p, kafka_clients_t *kc, char *errstr, size_t err
                  rd_kafka_err2str(err));
         return -1;
     }
-    log_info(p->tag, "reading %s, writing %s (dead letters: %s), batches of up to %zu records",
-             p->source, p->sink, p->dlq, p->poll_max);
+    log_info(p->tag, "reading %s, writing %s (dead letters: %s), batches of up to %zu records; %s",
+             p->source, p->sink, p->dlq, p->poll_max, stages_summary(p->stages));
     return 0;
 }
 
@@ -835,13 +684,9 @@ void pipeline_free(pipeline_t *p)
     }
     if (p->to_commit != NULL)
         rd_kafka_topic_partition_list_destroy(p->to_commit);
-    task_plugins_close(&p->plugins);
+    stages_close(p->stages);
     free(p->msgs);
     free(p->incoming);
-    free(p->features);
-    free(p->outputs);
-    free(p->row_status);
-    free(p->row_errors);
     free(p->msg_errors);
     free(p->row_of);
     buf_free(&p->out);

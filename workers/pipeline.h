@@ -10,23 +10,7 @@
 #include <stdint.h>
 
 #include "kafka.h"
-#include "loader.h"
-
-/* The plugins of a task, loaded, instantiated and bound to each other. */
-typedef struct task_plugins {
-    plugin_t *predictor, *serializer;
-    symtask_params_t *predictor_params, *serializer_params;
-    void *predictor_state, *serializer_state;
-    const char *const *features, *const *outputs;
-    size_t n_features, n_outputs;
-} task_plugins_t;
-
-/* Loads and instantiates the plugins a task's @params name from @plugin_dir, checks their
- * params and binds the serializer to the predictor's features and outputs. -1 with a
- * message naming the param or the file on failure (nothing left allocated). */
-int task_plugins_open(task_plugins_t *tp, json_t *params, const char *plugin_dir, char *errstr,
-                      size_t errstr_size);
-void task_plugins_close(task_plugins_t *tp);
+#include "stages.h"
 
 /* Upper bounds, in seconds, of the batch latency histogram's buckets (a last one, +Inf, is
  * implied): from a batch handed to the plugins to its last output acknowledged. */

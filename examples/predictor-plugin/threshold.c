@@ -1,6 +1,7 @@
 /* threshold.c: a complete symtask predictor plugin, written to be read: it compares one
  * feature of each record to a threshold and writes "prediction" (1 when the feature is at
- * least the threshold, else 0) and "margin" (feature - threshold).
+ * least the threshold, else 0), "margin" (feature - threshold) and "label" (a string:
+ * "above" or "below", or the labels the task sets).
  *
  * Build it with nothing but the installed headers (see Makefile and README.md):
  *
@@ -14,6 +15,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <symtask/plugin.h>
 
@@ -22,6 +24,8 @@
  * loaded plugin declares is refused at create, so that a misspelt key does not go unseen. */
 #define THRESHOLD_FEATURE_KEY "sml.predictor.feature"
 #define THRESHOLD_VALUE_KEY "sml.predictor.threshold"
+#define THRESHOLD_ABOVE_KEY "sml.predictor.label.above"
+#define THRESHOLD_BELOW_KEY "sml.predictor.label.below"
 
 /* ---- Options ---------------------------------------------------------------------------
  *
@@ -43,12 +47,21 @@ static const symtask_option_t threshold_options[] = {
      "Name of the feature compared to the threshold."},
     {THRESHOLD_VALUE_KEY, SYMTASK_OPTION_DOUBLE, "0.5", 0,
      "Threshold: prediction is 1 when the feature is at least this value, else 0."},
+    {THRESHOLD_ABOVE_KEY, SYMTASK_OPTION_STRING, "above", 0,
+     "The label of a record whose feature is at least the threshold."},
+    {THRESHOLD_BELOW_KEY, SYMTASK_OPTION_STRING, "below", 0,
+     "The label of a record whose feature is below the threshold."},
     {NULL},
 };
 
-/* The output fields, in the order predict() writes them. The serializer adds them to each
- * record under these names. Static and constant, so they outlive every instance. */
-static const char *const threshold_outputs[] = {"prediction", "margin"};
+/* The outputs, in the order predict() writes them, each with its type: two numbers and a
+ * string. The serializer adds them to each record under these names. Static and constant,
+ * so they outlive every instance. */
+static const symtask_column_t threshold_outputs[] = {
+    {"prediction", SYMTASK_TYPE_NUMBER},
+    {"margin", SYMTASK_TYPE_NUMBER},
+    {"label", SYMTASK_TYPE_STRING},
+};
 
 #define THRESHOLD_N_OUTPUTS (sizeof(threshold_outputs) / sizeof(threshold_outputs[0]))
 
@@ -60,11 +73,11 @@ static const char *const threshold_outputs[] = {"prediction", "margin"};
  * anything, whichever process they run in. Constant tables (like the options above) are
  * fine. */
 typedef struct threshold {
-    const symtask_host_t *host; /* for logging from predict(); valid while loaded */
-    /* Borrowed from the task's params: host->param() values live as long as the instance,
-     * so there is nothing to copy or free. describe() hands this array out. */
-    const char *features[1];
+    /* The one feature this model reads: its name (borrowed from the task's params:
+     * host->param() values live as long as the instance) and its type. */
+    symtask_column_t features[1];
     double threshold;
+    const char *above, *below; /* the labels, borrowed from the params as well */
 } threshold_t;
 
 /* ---- Callbacks ---------------------------------------------------------------------------
@@ -85,27 +98,25 @@ typedef struct threshold {
 static symtask_status_t threshold_create(const symtask_host_t *host, const symtask_params_t *params,
                                          void **state, char *errstr, size_t errstr_size)
 {
-    const char *feature, *value;
-    threshold_t *th;
-
     /* Required in the option table, so never NULL here; the table cannot say "not empty". */
-    feature = host->param(params, THRESHOLD_FEATURE_KEY);
+    const char *feature = host->param(params, THRESHOLD_FEATURE_KEY);
     if (feature[0] == '\0') {
         snprintf(errstr, errstr_size, "params.%s: empty: name the feature to compare",
                  THRESHOLD_FEATURE_KEY);
         return SYMTASK_ERR_FATAL;
     }
-    /* Has a default, so never NULL; already checked to be a finite number. */
-    value = host->param(params, THRESHOLD_VALUE_KEY);
 
-    th = calloc(1, sizeof(*th));
+    threshold_t *th = calloc(1, sizeof(*th));
     if (th == NULL) {
         snprintf(errstr, errstr_size, "threshold: out of memory");
         return SYMTASK_ERR_FATAL;
     }
-    th->host = host;
-    th->features[0] = feature;
-    th->threshold = strtod(value, NULL);
+    th->features[0].name = feature;
+    th->features[0].type = SYMTASK_TYPE_NUMBER;
+    /* These have defaults, so never NULL; the threshold is already checked to be a number. */
+    th->threshold = strtod(host->param(params, THRESHOLD_VALUE_KEY), NULL);
+    th->above = host->param(params, THRESHOLD_ABOVE_KEY);
+    th->below = host->param(params, THRESHOLD_BELOW_KEY);
 
     /* One line in symtaskd's log, tagged with the task ("[c1/t1]"). Never log a value that
      * may be secret (a password, a key, a path the user counts as private). */
@@ -114,64 +125,67 @@ static symtask_status_t threshold_create(const symtask_host_t *host, const symta
     return SYMTASK_OK;
 }
 
-/* describe(): the features the model reads and the outputs it writes, in batch order. The
- * serializer decodes exactly these features from each record, and the batch handed to
- * predict() has n_features columns in this order. The arrays belong to the instance and
- * must stay valid until destroy(). */
-static void threshold_describe(void *state, const char *const **features, size_t *n_features,
-                               const char *const **outputs, size_t *n_outputs)
+/* signature(): the features the model reads and the outputs it writes, with their types, in
+ * batch order. The serializer decodes exactly these features from each record, and the batch
+ * handed to predict() has n_features columns in this order. The arrays belong to the
+ * instance and must stay valid until destroy(). The worker zeroed *sig: what a plugin does
+ * not set stays empty (here: no flags). */
+static void threshold_signature(void *state, symtask_signature_t *sig)
 {
     threshold_t *th = state;
 
-    *features = th->features;
-    *n_features = 1;
-    *outputs = threshold_outputs;
-    *n_outputs = THRESHOLD_N_OUTPUTS;
+    sig->features = th->features;
+    sig->n_features = 1;
+    sig->outputs = threshold_outputs;
+    sig->n_outputs = THRESHOLD_N_OUTPUTS;
 }
 
 /* predict(): one call per batch of rows (up to sml.kstream.record.poll.max records), so a
  * vectorised model can work on the whole matrix at once.
  *
- *   batch->features  rows x n_features, row-major, read-only; NaN marks a missing value
- *                    (the record lacks the feature, or holds null)
- *   batch->outputs   rows x n_outputs, written here
- *   row_status[i]    SYMTASK_OK on entry; set it to SYMTASK_ERR_RECORD, with a message in
- *                    symtask_batch_row_error(batch, i), to send that one record to the
- *                    dead-letter topic (<sink>.dlq) while the rest of the batch flows on
+ *   batch->features       rows x n_features numbers, row-major, read-only (every feature is
+ *                         a number); NaN marks a missing value (absent, or null)
+ *   batch->output_values  rows x n_outputs typed values, all missing on entry, written here
+ *                         (an output is a string: with numbers only, batch->outputs would
+ *                         hold plain doubles instead)
+ *   row_status[i]         SYMTASK_OK on entry; set it to SYMTASK_ERR_RECORD, with a message
+ *                         in symtask_batch_row_error(batch, i), to send that one record to
+ *                         the dead-letter topic (<sink>.dlq) while the rest flows on
  *
- * The return value concerns the whole batch: SYMTASK_OK (per-row problems are in
- * row_status), SYMTASK_ERR_RETRIABLE (a passing failure, e.g. a remote model server busy:
- * the worker calls again later with the same batch), SYMTASK_ERR_FATAL (the instance cannot
- * go on: the task fails with errstr as its lastError). The worker owns the batch; keep no
- * pointer into it after returning. */
+ * A string output points at bytes that must live until the next predict() or destroy():
+ * here, the labels of the params. The return value concerns the whole batch: SYMTASK_OK
+ * (per-row problems are in row_status), SYMTASK_ERR_RETRIABLE (a passing failure, e.g. a
+ * remote model server busy: the worker calls again later with the same batch),
+ * SYMTASK_ERR_FATAL (the instance cannot go on: the task fails with errstr as its
+ * lastError). The worker owns the batch; keep no pointer into it after returning. */
 static symtask_status_t threshold_predict(void *state, symtask_batch_t *batch, char *errstr,
                                           size_t errstr_size)
 {
     threshold_t *th = state;
-    size_t row;
 
-    /* The worker sizes the batch from describe(); a mismatch is a bug, not a record's fault. */
+    /* The worker sizes the batch from signature(); a mismatch is a bug, not a record's fault. */
     if (batch->n_features != 1 || batch->n_outputs != THRESHOLD_N_OUTPUTS) {
         snprintf(errstr, errstr_size,
                  "threshold: batch has %zu features and %zu outputs, expected 1 and %zu",
                  batch->n_features, batch->n_outputs, (size_t)THRESHOLD_N_OUTPUTS);
         return SYMTASK_ERR_FATAL;
     }
-    for (row = 0; row < batch->rows; row++) {
+    for (size_t row = 0; row < batch->rows; row++) {
         double x = batch->features[row];
-        double *out = batch->outputs + row * THRESHOLD_N_OUTPUTS;
+        symtask_value_t *out = batch->output_values + row * THRESHOLD_N_OUTPUTS;
 
         if (isnan(x)) {
             /* This record goes to the dead-letter topic with this message in its
              * symtask.error header (and, with errors.tolerance=none, in lastError). */
             batch->row_status[row] = SYMTASK_ERR_RECORD;
             snprintf(symtask_batch_row_error(batch, row), batch->row_error_size,
-                     "feature '%s' is missing", th->features[0]);
-            out[0] = out[1] = NAN;
+                     "feature '%s' is missing", th->features[0].name);
             continue;
         }
-        out[0] = x >= th->threshold ? 1.0 : 0.0;
-        out[1] = x - th->threshold;
+        const char *label = x >= th->threshold ? th->above : th->below;
+        out[0] = symtask_value_number(x >= th->threshold ? 1.0 : 0.0);
+        out[1] = symtask_value_number(x - th->threshold);
+        out[2] = symtask_value_string(label, strlen(label));
     }
     return SYMTASK_OK;
 }
@@ -193,29 +207,31 @@ static void threshold_destroy(void *state)
  *
  * `name` must equal the file name without ".so": the worker loads "<plugindir>/<name>.so"
  * for "sml.predictor": "<name>" and checks that the descriptor agrees. `version` is the
- * plugin's own version, shown in the plugin listing. */
+ * plugin's own version, shown in the plugin listing. signature() came with plugin ABI 1.1;
+ * a plugin of 1.0 sets describe(), which names number features and outputs only. */
 static const symtask_plugin_t threshold_plugin = {
     SYMTASK_PLUGIN_HEAD(SYMTASK_PLUGIN_PREDICTOR),
     .name = "threshold",
-    .version = "1.0.0",
-    .description = "Compares one feature to a threshold: prediction 0 or 1, and the margin.",
+    .version = "1.1.0",
+    .description = "Compares one feature to a threshold: prediction 0 or 1, the margin and a "
+                   "label.",
     .options = threshold_options,
     .ops.predictor =
         {
             .create = threshold_create,
-            .describe = threshold_describe,
             .predict = threshold_predict,
             .destroy = threshold_destroy,
+            .signature = threshold_signature,
         },
 };
 
 /* The one exported symbol (SYMTASK_PLUGIN_ENTRY). Called once, right after dlopen(), before
  * anything else; it returns the static descriptor and allocates nothing.
  *
- * @host is the worker's table of functions, valid while the plugin is loaded. It follows
- * the same versioning rule as the descriptor: a field that a later minor adds must be
- * checked before use, e.g. `host->size > offsetof(symtask_host_t, new_field)`; every field
- * of ABI 1.0 is always there. Returning NULL refuses to load (log why with host->log). */
+ * @host is the worker's table of functions, valid while the plugin is loaded. A worker
+ * loads a plugin only when it speaks the plugin's ABI minor or a later one, so every host
+ * field of the minor this file is built for is there. Returning NULL refuses to load (log
+ * why with host->log). */
 SYMTASK_PLUGIN_EXPORT const symtask_plugin_t *symtask_plugin_entry(const symtask_host_t *host)
 {
     (void)host; /* this plugin needs the host only in create(), which gets it again */

@@ -11,10 +11,23 @@
  *   - SYMTASK_PLUGIN_ABI_MAJOR changes when anything already published changes its layout
  *     or meaning. The loader refuses a plugin of another major.
  *   - SYMTASK_PLUGIN_ABI_MINOR grows when a field is added at the end of a struct (structs
- *     only grow at the end). The loader refuses a plugin whose minor is newer than its own,
- *     and reads a descriptor only up to its `size`, so older plugins keep working.
- *   - symtask_host_t follows the same rule in the other direction: a plugin checks
- *     host->size before it uses a field added in a later minor.
+ *     only grow at the end; each added field says "ABI 1.N" in its comment). The loader
+ *     refuses a plugin whose minor is newer than its own, and reads a descriptor only up to
+ *     its `size`, so older plugins keep working without a rebuild.
+ *   - Fields the plugin fills (the descriptor and its ops): the worker reads a field added
+ *     in minor N only from a plugin of minor N or later, and treats it as unset (NULL, 0)
+ *     for an older plugin. Ops added by a minor take free slots of the ops union, so the
+ *     descriptor keeps its size.
+ *   - Fields the worker fills (symtask_host_t, symtask_batch_t, symtask_binding_t,
+ *     symtask_signature_t: structs the worker allocates): a plugin runs only on a worker
+ *     whose minor is at least its own, so every field of the plugin's minor is there; a
+ *     field of a later minor is simply unknown to it. host->abi_minor says which minor the
+ *     worker speaks.
+ *   - symtask_value_t, symtask_field_t, symtask_fields_t and symtask_column_t are elements
+ *     of arrays that one side allocates and the other indexes: they never change within a
+ *     major. A later minor may add a value type (symtask_type_t); the worker hands a plugin
+ *     of an older minor such a value as a string of its `text`, or as missing when it has
+ *     none.
  *
  * Threads: the worker calls a plugin from one thread. Instances never share state: a
  * plugin keeps no global mutable state, only what its create() returns.
@@ -34,7 +47,7 @@ extern "C" {
 #endif
 
 #define SYMTASK_PLUGIN_ABI_MAJOR 1
-#define SYMTASK_PLUGIN_ABI_MINOR 0
+#define SYMTASK_PLUGIN_ABI_MINOR 1
 
 /* Name of the one symbol a plugin exports. */
 #define SYMTASK_PLUGIN_ENTRY "symtask_plugin_entry"
@@ -50,8 +63,8 @@ extern "C" {
 /* What a call reports. */
 typedef enum symtask_status {
     SYMTASK_OK = 0,
-    /* This record cannot be handled (unparseable, a feature missing or not a number): it goes
-     * to the dead-letter topic and the task goes on. */
+    /* This record cannot be handled (unparseable, a feature missing or of the wrong type): it
+     * goes to the dead-letter topic and the task goes on. */
     SYMTASK_ERR_RECORD = 1,
     /* A passing failure (a resource busy): the worker retries the same call later. */
     SYMTASK_ERR_RETRIABLE = 2,
@@ -77,7 +90,13 @@ typedef enum symtask_option_type {
 
 /* One param a plugin reads, declared in a table ended by an entry whose name is NULL. The
  * loader checks presence and type before create() runs, so create() only checks what a
- * table cannot say; the table is also the plugin's documentation in the plugin listing. */
+ * table cannot say; the table is also the plugin's documentation in the plugin listing.
+ *
+ * A serializer names its options "sml.serializer.<x>". When it writes the sink in another
+ * instance than the one reading the source (`sml.serializer.out` names another plugin, or
+ * the task sets some "sml.serializer.out.<x>"), that output instance reads each of its
+ * options from "sml.serializer.out.<x>" instead: the plugin asks for "sml.serializer.<x>"
+ * either way. */
 typedef struct symtask_option {
     const char *name; /* full key, e.g. "sml.predictor.model" */
     symtask_option_type_t type;
@@ -85,6 +104,82 @@ typedef struct symtask_option {
     int required;              /* non-zero: the task must set it */
     const char *help;          /* one sentence for users */
 } symtask_option_t;
+
+/* ---- Typed values (ABI 1.1) ---------------------------------------------------------------
+ *
+ * A feature, an output and a field of a record is one of these. */
+typedef enum symtask_type {
+    SYMTASK_TYPE_MISSING = 0, /* no value: an absent key, null, an empty CSV field */
+    SYMTASK_TYPE_NUMBER = 1,  /* a double (NaN and infinities are possible) */
+    SYMTASK_TYPE_STRING = 2,  /* UTF-8 text of a given length, NUL bytes allowed */
+    SYMTASK_TYPE_BOOL = 3,    /* true or false */
+    /* An object, array or map of the record, carried as its JSON text (RFC 8259). Only in
+     * records: never a declared feature or output type. */
+    SYMTASK_TYPE_NESTED = 4,
+    /* Only in declarations of features: the feature is handed over typed as the record has
+     * it, whatever that is. */
+    SYMTASK_TYPE_ANY = 15,
+} symtask_type_t;
+
+/* A typed value. Read the member its type names; `text` is never NUL-terminated for sure:
+ * use `len`. Whoever fills a value owns the bytes at `text` (see each call for how long
+ * they live). */
+typedef struct symtask_value {
+    symtask_type_t type;
+    int boolean;   /* BOOL: 0 or 1 */
+    double number; /* NUMBER: the value */
+    /* STRING: the UTF-8 bytes. NESTED: the JSON text. NUMBER: how the source record spelt
+     * the number, in JSON's number grammar, so that a text format can write it unchanged
+     * (digits beyond a double's precision survive); NULL when there is no such spelling,
+     * e.g. for a computed number. MISSING, BOOL: NULL. */
+    const char *text;
+    size_t len; /* bytes at text */
+} symtask_value_t;
+
+/* A named value: one field of a record, or one output of a row. */
+typedef struct symtask_field {
+    const char *name; /* UTF-8, not NUL-terminated for sure: use name_len */
+    size_t name_len;
+    symtask_value_t value;
+} symtask_field_t;
+
+/* An ordered list of fields: a record in the neutral form every 1.1 serializer reads and
+ * writes, or the outputs of one row. */
+typedef struct symtask_fields {
+    const symtask_field_t *items;
+    size_t count;
+} symtask_fields_t;
+
+/* A declared feature or output: its name (NUL-terminated) and type. */
+typedef struct symtask_column {
+    const char *name;
+    symtask_type_t type;
+} symtask_column_t;
+
+static inline symtask_value_t symtask_value_missing(void)
+{
+    symtask_value_t v = {SYMTASK_TYPE_MISSING, 0, 0.0, NULL, 0};
+    return v;
+}
+
+static inline symtask_value_t symtask_value_number(double number)
+{
+    symtask_value_t v = {SYMTASK_TYPE_NUMBER, 0, number, NULL, 0};
+    return v;
+}
+
+/* @text must outlive the value's use (see the call that takes it). */
+static inline symtask_value_t symtask_value_string(const char *text, size_t len)
+{
+    symtask_value_t v = {SYMTASK_TYPE_STRING, 0, 0.0, text, len};
+    return v;
+}
+
+static inline symtask_value_t symtask_value_bool(int boolean)
+{
+    symtask_value_t v = {SYMTASK_TYPE_BOOL, boolean != 0, 0.0, NULL, 0};
+    return v;
+}
 
 /* ---- What the host offers ---------------------------------------------------------------- */
 
@@ -99,6 +194,11 @@ typedef enum symtask_log_level {
 
 /* A growable byte buffer owned by the host; plugins append to it. */
 typedef struct symtask_buf symtask_buf_t;
+
+/* Memory owned by the host for one batch of records (ABI 1.1): what a plugin allocates
+ * from it lives until the worker has written the batch's last record, and is freed by the
+ * worker. */
+typedef struct symtask_arena symtask_arena_t;
 
 typedef struct symtask_host {
     uint32_t abi_major, abi_minor; /* the worker's ABI */
@@ -117,16 +217,55 @@ typedef struct symtask_host {
      * same double, integers without a fraction. NaN and infinities are written as JSON's
      * null; a format without null checks isfinite() first and writes its own. */
     int (*buf_append_number)(symtask_buf_t *buf, double value);
+
+    /* ABI 1.1: @size bytes from @arena, aligned for any type, or NULL when out of memory.
+     * Never free them: the worker frees the arena after the batch. */
+    void *(*arena_alloc)(symtask_arena_t *arena, size_t size);
 } symtask_host_t;
 
 /* ---- Predictors ------------------------------------------------------------------------ */
 
-/* A batch of rows to predict. Features are in the order the predictor declared, row-major;
- * NaN marks a missing value. */
+/* Flags of a signature (ABI 1.1). */
+enum {
+    /* The predictor reads whole records: batch->records gives every top-level field of each
+     * row, typed as the record has it, instead of declared features (a predictor that
+     * forwards records to a model server). Its features list must then be empty. */
+    SYMTASK_SIGNATURE_ALL_FIELDS = 1u << 0,
+    /* Output names are known only at run time (the keys a model server answers): predict()
+     * gives each row its own outputs in batch->row_outputs, after the declared ones. */
+    SYMTASK_SIGNATURE_DYNAMIC_OUTPUTS = 1u << 1,
+};
+
+/* What a predictor reads and writes (ABI 1.1), filled by its signature() call in a struct
+ * the worker zeroed. The arrays and names belong to the instance and live as long as it
+ * does. */
+typedef struct symtask_signature {
+    /* The features, in batch order. A type is NUMBER, STRING, BOOL or ANY. */
+    const symtask_column_t *features;
+    size_t n_features;
+    /* The declared outputs, in batch order. A type is NUMBER, STRING or BOOL: each value
+     * predict() writes is of that type, or missing. Names differ from each other. */
+    const symtask_column_t *outputs;
+    size_t n_outputs;
+    uint32_t flags; /* SYMTASK_SIGNATURE_* */
+} symtask_signature_t;
+
+/* A batch of rows to predict. Which members are set depends on the predictor's signature:
+ *
+ *   every feature NUMBER        features (doubles, NaN for missing)
+ *   some feature of another type values (typed; ABI 1.1)
+ *   SYMTASK_SIGNATURE_ALL_FIELDS records (ABI 1.1)
+ *   every output NUMBER         outputs (doubles)
+ *   some output of another type output_values (ABI 1.1)
+ *   DYNAMIC_OUTPUTS             row_outputs as well (ABI 1.1)
+ *
+ * and the others are NULL. A predictor without a signature() (ABI 1.0) always gets
+ * features and outputs. */
 typedef struct symtask_batch {
     size_t rows;
     size_t n_features;
-    const double *features; /* rows × n_features */
+    /* rows × n_features, row-major, in the declared order; NaN marks a missing value. */
+    const double *features;
     size_t n_outputs;
     double *outputs; /* rows × n_outputs, written by predict() */
     /* Set row_status[i] to SYMTASK_ERR_RECORD and write a message into row_error(i) to send
@@ -134,6 +273,22 @@ typedef struct symtask_batch {
     symtask_status_t *row_status;
     char *row_errors; /* rows × row_error_size bytes */
     size_t row_error_size;
+
+    /* ABI 1.1. rows × n_features typed features, row-major. Each is of its declared type or
+     * MISSING (a feature declared ANY: of any type but ANY). Valid during the call. */
+    const symtask_value_t *values;
+    /* ABI 1.1. rows × n_outputs, all MISSING on entry, written by predict(). The bytes of a
+     * string must live until the next predict() or destroy() of the instance: static text,
+     * the instance's own memory, or the arena. */
+    symtask_value_t *output_values;
+    /* ABI 1.1. rows: the fields of each row's record, in the record's order. Valid during
+     * the call. */
+    const symtask_fields_t *records;
+    /* ABI 1.1. rows, all empty on entry: predict() points row_outputs[i] at row i's outputs
+     * (names and values, of any type but ANY), living as long as output_values' strings. */
+    symtask_fields_t *row_outputs;
+    /* ABI 1.1. Memory for this batch (host->arena_alloc), freed after it is written. */
+    symtask_arena_t *arena;
 } symtask_batch_t;
 
 /* The message buffer of row @i of @batch. */
@@ -149,8 +304,9 @@ typedef struct symtask_predictor_ops {
     symtask_status_t (*create)(const symtask_host_t *host, const symtask_params_t *params,
                                void **state, char *errstr, size_t errstr_size);
 
-    /* The features the model reads and the output fields it writes, in batch order. The
-     * arrays and strings belong to the instance and live as long as it does. */
+    /* The features the model reads and the output fields it writes, in batch order, all
+     * numbers. The arrays and strings belong to the instance and live as long as it does.
+     * May be NULL (ABI 1.1) when signature() is set. */
     void (*describe)(void *state, const char *const **features, size_t *n_features,
                      const char *const **outputs, size_t *n_outputs);
 
@@ -162,6 +318,10 @@ typedef struct symtask_predictor_ops {
 
     /* Frees the instance. */
     void (*destroy)(void *state);
+
+    /* ABI 1.1, optional: the typed features and outputs and the flags, in place of
+     * describe(). Called once, after create(). */
+    void (*signature)(void *state, symtask_signature_t *signature);
 } symtask_predictor_ops_t;
 
 /* ---- Serializers ------------------------------------------------------------------------ */
@@ -172,6 +332,28 @@ typedef struct symtask_record {
     size_t len;
 } symtask_record_t;
 
+/* What an instance does for the task (ABI 1.1). */
+enum {
+    SYMTASK_ROLE_DECODE = 1u << 0, /* reads the source topic's records */
+    SYMTASK_ROLE_ENCODE = 1u << 1, /* writes the sink topic's records */
+};
+
+/* What a serializer instance is bound to (ABI 1.1), handed to bind_typed() in a struct the
+ * worker fills; it and its arrays live as long as the instance. */
+typedef struct symtask_binding {
+    uint32_t roles; /* SYMTASK_ROLE_*: both when one instance reads and writes */
+    uint32_t flags; /* the predictor's SYMTASK_SIGNATURE_* flags */
+    /* What the predictor reads; empty for an instance that only encodes. */
+    const symtask_column_t *features;
+    size_t n_features;
+    const symtask_column_t *outputs; /* the declared outputs */
+    size_t n_outputs;
+} symtask_binding_t;
+
+/* A serializer implements the 1.0 calls (bind, decode, encode: numbers only, and the sink in
+ * the source's format), or the 1.1 calls (decode_fields, encode_fields: every type, any
+ * format to any format), or both: then the worker uses decode and encode where numbers and
+ * one format suffice, for speed, and the 1.1 calls elsewhere. */
 typedef struct symtask_serializer_ops {
     /* Builds an instance from @params. Same contract as the predictor's create(). */
     symtask_status_t (*create)(const symtask_host_t *host, const symtask_params_t *params,
@@ -179,24 +361,54 @@ typedef struct symtask_serializer_ops {
 
     /* Tells the instance which features to decode and which outputs to encode, once, after
      * create() and before any record. The arrays live as long as the instance. FATAL when
-     * the format cannot provide them (e.g. a csv column list without a feature). */
+     * the format cannot provide them (e.g. a csv column list without a feature). Not called
+     * when bind_typed() is set. */
     symtask_status_t (*bind)(void *state, const char *const *features, size_t n_features,
                              const char *const *outputs, size_t n_outputs, char *errstr,
                              size_t errstr_size);
 
     /* Decodes @record into @features (n_features values in bind() order; NaN for a feature
      * the record does not hold). SYMTASK_ERR_RECORD when the record is unparseable or a
-     * feature is not a number. */
+     * feature is not a number. Used only when every feature is a NUMBER. */
     symtask_status_t (*decode)(void *state, const symtask_record_t *record, double *features,
                                char *errstr, size_t errstr_size);
 
     /* Appends to @out the record to write to the sink: @record (in this serializer's format)
-     * with @outputs (n_outputs values in bind() order) added. */
+     * with @outputs (n_outputs values in bind() order) added. Used only when this instance
+     * also decoded the record and every output is a NUMBER. */
     symtask_status_t (*encode)(void *state, const symtask_record_t *record, const double *outputs,
                                symtask_buf_t *out, char *errstr, size_t errstr_size);
 
     /* Frees the instance. */
     void (*destroy)(void *state);
+
+    /* ABI 1.1, optional: bind() with types, flags and the instance's roles. Called once,
+     * after create() and before any record, in place of bind(). */
+    symtask_status_t (*bind_typed)(void *state, const symtask_binding_t *binding, char *errstr,
+                                   size_t errstr_size);
+
+    /* ABI 1.1: the record's top-level fields in its order, into @fields. Each field is typed
+     * as the record has it (nested values as NESTED); a format whose values carry no type of
+     * their own (CSV) types a field that is a bound feature as the feature is declared (and
+     * fails the record when it cannot). Names and values may point into @record or into
+     * @arena, which both live until the batch is written, or into memory of the instance
+     * that stays unchanged while it lives (its column names). SYMTASK_ERR_RECORD when the
+     * record cannot be read. */
+    symtask_status_t (*decode_fields)(void *state, const symtask_record_t *record,
+                                      symtask_arena_t *arena, symtask_fields_t *fields,
+                                      char *errstr, size_t errstr_size);
+
+    /* ABI 1.1: appends to @out the record to write to the sink, with @outputs added (a field
+     * of the record with an output's name gives way to the output). @record is the source
+     * record when this instance decoded it (the sink has the source's format): keep its
+     * bytes where the format allows. @fields is the record's fields when the worker has
+     * them: always when another serializer read the source (@record is NULL then); when it
+     * is NULL, decode @record yourself if you need fields (@arena serves for that).
+     * SYMTASK_ERR_RECORD when this record cannot be written in this format. */
+    symtask_status_t (*encode_fields)(void *state, const symtask_record_t *record,
+                                      const symtask_fields_t *fields,
+                                      const symtask_fields_t *outputs, symtask_arena_t *arena,
+                                      symtask_buf_t *out, char *errstr, size_t errstr_size);
 } symtask_serializer_ops_t;
 
 /* ---- The descriptor --------------------------------------------------------------------- */

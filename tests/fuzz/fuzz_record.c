@@ -107,14 +107,28 @@ static const char *fuzz_param(const symtask_params_t *params, const char *key)
     return NULL;
 }
 
+/* The binding of every instance, as the worker makes it for a predictor of numbers. */
+static symtask_column_t columns[N_FEATURES + N_OUTPUTS];
+static symtask_binding_t binding;
+
 static void open_serializer(fuzz_serializer_t *s, const fuzz_params_t *params)
 {
     char errstr[ERRSTR_SIZE] = "";
+    for (size_t i = 0; i < N_FEATURES; i++)
+        columns[i] = (symtask_column_t){features[i], SYMTASK_TYPE_NUMBER};
+    for (size_t i = 0; i < N_OUTPUTS; i++)
+        columns[N_FEATURES + i] = (symtask_column_t){outputs[i], SYMTASK_TYPE_NUMBER};
+    binding = (symtask_binding_t){
+        .roles = SYMTASK_ROLE_DECODE | SYMTASK_ROLE_ENCODE,
+        .features = columns,
+        .n_features = N_FEATURES,
+        .outputs = columns + N_FEATURES,
+        .n_outputs = N_OUTPUTS,
+    };
     s->ops = &params->plugin->ops.serializer;
     if (s->ops->create(&host, (const symtask_params_t *)params, &s->inst, errstr, sizeof(errstr)) !=
             SYMTASK_OK ||
-        s->ops->bind(s->inst, features, N_FEATURES, outputs, N_OUTPUTS, errstr, sizeof(errstr)) !=
-            SYMTASK_OK)
+        s->ops->bind_typed(s->inst, &binding, errstr, sizeof(errstr)) != SYMTASK_OK)
         fail(s, "setup: %s", errstr);
 }
 

@@ -217,9 +217,15 @@ Test(pipeline, unknown_plugins_and_bad_plugin_params_are_refused_at_create)
     cr_assert_eq(r.status, 400);
     cr_assert(strstr(r.body, "x1") != NULL, "%s", r.body);
     h_response_free(&r);
-    r = create("t1", "\"sml.serializer.out\":\"csv\"");
+    r = create("t1", "\"sml.serializer.out\":\"nope\"");
     cr_assert_eq(r.status, 400);
-    cr_assert(strstr(r.body, "sml.serializer.out") != NULL, "%s", r.body);
+    cr_assert(strstr(r.body, "params.sml.serializer.out: no serializer plugin 'nope'") != NULL,
+              "%s", r.body);
+    h_response_free(&r);
+    r = create("t1", "\"sml.serializer.out\":\"csv\",\"sml.serializer.out.columns\":\"a,,b\"");
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(r.body, "params.sml.serializer.out.columns: 'a,,b' has an empty item") != NULL,
+              "%s", r.body);
     h_response_free(&r);
     r = h_req(&h, "GET", BASE "/tasks", NULL);
     cr_assert(strstr(r.body, "\"values\":[]") != NULL, "nothing may be stored: %s", r.body);
@@ -484,7 +490,7 @@ Test(pipeline, plugins_are_listed_with_their_options)
         cr_assert_null(json_object_get(p, "error"), "%s", r.body);
         cr_assert_not_null(json_string_value(json_object_get(p, "version")));
         cr_assert_not_null(json_string_value(json_object_get(p, "description")));
-        cr_assert_str_eq(json_string_value(json_object_get(p, "abi")), "1.0");
+        cr_assert_str_eq(json_string_value(json_object_get(p, "abi")), "1.1");
         if (strcmp(name, "linear") == 0) {
             linear = true;
             cr_assert_str_eq(json_string_value(json_object_get(p, "kind")), "predictor");

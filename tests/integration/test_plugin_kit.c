@@ -189,9 +189,9 @@ Test(plugin_kit, the_example_plugin_built_from_the_kit_predicts_in_a_task)
         "{\"id\":5,\"x1\":null}", /* null is missing too */
     };
     const char *expect[] = {
-        "{\"id\":1,\"x1\":3,\"prediction\":1,\"margin\":1}",
-        "{\"id\":2,\"x1\":0.5,\"prediction\":0,\"margin\":-1.5}",
-        "{\"id\":3,\"x1\":2,\"prediction\":1,\"margin\":0}",
+        "{\"id\":1,\"x1\":3,\"prediction\":1,\"margin\":1,\"label\":\"above\"}",
+        "{\"id\":2,\"x1\":0.5,\"prediction\":0,\"margin\":-1.5,\"label\":\"below\"}",
+        "{\"id\":3,\"x1\":2,\"prediction\":1,\"margin\":0,\"label\":\"above\"}",
     };
     kt_produce(&h, "in-t1", 5, keys, values, NULL);
 

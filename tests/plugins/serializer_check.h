@@ -24,6 +24,49 @@ static symtask_buf_t out;
 static const char *const default_features[] = {"x1", "x2"};
 static const char *const default_outputs[] = {"prediction"};
 
+/* What the instance is bound to: it outlives the instance, as the worker's does. */
+static symtask_column_t bound_columns[1024];
+static symtask_binding_t binding;
+
+/* Binds the instance to the features and outputs of @columns (n_features, then n_outputs),
+ * for reading and writing, through bind_typed() when the plugin has it, as the worker does.
+ * Returns the plugin's answer. */
+static symtask_status_t serializer_bind_columns(const symtask_column_t *columns, size_t n_features,
+                                                size_t n_outputs, uint32_t flags)
+{
+    cr_assert_leq(n_features + n_outputs, sizeof(bound_columns) / sizeof(bound_columns[0]));
+    memcpy(bound_columns, columns, (n_features + n_outputs) * sizeof(*columns));
+    binding = (symtask_binding_t){
+        .roles = SYMTASK_ROLE_DECODE | SYMTASK_ROLE_ENCODE,
+        .flags = flags,
+        .features = bound_columns,
+        .n_features = n_features,
+        .outputs = bound_columns + n_features,
+        .n_outputs = n_outputs,
+    };
+    errstr[0] = '\0';
+    if (ops->bind_typed)
+        return ops->bind_typed(inst, &binding, errstr, sizeof(errstr));
+    const char *names[1024];
+    for (size_t i = 0; i < n_features + n_outputs; i++)
+        names[i] = columns[i].name;
+    return ops->bind(inst, names, n_features, names + n_features, n_outputs, errstr,
+                     sizeof(errstr));
+}
+
+/* The same with numbers only, named by @features and @outputs. */
+static symtask_status_t serializer_bind(const char *const *features, size_t n_features,
+                                        const char *const *outputs, size_t n_outputs)
+{
+    symtask_column_t columns[1024];
+    cr_assert_leq(n_features + n_outputs, sizeof(columns) / sizeof(columns[0]));
+    for (size_t i = 0; i < n_features; i++)
+        columns[i] = (symtask_column_t){features[i], SYMTASK_TYPE_NUMBER};
+    for (size_t i = 0; i < n_outputs; i++)
+        columns[n_features + i] = (symtask_column_t){outputs[i], SYMTASK_TYPE_NUMBER};
+    return serializer_bind_columns(columns, n_features, n_outputs, 0);
+}
+
 static void serializer_load(const char *name)
 {
     const char *dir = getenv("SYMTASK_PLUGIN_DIR");

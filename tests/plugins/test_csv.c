@@ -30,8 +30,8 @@ static void csv_open(const char *columns, const char *delim, const char *const *
                      size_t n_features, const char *const *outputs, size_t n_outputs)
 {
     cr_assert_eq(csv_create_with(columns, delim), SYMTASK_OK, "create: %s", errstr);
-    cr_assert_eq(ops->bind(inst, features, n_features, outputs, n_outputs, errstr, sizeof(errstr)),
-                 SYMTASK_OK, "bind: %s", errstr);
+    cr_assert_eq(serializer_bind(features, n_features, outputs, n_outputs), SYMTASK_OK, "bind: %s",
+                 errstr);
 }
 
 static void csv_setup(void)
@@ -53,12 +53,12 @@ Test(csv, descriptor)
 {
     const symtask_plugin_t *d = plugin_descriptor(plugin);
     cr_expect_str_eq(d->name, "csv");
-    cr_expect_str_eq(d->version, "1.0.0");
+    cr_expect_str_eq(d->version, "1.1.0");
     cr_expect_eq(d->kind, SYMTASK_PLUGIN_SERIALIZER);
     cr_assert_not_null(d->options);
     cr_expect_str_eq(d->options[0].name, "sml.serializer.columns");
     cr_expect_eq(d->options[0].type, SYMTASK_OPTION_LIST);
-    cr_expect(d->options[0].required);
+    cr_expect_not(d->options[0].required, "only reading needs columns: checked at bind");
     cr_expect_str_eq(d->options[1].name, "sml.serializer.delimiter");
     cr_expect_eq(d->options[1].type, SYMTASK_OPTION_STRING);
     cr_expect_str_eq(d->options[1].default_value, ",");
@@ -66,12 +66,28 @@ Test(csv, descriptor)
     cr_expect_null(d->options[2].name);
 }
 
-Test(csv, columns_are_required)
+Test(csv, columns_are_required_to_read)
 {
+    /* an instance that only writes takes the record's own fields: no columns needed */
     json_t *empty = json_object();
     symtask_params_t *p = plugin_params_new(plugin, empty, errstr, sizeof(errstr));
-    cr_expect_null(p);
-    cr_expect(strstr(errstr, "sml.serializer.columns") != NULL, "%s", errstr);
+    cr_assert_not_null(p, "%s", errstr);
+    void *writer = NULL;
+    cr_assert_eq(ops->create(plugin_host(), p, &writer, errstr, sizeof(errstr)), SYMTASK_OK, "%s",
+                 errstr);
+    symtask_binding_t encode_only = {.roles = SYMTASK_ROLE_ENCODE};
+    cr_expect_eq(ops->bind_typed(writer, &encode_only, errstr, sizeof(errstr)), SYMTASK_OK, "%s",
+                 errstr);
+    ops->destroy(writer);
+    writer = NULL;
+    /* reading does */
+    cr_assert_eq(ops->create(plugin_host(), p, &writer, errstr, sizeof(errstr)), SYMTASK_OK);
+    symtask_binding_t reads = {.roles = SYMTASK_ROLE_DECODE | SYMTASK_ROLE_ENCODE};
+    cr_expect_eq(ops->bind_typed(writer, &reads, errstr, sizeof(errstr)), SYMTASK_ERR_FATAL);
+    cr_expect_str_eq(errstr, "params.sml.serializer.columns is required to read CSV: name the "
+                             "columns of each line");
+    ops->destroy(writer);
+    plugin_params_free(p);
     json_decref(empty);
 
     json_t *bad = json_pack("{ss}", "sml.serializer.columns", "a,,b");
@@ -96,8 +112,7 @@ Test(csv, feature_not_a_column)
 {
     const char *const features[] = {"x1", "x9"};
     cr_assert_eq(csv_create_with("a,x1,x2,b", NULL), SYMTASK_OK, "%s", errstr);
-    cr_expect_eq(ops->bind(inst, features, 2, default_outputs, 1, errstr, sizeof(errstr)),
-                 SYMTASK_ERR_FATAL);
+    cr_expect_eq(serializer_bind(features, 2, default_outputs, 1), SYMTASK_ERR_FATAL);
     cr_expect_str_eq(errstr, "feature 'x9' is not among sml.serializer.columns");
 }
 

@@ -15,8 +15,8 @@ static void json_bind_to(const char *const *features, size_t n_features, const c
     inst = NULL;
     cr_assert_eq(ops->create(plugin_host(), params, &inst, errstr, sizeof(errstr)), SYMTASK_OK,
                  "create: %s", errstr);
-    cr_assert_eq(ops->bind(inst, features, n_features, outputs, n_outputs, errstr, sizeof(errstr)),
-                 SYMTASK_OK, "bind: %s", errstr);
+    cr_assert_eq(serializer_bind(features, n_features, outputs, n_outputs), SYMTASK_OK, "bind: %s",
+                 errstr);
 }
 
 static void json_setup(void)
@@ -47,7 +47,7 @@ Test(json, descriptor)
 {
     const symtask_plugin_t *d = plugin_descriptor(plugin);
     cr_expect_str_eq(d->name, "json");
-    cr_expect_str_eq(d->version, "1.0.0");
+    cr_expect_str_eq(d->version, "1.1.0");
     cr_expect_eq(d->kind, SYMTASK_PLUGIN_SERIALIZER);
     cr_expect(d->options == NULL || d->options[0].name == NULL, "json takes no options");
     cr_expect_eq(d->abi_major, SYMTASK_PLUGIN_ABI_MAJOR);
@@ -472,8 +472,7 @@ Test(json, bind_refuses_duplicate_outputs)
     ops->destroy(inst);
     inst = NULL;
     cr_assert_eq(ops->create(plugin_host(), params, &inst, errstr, sizeof(errstr)), SYMTASK_OK);
-    cr_expect_eq(ops->bind(inst, default_features, 2, outputs, 2, errstr, sizeof(errstr)),
-                 SYMTASK_ERR_FATAL);
+    cr_expect_eq(serializer_bind(default_features, 2, outputs, 2), SYMTASK_ERR_FATAL);
     cr_expect_str_eq(errstr, "output 'prediction' is listed twice");
 }
 

@@ -462,7 +462,8 @@ Test(linear, unknown_option)
     const plugin_t *plugins[] = {plugin};
 
     set_param("sml.predictor.threshold", "0.7");
-    cr_expect_eq(plugin_check_unknown_keys(params_doc, plugins, 1, errstr, sizeof(errstr)), -1);
+    cr_expect_eq(plugin_check_unknown_keys(params_doc, plugins, 1, NULL, errstr, sizeof(errstr)),
+                 -1);
     cr_expect(strstr(errstr, "params.sml.predictor.threshold: not an option of plugin linear") ==
                   errstr,
               "%s", errstr);

@@ -144,13 +144,13 @@ static void expect_broken(const char *name, const char *needle)
 Test(broken, wrong_major)
 {
     expect_broken("wrong_major", "was built for plugin ABI 99.0 but this symtask-worker speaks "
-                                 "1.0: rebuild it against symtask 1.x headers");
+                                 "1.1: rebuild it against symtask 1.x headers");
 }
 
 Test(broken, newer_minor)
 {
     expect_broken("newer_minor", "built for plugin ABI 1.99 but this symtask-worker speaks only "
-                                 "up to 1.0: upgrade symtask");
+                                 "up to 1.1: upgrade symtask");
 }
 
 Test(broken, small_size)
@@ -464,11 +464,12 @@ Test(params, unknown_keys)
     json_object_set_new(params_doc, "sml.serializer.out", json_string("csv"));
     json_object_set_new(params_doc, "sml.kstream.source.topic", json_string("in"));
     json_object_set_new(params_doc, "bootstrap.servers", json_string("localhost:9092"));
-    cr_expect_eq(plugin_check_unknown_keys(params_doc, plugins, 3, errstr, sizeof(errstr)), 0, "%s",
-                 errstr);
+    cr_expect_eq(plugin_check_unknown_keys(params_doc, plugins, 3, NULL, errstr, sizeof(errstr)), 0,
+                 "%s", errstr);
 
     json_object_set_new(params_doc, "sml.predictor.modle", json_string("/m.json"));
-    cr_expect_eq(plugin_check_unknown_keys(params_doc, plugins, 3, errstr, sizeof(errstr)), -1);
+    cr_expect_eq(plugin_check_unknown_keys(params_doc, plugins, 3, NULL, errstr, sizeof(errstr)),
+                 -1);
     cr_expect(contains(errstr, "params.sml.predictor.modle: not an option of plugin linear, "
                                "all_options; check the spelling"),
               "%s", errstr);
@@ -480,7 +481,8 @@ Test(params, unknown_keys)
 
     json_object_del(params_doc, "sml.predictor.label");
     json_object_set_new(params_doc, "sml.serializer.columns", json_string("a,b"));
-    cr_expect_eq(plugin_check_unknown_keys(params_doc, plugins, 1, errstr, sizeof(errstr)), -1);
+    cr_expect_eq(plugin_check_unknown_keys(params_doc, plugins, 1, NULL, errstr, sizeof(errstr)),
+                 -1);
     cr_expect(contains(errstr, "params.sml.serializer.columns: not an option of plugin linear;"),
               "%s", errstr);
     plugin_unload(linear);

@@ -715,7 +715,8 @@ Test(xgboost, descriptor)
     cr_expect_eq(d->kind, SYMTASK_PLUGIN_PREDICTOR);
 
     set_param("sml.predictor.missing", "zero");
-    cr_expect_eq(plugin_check_unknown_keys(params_doc, plugins, 1, errstr, sizeof(errstr)), -1);
+    cr_expect_eq(plugin_check_unknown_keys(params_doc, plugins, 1, NULL, errstr, sizeof(errstr)),
+                 -1);
     cr_expect(strstr(errstr, "params.sml.predictor.missing: not an option of plugin xgboost") ==
                   errstr,
               "%s", errstr);

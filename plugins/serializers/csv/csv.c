@@ -1,5 +1,7 @@
 /* csv.c: the "csv" serializer: each message value is one CSV line (RFC 4180) whose columns
- * sml.serializer.columns names; the outputs are appended to the line as new fields. */
+ * sml.serializer.columns names; the outputs are appended to the line as new fields. Written
+ * from another format, a line holds the fields sml.serializer.out.columns names, or the
+ * record's own fields in their order, then the outputs. */
 #include <float.h>
 #include <locale.h>
 #include <math.h>
@@ -7,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "symtask/plugin.h"
 
@@ -21,6 +24,7 @@
 typedef struct csv_field {
     const unsigned char *p;
     size_t len;
+    int quoted;
 } csv_field_t;
 
 typedef struct csv_state {
@@ -34,12 +38,18 @@ typedef struct csv_state {
     size_t *feature_column; /* the column of each feature */
     size_t n_features;
     size_t n_outputs;
+    /* ABI 1.1: the declared type of the feature each column holds, MISSING for a column
+     * that is no feature (its fields are typed by what they look like) */
+    symtask_type_t *column_type;
+    uint32_t roles;
 } csv_state_t;
 
 static const symtask_option_t csv_options[] = {
-    {CSV_COLUMNS, SYMTASK_OPTION_LIST, NULL, 1,
-     "The names of the columns of each line, in order; every feature the predictor reads "
-     "must be one of them."},
+    {CSV_COLUMNS, SYMTASK_OPTION_LIST, NULL, 0,
+     "The names of the columns of each line, in order: required to read CSV, and every "
+     "feature the predictor reads must be one of them. Writing another format's records "
+     "(sml.serializer.out.columns): the fields and outputs each line holds, in order; unset, "
+     "the record's fields, then the outputs."},
     {CSV_DELIMITER, SYMTASK_OPTION_STRING, ",", 0,
      "The byte between fields, e.g. ';' or a tab: one byte, not a quote, a line break, a "
      "letter, a digit, '.', '+' or '-'."},
@@ -52,6 +62,7 @@ static void csv_destroy(void *state)
     if (!st)
         return;
     free(st->feature_column);
+    free(st->column_type);
     free(st->fields);
     free(st->columns);
     free(st->names);
@@ -80,10 +91,6 @@ static symtask_status_t csv_create(const symtask_host_t *host, const symtask_par
     if (!st)
         goto nomem;
     st->host = host;
-    if (!columns) {
-        snprintf(errstr, errstr_size, "params." CSV_COLUMNS " is required by the csv serializer");
-        goto error;
-    }
     if (!delim)
         delim = ",";
     if (!csv_delimiter_ok(delim)) {
@@ -94,12 +101,19 @@ static symtask_status_t csv_create(const symtask_host_t *host, const symtask_par
     }
     st->delim = (unsigned char)delim[0];
     st->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    if (!st->c_locale)
+        goto nomem;
+    if (!columns) { /* writes records of another format: their own fields */
+        *state = st;
+        return SYMTASK_OK;
+    }
     st->names = strdup(columns);
     for (const char *p = columns; *p; p++)
         n += *p == ',';
     st->columns = calloc(n, sizeof(*st->columns));
     st->fields = calloc(n, sizeof(*st->fields));
-    if (!st->c_locale || !st->names || !st->columns || !st->fields)
+    st->column_type = calloc(n, sizeof(*st->column_type));
+    if (!st->names || !st->columns || !st->fields || !st->column_type)
         goto nomem;
     for (char *name = st->names, *next; name; name = next) {
         next = strchr(name, ',');
@@ -134,28 +148,38 @@ error:
     return SYMTASK_ERR_FATAL;
 }
 
-static symtask_status_t csv_bind(void *state, const char *const *features, size_t n_features,
-                                 const char *const *outputs, size_t n_outputs, char *errstr,
-                                 size_t errstr_size)
+static symtask_status_t csv_bind_typed(void *state, const symtask_binding_t *binding, char *errstr,
+                                       size_t errstr_size)
 {
     csv_state_t *st = state;
+    size_t n_features = binding->n_features;
+    st->roles = binding->roles;
+    st->n_outputs = binding->n_outputs;
+    if (!(binding->roles & SYMTASK_ROLE_DECODE))
+        return SYMTASK_OK;
+    if (!st->n_columns) {
+        snprintf(errstr, errstr_size,
+                 "params." CSV_COLUMNS " is required to read CSV: name the columns of each line");
+        return SYMTASK_ERR_FATAL;
+    }
     st->feature_column = calloc(n_features ? n_features : 1, sizeof(*st->feature_column));
     if (!st->feature_column) {
         snprintf(errstr, errstr_size, "csv serializer: out of memory");
         return SYMTASK_ERR_FATAL;
     }
     for (size_t i = 0; i < n_features; i++) {
+        const symtask_column_t *f = &binding->features[i];
         size_t c = 0;
-        while (c < st->n_columns && strcmp(st->columns[c], features[i]) != 0)
+        while (c < st->n_columns && strcmp(st->columns[c], f->name) != 0)
             c++;
         if (c == st->n_columns) {
-            snprintf(errstr, errstr_size, "feature '%.64s' is not among " CSV_COLUMNS, features[i]);
+            snprintf(errstr, errstr_size, "feature '%.64s' is not among " CSV_COLUMNS, f->name);
             return SYMTASK_ERR_FATAL;
         }
         st->feature_column[i] = c;
+        st->column_type[c] = f->type;
     }
     st->n_features = n_features;
-    st->n_outputs = n_outputs;
     return SYMTASK_OK;
 }
 
@@ -181,8 +205,9 @@ static size_t csv_split(csv_state_t *st, const unsigned char *b, size_t len, cha
     const unsigned char delim = st->delim;
     size_t n = 0;
     for (;;) {
-        csv_field_t f;
+        csv_field_t f = {.quoted = 0};
         if (p < end && *p == '"') {
+            f.quoted = 1;
             const unsigned char *open = p;
             f.p = ++p;
             for (;;) {
@@ -369,38 +394,66 @@ static int csv_is_nan(const unsigned char *p, const unsigned char *end)
     return end - p == 3 && (p[0] | 0x20) == 'n' && (p[1] | 0x20) == 'a' && (p[2] | 0x20) == 'n';
 }
 
+/* The field @f without the spaces and tabs around it, in [*@p, *@end). */
+static void csv_trim(const csv_field_t *f, const unsigned char **p, const unsigned char **end)
+{
+    *p = f->p;
+    *end = f->p + f->len;
+    while (*p < *end && (**p == ' ' || **p == '\t'))
+        (*p)++;
+    while (*end > *p && ((*end)[-1] == ' ' || (*end)[-1] == '\t'))
+        (*end)--;
+}
+
+/* Reads column @c's field @f as a number feature: NaN when it is missing (empty or NaN). */
+static symtask_status_t csv_read_number(const csv_state_t *st, size_t c, const csv_field_t *f,
+                                        double *value, char *errstr, size_t errstr_size)
+{
+    const unsigned char *p, *end;
+    csv_trim(f, &p, &end);
+    if (p == end || csv_is_nan(p, end)) {
+        *value = NAN;
+        return SYMTASK_OK;
+    }
+    if (csv_number(st, p, end, value) < 0) {
+        csv_bad_value(st->columns[c], f, "a number", errstr, errstr_size);
+        return SYMTASK_ERR_RECORD;
+    }
+    if (!isfinite(*value)) {
+        csv_bad_value(st->columns[c], f, "a finite number", errstr, errstr_size);
+        return SYMTASK_ERR_RECORD;
+    }
+    return SYMTASK_OK;
+}
+
+/* Splits the line of @record into st->fields: -1 (with the message) unless it is well-formed
+ * and has one field per column. */
+static int csv_split_line(csv_state_t *st, const symtask_record_t *record, char *errstr,
+                          size_t errstr_size)
+{
+    size_t n = csv_split(st, record->value, csv_line_len(record), errstr, errstr_size);
+    if (n == SIZE_MAX)
+        return -1;
+    if (n != st->n_columns) {
+        snprintf(errstr, errstr_size, "%zu field%s, expected %zu column%s", n, n == 1 ? "" : "s",
+                 st->n_columns, st->n_columns == 1 ? "" : "s");
+        return -1;
+    }
+    return 0;
+}
+
 static symtask_status_t csv_decode(void *state, const symtask_record_t *record, double *features,
                                    char *errstr, size_t errstr_size)
 {
     csv_state_t *st = state;
-    size_t n = csv_split(st, record->value, csv_line_len(record), errstr, errstr_size);
-    if (n == SIZE_MAX)
+    if (csv_split_line(st, record, errstr, errstr_size) < 0)
         return SYMTASK_ERR_RECORD;
-    if (n != st->n_columns) {
-        snprintf(errstr, errstr_size, "%zu field%s, expected %zu column%s", n, n == 1 ? "" : "s",
-                 st->n_columns, st->n_columns == 1 ? "" : "s");
-        return SYMTASK_ERR_RECORD;
-    }
     for (size_t i = 0; i < st->n_features; i++) {
         size_t c = st->feature_column[i];
-        const csv_field_t *f = &st->fields[c];
-        const unsigned char *p = f->p, *end = f->p + f->len;
-        while (p < end && (*p == ' ' || *p == '\t'))
-            p++;
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        if (p == end || csv_is_nan(p, end)) {
-            features[i] = NAN;
-            continue;
-        }
-        if (csv_number(st, p, end, &features[i]) < 0) {
-            csv_bad_value(st->columns[c], f, "a number", errstr, errstr_size);
-            return SYMTASK_ERR_RECORD;
-        }
-        if (!isfinite(features[i])) {
-            csv_bad_value(st->columns[c], f, "a finite number", errstr, errstr_size);
-            return SYMTASK_ERR_RECORD;
-        }
+        symtask_status_t status =
+            csv_read_number(st, c, &st->fields[c], &features[i], errstr, errstr_size);
+        if (status != SYMTASK_OK)
+            return status;
     }
     return SYMTASK_OK;
 }
@@ -426,20 +479,319 @@ nomem:
     return SYMTASK_ERR_FATAL;
 }
 
+/* ---- Typed fields (ABI 1.1) -------------------------------------------------------------- */
+
+/* Whether [@p, @end) is exactly one number in JSON's grammar: what a field must look like to
+ * be read as a number when no feature says its type, and to keep its spelling. */
+static int csv_is_json_number(const unsigned char *p, const unsigned char *end)
+{
+    if (p < end && *p == '-')
+        p++;
+    if (!csv_is_digit(p, end))
+        return 0;
+    if (*p++ != '0')
+        while (csv_is_digit(p, end))
+            p++;
+    if (p < end && *p == '.') {
+        if (!csv_is_digit(++p, end))
+            return 0;
+        while (csv_is_digit(p, end))
+            p++;
+    }
+    if (p < end && (*p | 0x20) == 'e') {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (!csv_is_digit(p, end))
+            return 0;
+        while (csv_is_digit(p, end))
+            p++;
+    }
+    return p == end;
+}
+
+/* Whether [@p, @end) is true or false in any case; sets *@value. */
+static int csv_is_bool(const unsigned char *p, const unsigned char *end, int *value)
+{
+    size_t n = (size_t)(end - p);
+    if (n == 4 && strncasecmp((const char *)p, "true", 4) == 0)
+        return *value = 1, 1;
+    if (n == 5 && strncasecmp((const char *)p, "false", 5) == 0)
+        return *value = 0, 1;
+    return 0;
+}
+
+/* The text of @f: its own bytes, or for a quoted field with "" in it, a copy with the quotes
+ * single, in @arena. NULL when out of memory. */
+static const char *csv_text(const csv_state_t *st, const csv_field_t *f, symtask_arena_t *arena,
+                            size_t *len)
+{
+    *len = f->len;
+    if (!f->quoted || !memchr(f->p, '"', f->len))
+        return (const char *)f->p;
+    char *copy = st->host->arena_alloc(arena, f->len);
+    if (!copy)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < f->len; i++) {
+        copy[n++] = (char)f->p[i];
+        if (f->p[i] == '"')
+            i++; /* the second quote of "" */
+    }
+    *len = n;
+    return copy;
+}
+
+/* Reads column @c's field as a value: of the type of the feature it holds, or, for a column
+ * that is no feature, by its look (csv README: quoted is a string; empty is missing; true,
+ * false, a JSON number; anything else a string). */
+static symtask_status_t csv_read_value(const csv_state_t *st, size_t c, symtask_arena_t *arena,
+                                       symtask_value_t *v, char *errstr, size_t errstr_size)
+{
+    const csv_field_t *f = &st->fields[c];
+    symtask_type_t type = st->column_type ? st->column_type[c] : SYMTASK_TYPE_MISSING;
+    const unsigned char *p, *end;
+    int boolean;
+    *v = symtask_value_missing();
+    switch (type) {
+    case SYMTASK_TYPE_NUMBER: {
+        double number;
+        symtask_status_t status = csv_read_number(st, c, f, &number, errstr, errstr_size);
+        if (status != SYMTASK_OK || isnan(number))
+            return status;
+        *v = symtask_value_number(number);
+        csv_trim(f, &p, &end);
+        if (csv_is_json_number(p, end))
+            v->text = (const char *)p, v->len = (size_t)(end - p);
+        return SYMTASK_OK;
+    }
+    case SYMTASK_TYPE_BOOL:
+        csv_trim(f, &p, &end);
+        if (p == end)
+            return SYMTASK_OK;
+        if (!csv_is_bool(p, end, &boolean)) {
+            csv_bad_value(st->columns[c], f, "a boolean (true or false)", errstr, errstr_size);
+            return SYMTASK_ERR_RECORD;
+        }
+        *v = symtask_value_bool(boolean);
+        return SYMTASK_OK;
+    case SYMTASK_TYPE_STRING:
+        if (f->len == 0 && !f->quoted)
+            return SYMTASK_OK;
+        break;
+    default: /* no feature, or a feature of any type */
+        if (f->quoted)
+            break;
+        p = f->p;
+        end = f->p + f->len;
+        if (p == end)
+            return SYMTASK_OK;
+        if (csv_is_bool(p, end, &boolean)) {
+            *v = symtask_value_bool(boolean);
+            return SYMTASK_OK;
+        }
+        if (csv_is_json_number(p, end)) {
+            double number;
+            if (csv_number(st, p, end, &number) < 0)
+                break;
+            *v = symtask_value_number(number);
+            v->text = (const char *)p;
+            v->len = f->len;
+            return SYMTASK_OK;
+        }
+        break;
+    }
+    size_t len;
+    const char *text = csv_text(st, f, arena, &len);
+    if (!text) {
+        snprintf(errstr, errstr_size, "csv serializer: out of memory");
+        return SYMTASK_ERR_FATAL;
+    }
+    *v = symtask_value_string(text, len);
+    return SYMTASK_OK;
+}
+
+static symtask_status_t csv_decode_fields(void *state, const symtask_record_t *record,
+                                          symtask_arena_t *arena, symtask_fields_t *fields,
+                                          char *errstr, size_t errstr_size)
+{
+    csv_state_t *st = state;
+    if (!st->n_columns) {
+        snprintf(errstr, errstr_size,
+                 "params." CSV_COLUMNS " is required to read CSV: name the columns of each line");
+        return SYMTASK_ERR_FATAL;
+    }
+    if (csv_split_line(st, record, errstr, errstr_size) < 0)
+        return SYMTASK_ERR_RECORD;
+    symtask_field_t *items = st->host->arena_alloc(arena, st->n_columns * sizeof(*items));
+    if (!items) {
+        snprintf(errstr, errstr_size, "csv serializer: out of memory");
+        return SYMTASK_ERR_FATAL;
+    }
+    for (size_t c = 0; c < st->n_columns; c++) {
+        items[c].name = st->columns[c];
+        items[c].name_len = strlen(st->columns[c]);
+        symtask_status_t status =
+            csv_read_value(st, c, arena, &items[c].value, errstr, errstr_size);
+        if (status != SYMTASK_OK)
+            return status;
+    }
+    fields->items = items;
+    fields->count = st->n_columns;
+    return SYMTASK_OK;
+}
+
+/* Whether a string must be quoted: it holds the delimiter, a quote or a line break, or it
+ * would read back as something else (missing, a boolean, a number). */
+static int csv_needs_quotes(const csv_state_t *st, const unsigned char *p, size_t len)
+{
+    int boolean;
+    if (len == 0 || csv_is_bool(p, p + len, &boolean) || csv_is_json_number(p, p + len))
+        return 1;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] == st->delim || p[i] == '"' || p[i] == '\r' || p[i] == '\n')
+            return 1;
+    return 0;
+}
+
+static int csv_append_text(const csv_state_t *st, symtask_buf_t *out, const char *text, size_t len)
+{
+    const symtask_host_t *host = st->host;
+    const unsigned char *p = (const unsigned char *)text, *end = p + len, *q;
+    if (!csv_needs_quotes(st, p, len))
+        return host->buf_append(out, text, len);
+    if (host->buf_append(out, "\"", 1) < 0)
+        return -1;
+    while ((q = memchr(p, '"', (size_t)(end - p))) != NULL) {
+        if (host->buf_append(out, p, (size_t)(q - p) + 1) < 0 || host->buf_append(out, "\"", 1) < 0)
+            return -1;
+        p = q + 1;
+    }
+    if (host->buf_append(out, p, (size_t)(end - p)) < 0 || host->buf_append(out, "\"", 1) < 0)
+        return -1;
+    return 0;
+}
+
+/* Appends one field's value; @v may be NULL (nothing to write: an empty field). */
+static symtask_status_t csv_append_value(const csv_state_t *st, symtask_buf_t *out,
+                                         const symtask_field_t *f, char *errstr, size_t errstr_size)
+{
+    const symtask_host_t *host = st->host;
+    const symtask_value_t *v = f ? &f->value : NULL;
+    int failed = 0;
+    if (!v)
+        return SYMTASK_OK;
+    switch (v->type) {
+    case SYMTASK_TYPE_MISSING:
+        break;
+    case SYMTASK_TYPE_NUMBER:
+        if (v->text && csv_is_json_number((const unsigned char *)v->text,
+                                          (const unsigned char *)v->text + v->len))
+            failed = host->buf_append(out, v->text, v->len) < 0;
+        else if (isfinite(v->number)) /* else missing: an empty field */
+            failed = host->buf_append_number(out, v->number) < 0;
+        break;
+    case SYMTASK_TYPE_BOOL:
+        failed = v->boolean ? host->buf_append(out, "true", 4) < 0
+                            : host->buf_append(out, "false", 5) < 0;
+        break;
+    case SYMTASK_TYPE_STRING:
+    case SYMTASK_TYPE_NESTED: /* nested data as its JSON text */
+        failed = csv_append_text(st, out, v->text ? v->text : "", v->len) < 0;
+        break;
+    default:
+        snprintf(errstr, errstr_size,
+                 "field '%.*s' has a type (%d) the csv serializer cannot "
+                 "write",
+                 (int)(f->name_len > 64 ? 64 : f->name_len), f->name, (int)v->type);
+        return SYMTASK_ERR_RECORD;
+    }
+    if (failed) {
+        snprintf(errstr, errstr_size, "csv serializer: out of memory");
+        return SYMTASK_ERR_FATAL;
+    }
+    return SYMTASK_OK;
+}
+
+/* The last field of @fields named (@name, @len), or NULL. */
+static const symtask_field_t *csv_find(const symtask_fields_t *fields, const char *name, size_t len)
+{
+    for (size_t i = fields ? fields->count : 0; i > 0; i--) {
+        const symtask_field_t *f = &fields->items[i - 1];
+        if (f->name_len == len && memcmp(f->name, name, len) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+static symtask_status_t csv_encode_fields(void *state, const symtask_record_t *record,
+                                          const symtask_fields_t *fields,
+                                          const symtask_fields_t *outputs, symtask_arena_t *arena,
+                                          symtask_buf_t *out, char *errstr, size_t errstr_size)
+{
+    csv_state_t *st = state;
+    const symtask_host_t *host = st->host;
+    symtask_status_t status = SYMTASK_OK;
+    size_t written = 0;
+#define CSV_FIELD(f)                                                                               \
+    do {                                                                                           \
+        if (written++ && host->buf_append(out, &st->delim, 1) < 0)                                 \
+            goto nomem;                                                                            \
+        if ((status = csv_append_value(st, out, (f), errstr, errstr_size)) != SYMTASK_OK)          \
+            return status;                                                                         \
+    } while (0)
+
+    if (record) {
+        /* the source is this CSV: keep its line */
+        if (host->buf_append(out, record->value, csv_line_len(record)) < 0)
+            goto nomem;
+        written = 1;
+    } else if (st->n_columns) {
+        /* the columns sml.serializer.out.columns names: an output, else the record's field */
+        for (size_t c = 0; c < st->n_columns; c++) {
+            size_t len = strlen(st->columns[c]);
+            const symtask_field_t *f = csv_find(outputs, st->columns[c], len);
+            CSV_FIELD(f ? f : csv_find(fields, st->columns[c], len));
+        }
+    } else {
+        for (size_t i = 0; i < fields->count; i++) {
+            const symtask_field_t *f = &fields->items[i];
+            if (!csv_find(outputs, f->name, f->name_len))
+                CSV_FIELD(f);
+        }
+    }
+    for (size_t i = 0; i < outputs->count; i++) {
+        const symtask_field_t *o = &outputs->items[i];
+        int placed = 0;
+        for (size_t c = 0; !record && c < st->n_columns && !placed; c++)
+            placed = strlen(st->columns[c]) == o->name_len &&
+                     memcmp(st->columns[c], o->name, o->name_len) == 0;
+        if (!placed)
+            CSV_FIELD(o);
+    }
+    return SYMTASK_OK;
+#undef CSV_FIELD
+nomem:
+    snprintf(errstr, errstr_size, "csv serializer: out of memory");
+    return SYMTASK_ERR_FATAL;
+}
+
 static const symtask_plugin_t csv_plugin = {
     SYMTASK_PLUGIN_HEAD(SYMTASK_PLUGIN_SERIALIZER),
     .name = "csv",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .description = "One CSV line per message; features from the columns named by "
                    "sml.serializer.columns, outputs appended as fields",
     .options = csv_options,
     .ops.serializer =
         {
             .create = csv_create,
-            .bind = csv_bind,
             .decode = csv_decode,
             .encode = csv_encode,
             .destroy = csv_destroy,
+            .bind_typed = csv_bind_typed,
+            .decode_fields = csv_decode_fields,
+            .encode_fields = csv_encode_fields,
         },
 };
 

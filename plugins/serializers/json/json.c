@@ -57,6 +57,8 @@ typedef struct json_state {
     size_t n_outputs;
     char *key_buf; /* an escaped key, unescaped, when it may match a name */
     size_t key_cap;
+    symtask_field_t *scratch; /* the fields decode_fields() gathers */
+    size_t n_scratch, scratch_cap;
 } json_state_t;
 
 /* ---- The scanner ------------------------------------------------------------------------ */
@@ -86,7 +88,8 @@ typedef struct json_member {
     const unsigned char *value;
     size_t value_len;
     json_kind_t kind;
-    int number_ready; /* a number whose value the scan already computed */
+    int value_escaped; /* a string value with escapes */
+    int number_ready;  /* a number whose value the scan already computed */
     double number;
 } json_member_t;
 
@@ -424,9 +427,14 @@ static inline __attribute__((always_inline)) int json_scan_record(json_scan_t *s
             s->p = json_skip_ws(s->p + 1, end);
             m.value = s->p;
             m.number_ready = 0;
+            m.value_escaped = 0;
             if (s->p < end && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))) {
                 m.kind = JSON_KIND_NUMBER;
                 if (json_scan_number(s, &m) < 0)
+                    return -1;
+            } else if (s->p < end && *s->p == '"') {
+                m.kind = JSON_KIND_STRING;
+                if (json_scan_string(s, &m.value_escaped) < 0)
                     return -1;
             } else if (json_scan_value(s, 1, &m.kind) < 0) {
                 return -1;
@@ -612,6 +620,7 @@ static void json_destroy(void *state)
     free(st->features);
     free(st->table);
     free(st->key_buf);
+    free(st->scratch);
     if (st->c_locale)
         freelocale(st->c_locale);
     free(st);
@@ -846,30 +855,185 @@ static symtask_status_t json_decode(void *state, const symtask_record_t *record,
     return SYMTASK_OK;
 }
 
+/* ---- Reading a record's fields ---------------------------------------------------------- */
+
+typedef struct json_fields_ctx {
+    json_state_t *st;
+    symtask_arena_t *arena;
+    int failed; /* out of memory */
+} json_fields_ctx_t;
+
+/* The bytes [@p, @p + @len) of a key or string known to be valid, unescaped when @escaped:
+ * into the arena, which has room as escapes only shrink. */
+static const char *json_text(json_fields_ctx_t *fc, const unsigned char *p, size_t *len,
+                             int escaped)
+{
+    if (!escaped)
+        return (const char *)p;
+    char *buf = fc->st->host->arena_alloc(fc->arena, *len ? *len : 1);
+    if (buf == NULL) {
+        fc->failed = 1;
+        return NULL;
+    }
+    *len = json_unescape(p, *len, buf, *len);
+    return buf;
+}
+
+static void json_fields_visit(void *ctx, const json_member_t *m)
+{
+    json_fields_ctx_t *fc = ctx;
+    json_state_t *st = fc->st;
+    if (fc->failed)
+        return;
+    if (st->n_scratch == st->scratch_cap) {
+        size_t cap = st->scratch_cap ? 2 * st->scratch_cap : 16;
+        symtask_field_t *grown = realloc(st->scratch, cap * sizeof(*grown));
+        if (!grown) {
+            fc->failed = 1;
+            return;
+        }
+        st->scratch = grown;
+        st->scratch_cap = cap;
+    }
+    symtask_field_t *f = &st->scratch[st->n_scratch++];
+    f->name_len = m->key_len;
+    f->name = json_text(fc, m->key, &f->name_len, m->key_escaped);
+    symtask_value_t *v = &f->value;
+    *v = symtask_value_missing();
+    switch (m->kind) {
+    case JSON_KIND_NUMBER:
+        v->type = SYMTASK_TYPE_NUMBER;
+        /* the object was validated up to its '}', so a byte that ends the number follows */
+        v->number = m->number_ready ? m->number : json_number(st, m->value);
+        v->text = (const char *)m->value;
+        v->len = m->value_len;
+        break;
+    case JSON_KIND_STRING:
+        v->type = SYMTASK_TYPE_STRING;
+        v->len = m->value_len - 2;
+        v->text = json_text(fc, m->value + 1, &v->len, m->value_escaped);
+        break;
+    case JSON_KIND_BOOL:
+        *v = symtask_value_bool(m->value[0] == 't');
+        break;
+    case JSON_KIND_OBJECT:
+    case JSON_KIND_ARRAY:
+        v->type = SYMTASK_TYPE_NESTED;
+        v->text = (const char *)m->value;
+        v->len = m->value_len;
+        break;
+    default: /* null */
+        break;
+    }
+}
+
+static symtask_status_t json_decode_fields(void *state, const symtask_record_t *record,
+                                           symtask_arena_t *arena, symtask_fields_t *fields,
+                                           char *errstr, size_t errstr_size)
+{
+    json_state_t *st = state;
+    json_fields_ctx_t fc = {.st = st, .arena = arena};
+    json_scan_t s = {.base = record->value, .p = record->value};
+    s.end = s.base + record->len;
+    if (record->len == 0) {
+        snprintf(errstr, errstr_size, "not valid JSON at byte 0: empty value");
+        return SYMTASK_ERR_RECORD;
+    }
+    st->n_scratch = 0;
+    if (json_scan_record(&s, json_fields_visit, &fc) < 0) {
+        json_scan_error(&s, errstr, errstr_size);
+        return SYMTASK_ERR_RECORD;
+    }
+    fields->count = st->n_scratch;
+    fields->items = NULL;
+    if (!fc.failed && st->n_scratch > 0) {
+        symtask_field_t *items = st->host->arena_alloc(arena, st->n_scratch * sizeof(*items));
+        if (items)
+            memcpy(items, st->scratch, st->n_scratch * sizeof(*items));
+        fields->items = items;
+        fc.failed = !items;
+    }
+    if (fc.failed) {
+        snprintf(errstr, errstr_size, "json serializer: out of memory");
+        return SYMTASK_ERR_FATAL;
+    }
+    return SYMTASK_OK;
+}
+
+/* ---- Writing ---------------------------------------------------------------------------- */
+
+/* The names of the outputs an encode adds: the bound ones, or a row's. */
+typedef struct json_names {
+    const json_state_t *st;
+    const symtask_fields_t *fields; /* NULL: the bound outputs */
+} json_names_t;
+
+static int json_names_has(const json_names_t *nm, const char *key, size_t len)
+{
+    if (!nm->fields) {
+        for (size_t i = 0; i < nm->st->n_outputs; i++)
+            if (nm->st->outputs[i].len == len && memcmp(nm->st->outputs[i].name, key, len) == 0)
+                return 1;
+        return 0;
+    }
+    for (size_t i = 0; i < nm->fields->count; i++) {
+        const symtask_field_t *f = &nm->fields->items[i];
+        if (f->name_len == len && memcmp(f->name, key, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether @name appears in @data between quotes. */
+static int json_quoted_in(const void *data, size_t len, const char *name, size_t name_len)
+{
+    const unsigned char *b = data, *p = b, *end = b + len;
+    if (name_len == 0)
+        return memmem(data, len, "\"\"", 2) != NULL;
+    while ((p = memmem(p, (size_t)(end - p), name, name_len)) != NULL) {
+        if (p > b && p[-1] == '"' && p + name_len < end && p[name_len] == '"')
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
+/* Whether a top-level key of the record may be an output name: it would have to appear
+ * quoted as is, or spelt with an escape, which needs a backslash. */
+static int json_may_collide(const json_names_t *nm, const void *data, size_t len)
+{
+    const json_state_t *st = nm->st;
+    if (memchr(data, '\\', len))
+        return nm->fields ? nm->fields->count > 0 : st->n_outputs > 0;
+    if (!nm->fields) {
+        for (size_t i = 0; i < st->n_outputs; i++)
+            if (memmem(data, len, st->outputs[i].quoted, st->outputs[i].quoted_len))
+                return 1;
+        return 0;
+    }
+    for (size_t i = 0; i < nm->fields->count; i++) {
+        const symtask_field_t *f = &nm->fields->items[i];
+        if (json_quoted_in(data, len, f->name, f->name_len))
+            return 1;
+    }
+    return 0;
+}
+
 /* Encode's visitor for the slow path: does a top-level key equal an output name? */
 typedef struct json_encode_ctx {
     json_state_t *st;
+    const json_names_t *names;
     int collides;       /* some key is an output name */
     symtask_buf_t *out; /* when set, copy the members that are not outputs to it */
     int kept, failed;
 } json_encode_ctx_t;
 
-static int json_is_output(json_state_t *st, const json_member_t *m)
-{
-    const char *key;
-    size_t len;
-    if (!json_member_key(st, m, &key, &len))
-        return 0;
-    for (size_t i = 0; i < st->n_outputs; i++)
-        if (st->outputs[i].len == len && memcmp(st->outputs[i].name, key, len) == 0)
-            return 1;
-    return 0;
-}
-
 static void json_encode_visit(void *ctx, const json_member_t *m)
 {
     json_encode_ctx_t *ec = ctx;
-    if (json_is_output(ec->st, m)) {
+    const char *key;
+    size_t len;
+    if (json_member_key(ec->st, m, &key, &len) && json_names_has(ec->names, key, len)) {
         ec->collides = 1;
         return;
     }
@@ -881,29 +1045,16 @@ static void json_encode_visit(void *ctx, const json_member_t *m)
         ec->failed = 1;
 }
 
-/* Whether a top-level key of the record may be an output name: it would have to appear
- * quoted as is, or spelt with an escape, which needs a backslash. */
-static int json_may_collide(const json_state_t *st, const void *data, size_t len)
+/* Appends the members of the object @record that @names does not name, without its closing
+ * '}', and sets *@empty when none is left: the record's bytes up to its last member, or the
+ * object rebuilt from its members when a key is an output's name. */
+static symtask_status_t json_write_members(json_state_t *st, const json_names_t *names,
+                                           const symtask_record_t *record, symtask_buf_t *out,
+                                           int *empty, char *errstr, size_t errstr_size)
 {
-    if (st->n_outputs == 0)
-        return 0;
-    if (memchr(data, '\\', len))
-        return 1;
-    for (size_t i = 0; i < st->n_outputs; i++)
-        if (memmem(data, len, st->outputs[i].quoted, st->outputs[i].quoted_len))
-            return 1;
-    return 0;
-}
-
-static symtask_status_t json_encode(void *state, const symtask_record_t *record,
-                                    const double *outputs, symtask_buf_t *out, char *errstr,
-                                    size_t errstr_size)
-{
-    json_state_t *st = state;
     const symtask_host_t *host = st->host;
     const unsigned char *b = record->value;
     size_t close = record->len, last;
-    int empty, prefix_done = 0;
 
     while (close > 0 && (b[close - 1] == ' ' || b[close - 1] == '\n' || b[close - 1] == '\r' ||
                          b[close - 1] == '\t'))
@@ -916,11 +1067,11 @@ static symtask_status_t json_encode(void *state, const symtask_record_t *record,
         last--;
     if (last == 0)
         goto invalid;
-    empty = b[last - 1] == '{';
+    *empty = b[last - 1] == '{';
 
-    if (json_may_collide(st, b, record->len)) {
+    if (json_may_collide(names, b, record->len)) {
         /* Slow path: validate, then write the object again without the old output keys. */
-        json_encode_ctx_t ec = {.st = st};
+        json_encode_ctx_t ec = {.st = st, .names = names};
         json_scan_t s = {.base = b, .p = b, .end = b + record->len};
         if (json_scan_record(&s, json_encode_visit, &ec) < 0) {
             json_scan_error(&s, errstr, errstr_size);
@@ -934,20 +1085,11 @@ static symtask_status_t json_encode(void *state, const symtask_record_t *record,
             json_scan_record(&s, json_encode_visit, &ec);
             if (ec.failed)
                 goto nomem;
-            empty = ec.kept == 0;
-            prefix_done = 1;
+            *empty = ec.kept == 0;
+            return SYMTASK_OK;
         }
     }
-    if (!prefix_done && host->buf_append(out, b, last) < 0)
-        goto nomem;
-    for (size_t i = 0; i < st->n_outputs; i++) {
-        const json_output_t *o = &st->outputs[i];
-        size_t skip = empty && i == 0; /* no comma after '{' */
-        if (host->buf_append(out, o->member + skip, o->member_len - skip) < 0 ||
-            host->buf_append_number(out, outputs[i]) < 0)
-            goto nomem;
-    }
-    if (host->buf_append(out, "}", 1) < 0)
+    if (host->buf_append(out, b, last) < 0)
         goto nomem;
     return SYMTASK_OK;
 invalid:
@@ -958,20 +1100,279 @@ nomem:
     return SYMTASK_ERR_FATAL;
 }
 
+static symtask_status_t json_encode(void *state, const symtask_record_t *record,
+                                    const double *outputs, symtask_buf_t *out, char *errstr,
+                                    size_t errstr_size)
+{
+    json_state_t *st = state;
+    const symtask_host_t *host = st->host;
+    json_names_t names = {.st = st};
+    int empty;
+    symtask_status_t status =
+        json_write_members(st, &names, record, out, &empty, errstr, errstr_size);
+    if (status != SYMTASK_OK)
+        return status;
+    for (size_t i = 0; i < st->n_outputs; i++) {
+        const json_output_t *o = &st->outputs[i];
+        size_t skip = empty && i == 0; /* no comma after '{' */
+        if (host->buf_append(out, o->member + skip, o->member_len - skip) < 0 ||
+            host->buf_append_number(out, outputs[i]) < 0)
+            goto nomem;
+    }
+    if (host->buf_append(out, "}", 1) < 0)
+        goto nomem;
+    return SYMTASK_OK;
+nomem:
+    snprintf(errstr, errstr_size, "json serializer: out of memory");
+    return SYMTASK_ERR_FATAL;
+}
+
+/* Up to 64 bytes of @f's name for a message, with bytes that are not printable UTF-8 as
+ * '?'. */
+static const char *json_shown_name(const symtask_field_t *f, char *buf, size_t size)
+{
+    const unsigned char *p = (const unsigned char *)f->name, *end = p + f->name_len;
+    size_t n = 0;
+    while (p < end && n + 5 < size && n < 64) {
+        size_t k = *p < 0x80 ? 1 : json_utf8_len(p, end);
+        if (k == 0 || (k == 1 && (*p < 0x20 || *p == 0x7f))) {
+            buf[n++] = '?';
+            p++;
+            continue;
+        }
+        memcpy(buf + n, p, k);
+        n += k;
+        p += k;
+    }
+    if (p < end)
+        buf[n++] = '.', buf[n++] = '.', buf[n++] = '.';
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Appends @len bytes of UTF-8 at @s as a JSON string: '"', '\\' and control bytes (NUL
+ * too) escaped, the rest as is. -1 when @s is not valid UTF-8. */
+static int json_append_string(json_state_t *st, symtask_buf_t *out, const char *s, size_t len,
+                              int *nomem)
+{
+    static const char hex[] = "0123456789abcdef";
+    const symtask_host_t *host = st->host;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len, *run;
+    if (host->buf_append(out, "\"", 1) < 0)
+        goto nomem;
+    for (run = p; p < end;) {
+        unsigned char c = *p;
+        if (c >= 0x80) {
+            size_t n = json_utf8_len(p, end);
+            if (n == 0)
+                return -1;
+            p += n;
+            continue;
+        }
+        if (json_plain[c]) {
+            p++;
+            continue;
+        }
+        char esc[6] = {'\\', 0};
+        size_t k = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+            esc[1] = (char)c;
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            k = 6;
+        }
+        if (host->buf_append(out, run, (size_t)(p - run)) < 0 || host->buf_append(out, esc, k) < 0)
+            goto nomem;
+        run = ++p;
+    }
+    if (host->buf_append(out, run, (size_t)(p - run)) < 0 || host->buf_append(out, "\"", 1) < 0)
+        goto nomem;
+    return 0;
+nomem:
+    *nomem = 1;
+    return -1;
+}
+
+/* Whether [@p, @p + @len) is exactly one JSON number, or one JSON value (@any). */
+static int json_is_text(const char *p, size_t len, int any)
+{
+    json_scan_t s = {.base = (const unsigned char *)p, .p = (const unsigned char *)p};
+    json_kind_t kind;
+    s.end = s.base + len;
+    if (!any) {
+        if (len == 0 || json_scan_number(&s, NULL) < 0)
+            return 0;
+        return s.p == s.end;
+    }
+    s.p = json_skip_ws(s.p, s.end);
+    if (json_scan_value(&s, 0, &kind) < 0)
+        return 0;
+    return json_skip_ws(s.p, s.end) == s.end;
+}
+
+/* Appends `"name":value` for @f (with a comma first unless @first). */
+static symtask_status_t json_append_field(json_state_t *st, symtask_buf_t *out,
+                                          const symtask_field_t *f, int first, const char *what,
+                                          char *errstr, size_t errstr_size)
+{
+    const symtask_host_t *host = st->host;
+    const symtask_value_t *v = &f->value;
+    char name[80];
+    int nomem = 0, ok = 0;
+    if ((!first && host->buf_append(out, ",", 1) < 0))
+        goto nomem;
+    if (json_append_string(st, out, f->name, f->name_len, &nomem) < 0) {
+        if (nomem)
+            goto nomem;
+        snprintf(errstr, errstr_size, "%s name '%s' is not valid UTF-8", what,
+                 json_shown_name(f, name, sizeof(name)));
+        return SYMTASK_ERR_RECORD;
+    }
+    if (host->buf_append(out, ":", 1) < 0)
+        goto nomem;
+    switch (v->type) {
+    case SYMTASK_TYPE_MISSING:
+        ok = host->buf_append(out, "null", 4) == 0;
+        break;
+    case SYMTASK_TYPE_NUMBER:
+        /* the source's spelling when it is JSON's (digits a double cannot hold survive) */
+        if (v->text && json_is_text(v->text, v->len, 0))
+            ok = host->buf_append(out, v->text, v->len) == 0;
+        else
+            ok = host->buf_append_number(out, v->number) == 0;
+        break;
+    case SYMTASK_TYPE_BOOL:
+        ok = v->boolean ? host->buf_append(out, "true", 4) == 0
+                        : host->buf_append(out, "false", 5) == 0;
+        break;
+    case SYMTASK_TYPE_STRING:
+        if (json_append_string(st, out, v->text ? v->text : "", v->len, &nomem) < 0) {
+            if (nomem)
+                goto nomem;
+            snprintf(errstr, errstr_size, "%s '%s' is a string that is not valid UTF-8", what,
+                     json_shown_name(f, name, sizeof(name)));
+            return SYMTASK_ERR_RECORD;
+        }
+        ok = 1;
+        break;
+    case SYMTASK_TYPE_NESTED:
+        if (!v->text || !json_is_text(v->text, v->len, 1)) {
+            snprintf(errstr, errstr_size, "%s '%s' holds nested data that is not valid JSON", what,
+                     json_shown_name(f, name, sizeof(name)));
+            return SYMTASK_ERR_RECORD;
+        }
+        ok = host->buf_append(out, v->text, v->len) == 0;
+        break;
+    default:
+        snprintf(errstr, errstr_size, "%s '%s' has a type (%d) the json serializer cannot write",
+                 what, json_shown_name(f, name, sizeof(name)), (int)v->type);
+        return SYMTASK_ERR_RECORD;
+    }
+    if (ok)
+        return SYMTASK_OK;
+nomem:
+    snprintf(errstr, errstr_size, "json serializer: out of memory");
+    return SYMTASK_ERR_FATAL;
+}
+
+static symtask_status_t json_encode_fields(void *state, const symtask_record_t *record,
+                                           const symtask_fields_t *fields,
+                                           const symtask_fields_t *outputs, symtask_arena_t *arena,
+                                           symtask_buf_t *out, char *errstr, size_t errstr_size)
+{
+    json_state_t *st = state;
+    json_names_t names = {.st = st, .fields = outputs};
+    symtask_status_t status;
+    int empty = 1;
+    if (record) {
+        /* the source is JSON: keep its bytes */
+        status = json_write_members(st, &names, record, out, &empty, errstr, errstr_size);
+        if (status != SYMTASK_OK)
+            return status;
+    } else {
+        if (st->host->buf_append(out, "{", 1) < 0)
+            goto nomem;
+        for (size_t i = 0; i < fields->count; i++) {
+            const symtask_field_t *f = &fields->items[i];
+            if (json_names_has(&names, f->name, f->name_len))
+                continue; /* the output of the same name replaces it */
+            status = json_append_field(st, out, f, empty, "field", errstr, errstr_size);
+            if (status != SYMTASK_OK)
+                return status;
+            empty = 0;
+        }
+    }
+    for (size_t i = 0; i < outputs->count; i++) {
+        status = json_append_field(st, out, &outputs->items[i], empty && i == 0, "output", errstr,
+                                   errstr_size);
+        if (status != SYMTASK_OK)
+            return status;
+    }
+    if (st->host->buf_append(out, "}", 1) < 0)
+        goto nomem;
+    return SYMTASK_OK;
+nomem:
+    snprintf(errstr, errstr_size, "json serializer: out of memory");
+    return SYMTASK_ERR_FATAL;
+}
+
+/* ---- The descriptor --------------------------------------------------------------------- */
+
+static symtask_status_t json_bind_typed(void *state, const symtask_binding_t *binding, char *errstr,
+                                        size_t errstr_size)
+{
+    size_t nf = binding->n_features, no = binding->n_outputs;
+    const char **names = calloc(nf + no + 1, sizeof(*names));
+    if (!names) {
+        snprintf(errstr, errstr_size, "json serializer: out of memory");
+        return SYMTASK_ERR_FATAL;
+    }
+    for (size_t i = 0; i < nf; i++)
+        names[i] = binding->features[i].name;
+    for (size_t i = 0; i < no; i++)
+        names[nf + i] = binding->outputs[i].name;
+    /* the names are the binding's, which outlive the instance; the array is not kept */
+    symtask_status_t status = json_bind(state, names, nf, names + nf, no, errstr, errstr_size);
+    free(names);
+    return status;
+}
+
 static const symtask_plugin_t json_plugin = {
     SYMTASK_PLUGIN_HEAD(SYMTASK_PLUGIN_SERIALIZER),
     .name = "json",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .description = "One JSON object per message; features from its top-level keys, outputs "
                    "added as keys",
     .options = NULL,
     .ops.serializer =
         {
             .create = json_create,
-            .bind = json_bind,
             .decode = json_decode,
             .encode = json_encode,
             .destroy = json_destroy,
+            .bind_typed = json_bind_typed,
+            .decode_fields = json_decode_fields,
+            .encode_fields = json_encode_fields,
         },
 };
 
