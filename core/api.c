@@ -9,7 +9,6 @@
 #include <strings.h>
 
 #include "auth.h"
-#include "crypto.h"
 #include "log.h"
 #include "replay.h"
 #include "taskinfo.h"
@@ -527,16 +526,20 @@ static int api_delete(api_call_t *call, task_t *task)
     return api_reply(call, API_OK, NULL, "task [%s] deleted", tid);
 }
 
-/* One message for every failure to decrypt or parse an encrypted body, so that the
- * answer tells an attacker nothing about padding or plaintext. */
+/* One message for every encrypted body that does not decrypt and parse to a JSON object,
+ * whatever failed (base64, length, padding, tag, UTF-8, JSON), so that the answer tells an
+ * attacker nothing about padding or plaintext (docs/security.md). */
 #define API_TASKINFO_UNREADABLE                                                                    \
-    "TaskInfo could not be decrypted: encrypt it with the customer's secret key (see API.md, "     \
-    "Security)"
+    "TaskInfo could not be decrypted to a JSON object: encrypt the TaskInfo's JSON with the "      \
+    "customer's secret key (see API.md, Security)"
 
-/* Turns the request body into TaskInfo JSON text (malloc'd), or answers 400 and returns NULL. */
-static char *api_taskinfo_text(api_call_t *call, const customer_t *customer, size_t *len)
+/* Turns the request body into a validated TaskInfo (a new reference), or answers 400 and
+ * returns NULL. */
+static json_t *api_taskinfo_read(api_call_t *call, const customer_t *customer)
 {
     h2o_iovec_t body = call->req->entity;
+    char errstr[1024];
+    json_t *doc, *taskinfo;
     if (body.base == NULL || body.len == 0) {
         api_reply(call, API_BAD_REQUEST, NULL, "the request has no body: send a TaskInfo");
         return NULL;
@@ -552,24 +555,20 @@ static char *api_taskinfo_text(api_call_t *call, const customer_t *customer, siz
                       "auth.allow_plaintext_taskinfo = true");
             return NULL;
         }
-        char *text = malloc(body.len + 1);
-        if (text == NULL) {
-            api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+        /* Plain JSON is the sender's own text: where it is not JSON is worth saying. */
+        taskinfo = taskinfo_parse(body.base, body.len, errstr, sizeof(errstr));
+    } else {
+        doc = taskinfo_decrypt(customer->key, call->cid_str, body.base, body.len);
+        if (doc == NULL) {
+            api_reply(call, API_BAD_REQUEST, NULL, API_TASKINFO_UNREADABLE);
             return NULL;
         }
-        memcpy(text, body.base, body.len);
-        text[body.len] = '\0';
-        *len = body.len;
-        return text;
+        taskinfo = taskinfo_validate(doc, errstr, sizeof(errstr));
+        json_decref(doc);
     }
-    char *text = crypto_is_sealed(body.base, body.len)
-                     ? crypto_sealed_decrypt(customer->key, call->cid_str, body.base, body.len, len)
-                     : crypto_legacy_decrypt(customer->key, body.base, body.len, len);
-    if (text == NULL) {
-        api_reply(call, API_BAD_REQUEST, NULL, API_TASKINFO_UNREADABLE);
-        return NULL;
-    }
-    return text;
+    if (taskinfo == NULL)
+        api_reply(call, API_BAD_REQUEST, NULL, "invalid TaskInfo: %s", errstr);
+    return taskinfo;
 }
 
 static void api_reply_conflict(api_call_t *call, const char *tid)
@@ -647,15 +646,9 @@ static int api_create(api_call_t *call)
     }
 
     const customer_t *customer = customers_find(d->customers, call->cid.base, call->cid.len);
-    size_t len;
-    char *text = api_taskinfo_text(call, customer, &len);
-    if (text == NULL)
-        return 0;
-    char errstr[1024];
-    json_t *taskinfo = taskinfo_parse(text, len, errstr, sizeof(errstr));
-    free(text);
+    json_t *taskinfo = api_taskinfo_read(call, customer);
     if (taskinfo == NULL)
-        return api_reply(call, API_BAD_REQUEST, NULL, "invalid TaskInfo: %s", errstr);
+        return 0;
 
     const char *tid = json_string_value(json_object_get(taskinfo, "name"));
     if (tasks_find(d, call->cid_str, tid) != NULL && !force) {
@@ -675,6 +668,7 @@ static int api_create(api_call_t *call)
     }
     /* The plugins check their own params in a short-lived worker; the answer comes from
      * api_create_checked(). */
+    char errstr[1024];
     if (validate_start(d, call->req, call->cid_str, force, taskinfo, api_create_checked, errstr,
                        sizeof(errstr)) != 0) {
         json_decref(taskinfo);

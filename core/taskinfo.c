@@ -1,13 +1,16 @@
 /* taskinfo.c: ids and TaskInfo validation, so that a task the API accepted can start. */
 #include "taskinfo.h"
+#include "crypto.h"
 #include "redact.h"
 #include "size.h"
 
 #include <ctype.h>
 #include <librdkafka/rdkafka.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -543,13 +546,19 @@ error:
     return NULL;
 }
 
+/* A TaskInfo's JSON text, read the same way whatever form it came in. */
+static json_t *load(const char *text, size_t len, json_error_t *jerr)
+{
+    return json_loadb(text, len, JSON_REJECT_DUPLICATES, jerr);
+}
+
 json_t *taskinfo_parse(const char *text, size_t len, char *errstr, size_t errstr_size)
 {
     json_error_t jerr;
     json_t *doc, *out;
     char *near;
 
-    doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    doc = load(text, len, &jerr);
     if (doc == NULL) {
         /* jansson quotes the token it stopped at, which may be a secret value; a duplicate
          * key's token is only the key. */
@@ -563,6 +572,29 @@ json_t *taskinfo_parse(const char *text, size_t len, char *errstr, size_t errstr
     out = taskinfo_validate(doc, errstr, errstr_size);
     json_decref(doc);
     return out;
+}
+
+json_t *taskinfo_decrypt(const uint8_t key[16], const char *cid, const char *body, size_t len)
+{
+    size_t text_len = 0;
+    char *text = crypto_is_sealed(body, len) ? crypto_sealed_decrypt(key, cid, body, len, &text_len)
+                                             : crypto_legacy_decrypt(key, body, len, &text_len);
+    json_t *doc = NULL;
+
+    if (text == NULL)
+        return NULL;
+    /* Whether the text parses is as much an oracle as whether the padding is valid (for the
+     * legacy form, about 1 in 256 random bodies decrypts): jansson's message (the byte it
+     * stopped at, its column, a duplicate key) is not kept. */
+    doc = load(text, text_len, NULL);
+    /* The plaintext may hold credentials. */
+    sodium_memzero(text, text_len);
+    free(text);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
 }
 
 const char *taskinfo_param(json_t *taskinfo, const char *key, const char *def)

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define TASKINFO_ID_MAX 128
 
@@ -27,6 +28,15 @@ bool taskinfo_id_valid(const char *s, size_t len);
  * refused because they would load code into the daemon. Messages never quote the value of
  * a key that looks secret (*password*, *secret*, *key*, sasl.*, ssl.*). */
 json_t *taskinfo_parse(const char *text, size_t len, char *errstr, size_t errstr_size);
+
+/* Opens an encrypted TaskInfo body of customer @cid (whose 16-byte secret is @key), in
+ * either form (docs/security.md): the sealed form when crypto_is_sealed(), else the legacy
+ * one. Returns a new reference to the JSON object it holds, not yet validated (see
+ * taskinfo_validate), or NULL when the body does not decrypt (base64, length, padding, tag)
+ * or what it decrypts to is not a JSON object (UTF-8, syntax, duplicate keys, another
+ * type), without saying which: every such body gets one answer, so that the answer is no
+ * padding oracle. The plaintext is wiped before it is freed. */
+json_t *taskinfo_decrypt(const uint8_t key[16], const char *cid, const char *body, size_t len);
 
 /* The same checks on an already parsed document (used when loading the store). */
 json_t *taskinfo_validate(json_t *doc, char *errstr, size_t errstr_size);

@@ -3,8 +3,9 @@
  * core/taskinfo.c, as the create handler of core/api.c chains them.
  *
  * Input: a request body. It goes through both decryptions with customer c1's key (what
- * decrypts is parsed), through taskinfo_parse as plain JSON, and, as plaintext, through
- * both encryptions and back. */
+ * decrypts is parsed), through taskinfo_decrypt (an object exactly when the body's form
+ * decrypts to one), through taskinfo_parse as plain JSON, and, as plaintext, through both
+ * encryptions and back. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -120,12 +121,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     char *plain;
 
-    (void)crypto_is_sealed(body, size);
+    int sealed = crypto_is_sealed(body, size);
+    json_t *opened = taskinfo_decrypt(fuzz_key_c1, FUZZ_CID, body, size), *expected = NULL;
     plain = crypto_legacy_decrypt(fuzz_key_c1, body, size, &len);
     if (plain != NULL) {
         if (plain[len] != '\0')
             abort();
         parse(plain, len);
+        if (!sealed)
+            expected = json_loadb(plain, len, JSON_REJECT_DUPLICATES, NULL);
         free(plain);
     }
     plain = crypto_sealed_decrypt(fuzz_key_c1, FUZZ_CID, body, size, &len);
@@ -133,8 +137,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (plain[len] != '\0')
             abort();
         parse(plain, len);
+        if (sealed)
+            expected = json_loadb(plain, len, JSON_REJECT_DUPLICATES, NULL);
         free(plain);
     }
+    /* The create handler's reading: the object the body's own form decrypts to, else
+     * nothing, whatever failed. */
+    if (json_is_object(expected) ? !json_equal(opened, expected) : opened != NULL)
+        abort();
+    json_decref(opened);
+    json_decref(expected);
     parse(body, size);
     round_trip(data, size);
     free(body);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -45,17 +46,94 @@ static void write_file(const char *path, const char *text, mode_t mode)
     close(fd);
 }
 
+void h_die_with_parent(pid_t parent)
+{
+    /* The signal is armed from here on; a parent that ended before is seen in getppid(). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(127);
+}
+
+/* The guardian, in the child forked by h_make_dir. It reads from @fd the process group of
+ * the running daemon (a pid_t; 0 once it is reaped) until end of file, which comes when the
+ * test process closes its end (h_teardown) or ends, however it ends. Then it kills that
+ * group and removes @dir, unless @keep. Forked from a process with threads (criterion's),
+ * it calls only async-signal-safe functions up to the exec of rm. */
+__attribute__((noreturn)) static void h_guard(int fd, const char *dir, bool keep)
+{
+    pid_t group = 0, msg;
+    for (;;) {
+        ssize_t n = read(fd, &msg, sizeof(msg));
+        if (n == (ssize_t)sizeof(msg))
+            group = msg;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else
+            break;
+    }
+    if (group > 0) {
+        kill(-group, SIGKILL);
+        /* Once it is gone (or a zombie) nothing of it writes into the dir any more. */
+        for (int i = 0; i < 200 && h_pid_alive(group); i++)
+            sleep_ms(50);
+    }
+    if (keep)
+        _exit(0);
+    execl("/bin/rm", "rm", "-rf", "--", dir, (char *)NULL);
+    _exit(127);
+}
+
+static void h_tell_guardian(harness_t *h, pid_t group)
+{
+    cr_assert(send(h->guardian_fd, &group, sizeof(group), MSG_NOSIGNAL) == (ssize_t)sizeof(group),
+              "cannot reach the guardian of %s: %s", h->dir, strerror(errno));
+}
+
+void h_make_dir(harness_t *h)
+{
+    cr_assert(h->pid == 0 && h->guardian == 0,
+              "this harness is in use (daemon %d, dir %s): h_teardown it first", (int)h->pid,
+              h->dir);
+    memset(h, 0, sizeof(*h));
+    snprintf(h->dir, sizeof(h->dir), "/tmp/symtask-it-XXXXXX");
+    cr_assert(mkdtemp(h->dir) != NULL);
+    snprintf(h->conf_path, sizeof(h->conf_path), "%s/symtaskd.conf", h->dir);
+    snprintf(h->log_path, sizeof(h->log_path), "%s/daemon.log", h->dir);
+
+    int fds[2];
+    bool keep = getenv("SYMTASK_KEEP_TEST_DIRS") != NULL;
+    /* Messages keep their bounds; close-on-exec, so that no program the test starts holds
+     * the test's end open after the test ends. */
+    cr_assert(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
+    pid_t guardian = fork();
+    cr_assert(guardian >= 0);
+    if (guardian == 0) {
+        close(fds[1]);
+        if (dup2(fds[0], 0) < 0)
+            _exit(127);
+        close_range(3, ~0U, 0);
+        h_guard(0, h->dir, keep);
+    }
+    close(fds[0]);
+    h->guardian = guardian;
+    h->guardian_fd = fds[1];
+
+    /* scripts/check-leftovers finds the dirs of its run by this file. */
+    const char *run = getenv("SYMTASK_TEST_RUN");
+    if (run != NULL) {
+        char path[400], text[300];
+        snprintf(path, sizeof(path), "%s/test-run", h->dir);
+        snprintf(text, sizeof(text), "%s\n", run);
+        write_file(path, text, 0644);
+    }
+}
+
 /* The model every h_taskinfo() task predicts with, written by h_setup(). */
 static char h_model_path[300];
 
 void h_setup(harness_t *h, const char *extra_conf)
 {
-    memset(h, 0, sizeof(*h));
-    snprintf(h->dir, sizeof(h->dir), "/tmp/symtask-it-XXXXXX");
-    cr_assert(mkdtemp(h->dir) != NULL);
+    h_make_dir(h);
     h->port = free_port();
-    snprintf(h->conf_path, sizeof(h->conf_path), "%s/symtaskd.conf", h->dir);
-    snprintf(h->log_path, sizeof(h->log_path), "%s/daemon.log", h->dir);
 
     char path[400], conf[4096];
     snprintf(path, sizeof(path), "%s/customers", h->dir);
@@ -75,24 +153,63 @@ void h_setup(harness_t *h, const char *extra_conf)
     h_start(h);
 }
 
-void h_start(harness_t *h)
+void h_spawn(harness_t *h)
 {
     const char *daemon = getenv("SYMTASKD");
     cr_assert(daemon != NULL, "SYMTASKD (path of symtaskd) must be set");
+    cr_assert(h->guardian != 0, "no test dir: h_make_dir first");
+    cr_assert(h->pid == 0, "symtaskd %d still runs: h_stop it first", (int)h->pid);
+    pid_t parent = getpid();
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
+        h_die_with_parent(parent);
+        setpgid(0, 0);
         int fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 2);
         dup2(fd, 1);
         execl(daemon, "symtaskd", "-c", h->conf_path, (char *)NULL);
         _exit(127);
     }
+    /* Made by whichever of the two calls comes first: the group exists from here on. */
+    setpgid(pid, pid);
     h->pid = pid;
+    h_tell_guardian(h, pid);
+}
+
+/* Whether the daemon exited within @timeout_ms. It is left a zombie: until it is reaped,
+ * its pid, and so its process group's id, cannot name another process. */
+static bool h_exited(harness_t *h, int timeout_ms)
+{
+    for (int waited = 0;; waited += 50) {
+        siginfo_t si = {0};
+        if (waitid(P_PID, (id_t)h->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            si.si_pid == h->pid)
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        sleep_ms(50);
+    }
+}
+
+/* Kills what is left of the daemon's process group (the daemon too, if it still runs) and
+ * reaps it; returns its wait status. */
+static int h_reap(harness_t *h)
+{
+    int wstatus = -1;
+    kill(-h->pid, SIGKILL);
+    h_tell_guardian(h, 0);
+    waitpid(h->pid, &wstatus, 0);
+    h->pid = 0;
+    return wstatus;
+}
+
+void h_start(harness_t *h)
+{
+    h_spawn(h);
     for (int i = 0; i < 200; i++) {
-        int wstatus;
-        if (waitpid(pid, &wstatus, WNOHANG) == pid) {
-            h->pid = 0;
+        if (h_exited(h, 0)) {
+            int wstatus = h_reap(h);
             cr_assert_fail("symtaskd exited at start (status %d); see %s", wstatus, h->log_path);
         }
         h_response_t r =
@@ -106,23 +223,23 @@ void h_start(harness_t *h)
     cr_assert_fail("symtaskd does not serve on port %d within 10 s; see %s", h->port, h->log_path);
 }
 
+int h_run(harness_t *h)
+{
+    h_spawn(h);
+    bool exited = h_exited(h, 30000);
+    int wstatus = h_reap(h);
+    cr_assert(exited, "symtaskd did not exit within 30 s; see %s", h->log_path);
+    return wstatus;
+}
+
 int h_stop(harness_t *h, int sig)
 {
     if (h->pid == 0)
         return -1;
     kill(h->pid, sig);
-    int wstatus = -1;
-    for (int i = 0; i < 600; i++) {
-        if (waitpid(h->pid, &wstatus, WNOHANG) == h->pid) {
-            h->pid = 0;
-            return wstatus;
-        }
-        sleep_ms(50);
-    }
-    kill(h->pid, SIGKILL);
-    waitpid(h->pid, &wstatus, 0);
-    h->pid = 0;
-    cr_assert_fail("symtaskd did not exit within 30 s of signal %d", sig);
+    bool exited = h_exited(h, 30000);
+    int wstatus = h_reap(h);
+    cr_assert(exited, "symtaskd did not exit within 30 s of signal %d", sig);
     return wstatus;
 }
 
@@ -130,12 +247,14 @@ void h_teardown(harness_t *h)
 {
     if (h->pid != 0)
         h_stop(h, SIGTERM);
-    if (getenv("SYMTASK_KEEP_TEST_DIRS") == NULL && h->dir[0] != '\0') {
-        char cmd[400];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", h->dir);
-    }
+    if (h->guardian == 0)
+        return;
+    /* The end of file tells the guardian to remove the dir; wait for it to be done. */
+    close(h->guardian_fd);
+    int wstatus;
+    for (int i = 0; i < 600 && waitpid(h->guardian, &wstatus, WNOHANG) == 0; i++)
+        sleep_ms(50);
+    h->guardian = 0;
 }
 
 h_response_t h_raw(harness_t *h, const char *request, size_t len)
@@ -309,13 +428,21 @@ bool h_log_contains(harness_t *h, const char *needle)
 
 bool h_pid_alive(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
+    /* Async-signal-safe (no stdio, no malloc): the guardian calls it after fork. */
+    char path[32], buf[512];
+    size_t at = sizeof(path) - sizeof("/stat");
+    memcpy(path + at, "/stat", sizeof("/stat"));
+    for (unsigned v = (unsigned)pid; v > 0 || at == sizeof(path) - sizeof("/stat"); v /= 10)
+        path[--at] = (char)('0' + v % 10);
+    at -= sizeof("/proc/") - 1;
+    memcpy(path + at, "/proc/", sizeof("/proc/") - 1);
+    int fd = open(path + at, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return false;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
     buf[n] = '\0';
     char *paren = strrchr(buf, ')');
     return paren != NULL && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';

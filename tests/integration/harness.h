@@ -23,7 +23,9 @@ typedef struct harness {
     char conf_path[300];
     char log_path[300];
     int port;
-    pid_t pid; /* the daemon; 0 when not running */
+    pid_t pid;      /* the daemon, leader of its own process group; 0 when not running */
+    pid_t guardian; /* removes dir when the test process ends (h_make_dir); 0 when none */
+    int guardian_fd;
 } harness_t;
 
 typedef struct h_response {
@@ -33,20 +35,45 @@ typedef struct h_response {
     char headers[4096]; /* raw response head */
 } h_response_t;
 
+/* Nothing a test starts outlives the test process, however it ends (an assertion, a
+ * timeout, a crash, cr_skip_test, the runner killing it): each daemon dies with the thread
+ * that started it (PR_SET_PDEATHSIG) and leads its own process group, which h_stop and
+ * h_teardown kill; the guardian of h_make_dir kills that group and removes the test dir
+ * when the test process is gone. Start daemons from the thread that runs the test. */
+
 /* Creates a temp dir with a config (embedded Kafka, a free loopback port, both customers)
  * plus @extra_conf lines (may be NULL), and starts the daemon. Asserts it serves within
  * 10 s. */
 void h_setup(harness_t *h, const char *extra_conf);
 
-/* Starts the daemon again on the same dir and config (after h_stop). */
+/* The first half of h_setup: makes the temp dir /tmp/symtask-it-XXXXXX (conf_path and
+ * log_path name files in it, not yet written) and its guardian, a process that waits for
+ * the test process to end (or h_teardown), then kills the daemon's process group and
+ * removes the dir (kept when SYMTASK_KEEP_TEST_DIRS is set). Asserts that @h is not in use
+ * (a second h_setup without h_teardown, e.g. in a test whose suite's .init made one). */
+void h_make_dir(harness_t *h);
+
+/* Starts symtaskd -c conf_path, its output appended to log_path, without waiting for it. */
+void h_spawn(harness_t *h);
+
+/* Starts the daemon again on the same dir and config (after h_stop); asserts it serves
+ * within 10 s. */
 void h_start(harness_t *h);
 
-/* Sends @sig to the daemon and waits (at most 30 s) for it to exit; returns the wait
- * status. */
+/* Runs the daemon on the dir's config and waits (at most 30 s) for it to exit, for a
+ * daemon that must refuse to start; returns the wait status. */
+int h_run(harness_t *h);
+
+/* Sends @sig to the daemon and waits (at most 30 s) for it to exit; then kills what is left
+ * of its process group. Returns the wait status. */
 int h_stop(harness_t *h, int sig);
 
 /* Stops the daemon if it runs and removes the temp dir. */
 void h_teardown(harness_t *h);
+
+/* For a child a test forks, between fork and exec: the child gets SIGKILL when the thread
+ * of @parent that forked it ends, and exits at once if @parent already ended. */
+void h_die_with_parent(pid_t parent);
 
 /* Sends a signed request as customer @cid with @secret_b64. @path may hold a query. */
 h_response_t h_request(harness_t *h, const char *method, const char *path, const char *body,

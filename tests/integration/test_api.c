@@ -487,15 +487,7 @@ Test(api, corrupt_state_file_stops_the_start_with_its_name)
     fputs("{\"format\":1,\"cid\":", f);
     fclose(f);
 
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(h.log_path, O_WRONLY | O_APPEND);
-        dup2(fd, 2);
-        execl(getenv("SYMTASKD"), "symtaskd", "-c", h.conf_path, (char *)NULL);
-        _exit(127);
-    }
-    int wstatus;
-    waitpid(pid, &wstatus, 0);
+    int wstatus = h_run(&h);
     cr_assert(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0);
     cr_assert(h_log_contains(&h, "t1.task is corrupt"));
     struct stat sb;

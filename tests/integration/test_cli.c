@@ -8,13 +8,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "harness.h"
+
 /* Runs symtaskd with @args (NULL-terminated), returns its exit status and its output. */
 static int run_daemon(char *out, size_t out_size, const char *const *args)
 {
     int pipefd[2];
     cr_assert(pipe(pipefd) == 0);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        h_die_with_parent(parent);
         dup2(pipefd[1], 1);
         dup2(pipefd[1], 2);
         close(pipefd[0]);
@@ -37,19 +41,18 @@ static int run_daemon(char *out, size_t out_size, const char *const *args)
     return WEXITSTATUS(wstatus);
 }
 
-static char dir[64];
-static char conf[128];
+/* Only its dir (and guardian): the daemons here exit by themselves. */
+static harness_t h;
+static const char *const dir = h.dir, *const conf = h.conf_path;
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/symtask-cli-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    char customers[128];
+    h_make_dir(&h);
+    char customers[300];
     snprintf(customers, sizeof(customers), "%s/customers", dir);
     int fd = open(customers, O_WRONLY | O_CREAT, 0600);
     cr_assert(write(fd, "c1:MDEyMzQ1Njc4OWFiY2RlZg==\n", 28) == 28);
     close(fd);
-    snprintf(conf, sizeof(conf), "%s/symtaskd.conf", dir);
     FILE *f = fopen(conf, "w");
     fprintf(f, "state.dir = %s/state\ncustomers.file = %s\nlisten = 127.0.0.1:0\n", dir, customers);
     fclose(f);
@@ -57,9 +60,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    cr_assert(system(cmd) == 0);
+    h_teardown(&h);
 }
 
 TestSuite(cli, .init = setup, .fini = teardown, .timeout = 30);
@@ -114,7 +115,7 @@ Test(cli, missing_config_and_bad_set)
 
 Test(cli, customers_file_readable_by_others_is_refused)
 {
-    char customers[128], out[4096];
+    char customers[300], out[4096];
     snprintf(customers, sizeof(customers), "%s/customers", dir);
     chmod(customers, 0644);
     cr_assert_neq(run_daemon(out, sizeof(out), (const char *[]){"-c", conf, NULL}), 0);

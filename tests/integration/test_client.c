@@ -51,9 +51,11 @@ static int run_client(const char *const *env, const char *input, const char *con
     cr_assert(pipe(out) == 0 && pipe(err) == 0 && pipe(in) == 0);
     char home[300];
     snprintf(home, sizeof(home), "HOME=%s", h.dir[0] ? h.dir : "/nonexistent");
+    pid_t parent = getpid();
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
+        h_die_with_parent(parent);
         dup2(in[0], 0);
         dup2(out[1], 1);
         dup2(err[1], 2);
@@ -654,9 +656,7 @@ Test(client_own_config, https_verifies_the_certificate)
 {
     if (system("command -v openssl >/dev/null 2>&1") != 0)
         cr_skip_test("the openssl command is not installed");
-    memset(&h, 0, sizeof(h));
-    snprintf(h.dir, sizeof(h.dir), "/tmp/symtask-it-XXXXXX");
-    cr_assert_not_null(mkdtemp(h.dir));
+    h_make_dir(&h);
     char cmd[2048], path[400], conf[2048];
     snprintf(cmd, sizeof(cmd),
              "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out "
@@ -675,22 +675,12 @@ Test(client_own_config, https_verifies_the_certificate)
     cr_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
     close(fd);
     h.port = ntohs(sa.sin_port);
-    snprintf(h.conf_path, sizeof(h.conf_path), "%s/symtaskd.conf", h.dir);
-    snprintf(h.log_path, sizeof(h.log_path), "%s/daemon.log", h.dir);
     snprintf(conf, sizeof(conf),
              "listen = 127.0.0.1:%d\nstate.dir = %s/state\ncustomers.file = %s/customers\n"
              "tls.cert = %s/cert.pem\ntls.key = %s/key.pem\n",
              h.port, h.dir, h.dir, h.dir, h.dir);
     write_file(h.conf_path, conf, 0644);
-    h.pid = fork();
-    cr_assert(h.pid >= 0);
-    if (h.pid == 0) {
-        int log = open(h.log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(log, 1);
-        dup2(log, 2);
-        execl(getenv("SYMTASKD"), "symtaskd", "-c", h.conf_path, (char *)NULL);
-        _exit(127);
-    }
+    h_spawn(&h);
 
     snprintf(url, sizeof(url), "https://127.0.0.1:%d", h.port);
     char cacert[400];

@@ -3,11 +3,14 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "auth.h"
 #include "crypto.h"
@@ -75,7 +78,10 @@ Test(security, a_signed_request_is_accepted_once)
     cr_assert(h_log_contains(&h, "Replayed request"));
 }
 
-Test(security, replay_protection_can_be_turned_off, .init = NULL)
+/* A test's .init = NULL does not remove its suite's .init: a suite of its own. */
+TestSuite(security_own_config, .fini = teardown, .timeout = 60);
+
+Test(security_own_config, replay_protection_can_be_turned_off)
 {
     h_setup(&h, "auth.replay_protection = false");
     char *req = signed_get(BASE "/tasks", "");
@@ -127,6 +133,63 @@ Test(security, a_truncated_legacy_body_gets_the_one_message)
         h_response_free(&r);
         free(part);
     }
+    free(body);
+}
+
+/* The statusString of a create as c1 with @body. */
+static void create_answer(const char *body, char *out, size_t size)
+{
+    h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
+    cr_assert_eq(r.status, 400, "%s: %s", body, r.body);
+    snprintf(out, size, "%s", status_string(&r));
+    h_response_free(&r);
+}
+
+Test(security, a_legacy_body_that_does_not_parse_gets_the_one_message, .timeout = 240)
+{
+    uint8_t key[16] = "0123456789abcdef"; /* H_SECRET1 decoded */
+    char first[512], answer[512];
+
+    /* One block whose padding is not valid. */
+    create_answer("bm90IGEgY2lwaGVydGV4dA==", first, sizeof(first));
+    cr_assert(strstr(first, "could not be decrypted") != NULL, "%s", first);
+
+    /* Encrypted with the right key, so the padding is valid, but no JSON object inside. */
+    static const char *const plains[] = {"this is not JSON", "[\"kstream\"]",
+                                         "{\"type\":\"k\xdf\"}", "{\"name\":\"a\",\"name\":\"b\"}",
+                                         ""};
+    for (size_t i = 0; i < sizeof(plains) / sizeof(plains[0]); i++) {
+        char *body = crypto_legacy_encrypt(key, plains[i], strlen(plains[i]));
+        create_answer(body, answer, sizeof(answer));
+        cr_assert_str_eq(answer, first, "legacy [%s]", plains[i]);
+        free(body);
+        body = crypto_sealed_encrypt(key, H_CID1, plains[i], strlen(plains[i]));
+        create_answer(body, answer, sizeof(answer));
+        cr_assert_str_eq(answer, first, "sealed [%s]", plains[i]);
+        free(body);
+    }
+
+    /* Random ciphertexts of 1 to 8 blocks: about 1 in 256 has valid padding. */
+    size_t padded = 0;
+    for (int i = 0; i < 3000; i++) {
+        uint8_t cipher[16 * 8];
+        size_t cipher_len = 16 * (1 + (size_t)randombytes_uniform(8)), len;
+        randombytes_buf(cipher, cipher_len);
+        char *body = crypto_b64_encode(cipher, cipher_len);
+        char *plain = crypto_legacy_decrypt(key, body, strlen(body), &len);
+        bool valid = plain != NULL;
+        padded += valid;
+        free(plain);
+        create_answer(body, answer, sizeof(answer));
+        cr_assert_str_eq(answer, first, "%s (%s padding)", body, valid ? "valid" : "invalid");
+        free(body);
+    }
+    cr_assert_gt(padded, 0, "no random body had valid padding: the test proves nothing");
+
+    /* A body that does parse to an object still says which field is wrong. */
+    char *body = crypto_legacy_encrypt(key, "{\"name\":\"t1\"}", 13);
+    create_answer(body, answer, sizeof(answer));
+    cr_assert_str_eq(answer, "invalid TaskInfo: type: is missing (must be \"kstream\")");
     free(body);
 }
 

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "crypto.h"
 #include "taskinfo.h"
 
 static char errstr[1024];
@@ -706,4 +709,114 @@ Test(taskinfo, scrub_hides_model_paths_and_secrets)
     cr_assert_str_eq(same, "nothing here");
     taskinfo_scrub(ti, NULL, 0);
     json_decref(ti);
+}
+
+/* An encrypted body: what opens is a JSON object; whatever does not open, or opens to
+ * something else, is one NULL. */
+static const uint8_t key_c1[16] = "0123456789abcdef";
+static const uint8_t key_c2[16] = "fedcba9876543210";
+
+static char *legacy(const char *plain)
+{
+    char *body = crypto_legacy_encrypt(key_c1, plain, strlen(plain));
+    cr_assert_not_null(body);
+    return body;
+}
+
+static char *sealed(const char *plain)
+{
+    char *body = crypto_sealed_encrypt(key_c1, "c1", plain, strlen(plain));
+    cr_assert_not_null(body);
+    return body;
+}
+
+static void expect_no_object(char *body, const char *what)
+{
+    json_t *doc = taskinfo_decrypt(key_c1, "c1", body, strlen(body));
+    cr_expect_null(doc, "%s: opened", what);
+    json_decref(doc);
+    free(body);
+}
+
+Test(taskinfo, decrypt_opens_both_forms_to_an_object)
+{
+    json_t *want = minimal();
+    char *text = json_dumps(want, 0);
+    char *bodies[] = {legacy(text), sealed(text)};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *doc = taskinfo_decrypt(key_c1, "c1", bodies[i], strlen(bodies[i]));
+        cr_assert_not_null(doc, "%s", bodies[i]);
+        cr_expect(json_equal(doc, want));
+        json_decref(doc);
+        free(bodies[i]);
+    }
+    free(text);
+    json_decref(want);
+    /* Not validated yet: the fields are taskinfo_validate's to judge, with their messages. */
+    char *body = legacy("{\"name\":7}");
+    json_t *doc = taskinfo_decrypt(key_c1, "c1", body, strlen(body));
+    cr_assert_not_null(doc);
+    cr_expect_null(taskinfo_validate(doc, errstr, sizeof(errstr)));
+    cr_expect(strstr(errstr, "type: is missing") != NULL, "%s", errstr);
+    json_decref(doc);
+    free(body);
+}
+
+Test(taskinfo, decrypt_refuses_what_is_no_json_object)
+{
+    /* Each plaintext is encrypted correctly, so the legacy padding is valid: only the
+     * parse tells them apart from a body that does not decrypt. */
+    static const char *const plains[] = {
+        "not JSON at all",
+        "",
+        "[1,2]",
+        "\"kstream\"",
+        "12",
+        "null",
+        "{\"type\":\"kstream\"",             /* cut short */
+        "{\"type\":\"kstream\"} trailing",   /* more after the object */
+        "{\"type\":\"k\xdf\"}",              /* not UTF-8 */
+        "{\"name\":\"a\",\"name\":\"b\"}",   /* a duplicate key */
+        "\xef\xbb\xbf{\"type\":\"kstream\"}" /* a byte order mark */
+    };
+    for (size_t i = 0; i < sizeof(plains) / sizeof(plains[0]); i++) {
+        expect_no_object(legacy(plains[i]), plains[i]);
+        expect_no_object(sealed(plains[i]), plains[i]);
+    }
+    /* Bodies that do not decrypt. */
+    json_t *doc = minimal();
+    char *text = json_dumps(doc, 0);
+    json_decref(doc);
+    expect_no_object(crypto_legacy_encrypt(key_c2, text, strlen(text)), "legacy, another key");
+    expect_no_object(crypto_sealed_encrypt(key_c2, "c1", text, strlen(text)),
+                     "sealed, another key");
+    expect_no_object(crypto_sealed_encrypt(key_c1, "c2", text, strlen(text)),
+                     "sealed for another customer");
+    expect_no_object(strdup("bm90IGEgY2lwaGVydGV4dA=="), "one block of bad padding");
+    expect_no_object(strdup("not base64!"), "not base64");
+    expect_no_object(strdup("AAAAAAAAAAAAAAAAAAAA"), "15 bytes, no whole block");
+    expect_no_object(strdup("sym1.AAAA"), "sealed, too short");
+    free(text);
+}
+
+Test(taskinfo, decrypt_random_bodies_open_to_nothing)
+{
+    /* About 1 in 256 random ciphertexts ends in valid PKCS#7 padding and decrypts: those
+     * must be refused exactly like the others. */
+    size_t padded = 0;
+    for (int i = 0; i < 4096; i++) {
+        uint8_t cipher[16 * 8];
+        size_t cipher_len = 16 * (1 + randombytes_uniform(8));
+        randombytes_buf(cipher, cipher_len);
+        char *body = crypto_b64_encode(cipher, cipher_len);
+        cr_assert_not_null(body);
+        size_t len;
+        char *plain = crypto_legacy_decrypt(key_c1, body, strlen(body), &len);
+        padded += plain != NULL;
+        free(plain);
+        json_t *doc = taskinfo_decrypt(key_c1, "c1", body, strlen(body));
+        cr_assert_null(doc, "%s opened", body);
+        free(body);
+    }
+    cr_expect_gt(padded, 0, "no random body had valid padding: the test proves nothing");
 }
