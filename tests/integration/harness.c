@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,12 +131,37 @@ void h_make_dir(harness_t *h)
 /* The model every h_taskinfo() task predicts with, written by h_setup(). */
 static char h_model_path[300];
 
-void h_setup(harness_t *h, const char *extra_conf)
+/* Links every .so of @from into @to. */
+static void link_plugins(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    cr_assert_not_null(d, "cannot read plugin dir %s", from);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len < 4 || strcmp(de->d_name + len - 3, ".so") != 0)
+            continue;
+        char src[600], dst[600];
+        snprintf(src, sizeof(src), "%s/%s", from, de->d_name);
+        snprintf(dst, sizeof(dst), "%s/%s", to, de->d_name);
+        cr_assert_eq(symlink(src, dst), 0, "symlink %s: %s", dst, strerror(errno));
+    }
+    closedir(d);
+}
+
+static void setup(harness_t *h, const char *extra_conf, const char *const *plugin_dirs)
 {
     h_make_dir(h);
     h->port = free_port();
 
-    char path[400], conf[4096];
+    char path[400], conf[4096], plugins[440] = "";
+    if (plugin_dirs != NULL) {
+        snprintf(path, sizeof(path), "%s/plugins", h->dir);
+        cr_assert_eq(mkdir(path, 0755), 0, "mkdir %s", path);
+        for (size_t i = 0; plugin_dirs[i] != NULL; i++)
+            link_plugins(plugin_dirs[i], path);
+        snprintf(plugins, sizeof(plugins), "plugin.dir = %s\n", path);
+    }
     snprintf(path, sizeof(path), "%s/customers", h->dir);
     write_file(path, H_CID1 ":" H_SECRET1 "\n" H_CID2 ":" H_SECRET2 "\n", 0600);
     snprintf(h_model_path, sizeof(h_model_path), "%s/model.json", h->dir);
@@ -147,10 +173,20 @@ void h_setup(harness_t *h, const char *extra_conf)
              "kafka.embedded = true\n"
              "task.stop_timeout_ms = 5000\n"
              "log.level = debug\n"
-             "%s\n",
-             h->port, h->dir, h->dir, extra_conf ? extra_conf : "");
+             "%s%s\n",
+             h->port, h->dir, h->dir, plugins, extra_conf ? extra_conf : "");
     write_file(h->conf_path, conf, 0644);
     h_start(h);
+}
+
+void h_setup(harness_t *h, const char *extra_conf)
+{
+    setup(h, extra_conf, NULL);
+}
+
+void h_setup_plugins(harness_t *h, const char *const *plugin_dirs, const char *extra_conf)
+{
+    setup(h, extra_conf, plugin_dirs);
 }
 
 void h_spawn(harness_t *h)

@@ -46,6 +46,10 @@ typedef struct h_response {
  * 10 s. */
 void h_setup(harness_t *h, const char *extra_conf);
 
+/* The same with a plugin dir of the test's own, in the test dir: every .so of the dirs in
+ * @plugin_dirs (ended by NULL) linked into it. */
+void h_setup_plugins(harness_t *h, const char *const *plugin_dirs, const char *extra_conf);
+
 /* The first half of h_setup: makes the temp dir /tmp/symtask-it-XXXXXX (conf_path and
  * log_path name files in it, not yet written) and its guardian, a process that waits for
  * the test process to end (or h_teardown), then kills the daemon's process group and

@@ -2,7 +2,6 @@
  * in and json out, a predictor that writes strings and one that reads whole records, and
  * plugins built against the frozen ABI 1.0 header, all with a real Kafka client. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,6 @@
 #define BASE "/symetry/rest/" H_CID1
 
 static harness_t h;
-static char plugin_dir[256]; /* the built-in plugins, echo (ABI 1.1), threshold and pairs (1.0) */
 
 static const char *env(const char *name)
 {
@@ -24,42 +22,17 @@ static const char *env(const char *name)
     return v;
 }
 
-static void link_plugins(const char *from)
-{
-    DIR *d = opendir(from);
-    cr_assert_not_null(d, "%s", from);
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (len < 4 || strcmp(de->d_name + len - 3, ".so") != 0)
-            continue;
-        char src[600], dst[600];
-        snprintf(src, sizeof(src), "%s/%s", from, de->d_name);
-        snprintf(dst, sizeof(dst), "%s/%s", plugin_dir, de->d_name);
-        cr_assert_eq(symlink(src, dst), 0, "symlink %s", dst);
-    }
-    closedir(d);
-}
-
+/* The built-in plugins, echo (ABI 1.1), threshold and pairs (ABI 1.0) in one plugin dir. */
 static void setup(void)
 {
-    char conf[400];
-    snprintf(plugin_dir, sizeof(plugin_dir), "/tmp/symtask-formats-XXXXXX");
-    cr_assert_not_null(mkdtemp(plugin_dir));
-    link_plugins(env("SYMTASK_PLUGIN_DIR"));
-    link_plugins(env("SYMTASK_TYPED_PLUGIN_DIR"));
-    link_plugins(env("SYMTASK_ABI10_PLUGIN_DIR"));
-    snprintf(conf, sizeof(conf), "plugin.dir = %s", plugin_dir);
-    h_setup(&h, conf);
+    const char *dirs[] = {env("SYMTASK_PLUGIN_DIR"), env("SYMTASK_TYPED_PLUGIN_DIR"),
+                          env("SYMTASK_ABI10_PLUGIN_DIR"), NULL};
+    h_setup_plugins(&h, dirs, NULL);
 }
 
 static void teardown(void)
 {
-    char cmd[300];
     h_teardown(&h);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", plugin_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", plugin_dir);
 }
 
 TestSuite(formats, .init = setup, .fini = teardown, .timeout = 240);
