@@ -357,7 +357,7 @@ Test(client, json_output_is_the_envelope_on_one_line)
 Test(client, plugins_prints_each_plugin_and_its_options)
 {
     cr_assert_eq(symtask("plugins", NULL), 0, "%s", r.err);
-    cr_assert_not_null(strstr(r.out, "linear       predictor  1.0.0    "), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "linear       predictor  1.1.0    "), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "json         serializer 1.1.0    "), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "  sml.serializer.columns (list)\n      "), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "  sml.predictor.missing (string, default error)\n"), "%s",

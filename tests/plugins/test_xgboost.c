@@ -253,10 +253,25 @@ static symtask_status_t predict(const double *features, size_t rows, size_t n_fe
     return ops->predict(state, &batch, errstr, sizeof(errstr));
 }
 
+/* The model's signature as names, asserting that every feature and output is a number. */
 static void describe(size_t *n_features, size_t *n_outputs, const char *const **features,
                      const char *const **outputs)
 {
-    ops->describe(state, features, n_features, outputs, n_outputs);
+    static const char *names[4096];
+    symtask_signature_t sig = {0};
+    ops->signature(state, &sig);
+    cr_assert_eq(sig.flags, 0);
+    cr_assert_leq(sig.n_features + sig.n_outputs, 4096);
+    for (size_t i = 0; i < sig.n_features + sig.n_outputs; i++) {
+        const symtask_column_t *c =
+            i < sig.n_features ? &sig.features[i] : &sig.outputs[i - sig.n_features];
+        cr_expect_eq(c->type, SYMTASK_TYPE_NUMBER);
+        names[i] = c->name;
+    }
+    *features = names;
+    *n_features = sig.n_features;
+    *outputs = names + sig.n_features;
+    *n_outputs = sig.n_outputs;
 }
 
 /* ---- Predictions against XGBoost's ------------------------------------------------------- */
@@ -711,7 +726,7 @@ Test(xgboost, descriptor)
     const plugin_t *plugins[] = {plugin};
 
     cr_expect_str_eq(d->name, "xgboost");
-    cr_expect_str_eq(d->version, "1.0.0");
+    cr_expect_str_eq(d->version, "1.1.0");
     cr_expect_eq(d->kind, SYMTASK_PLUGIN_PREDICTOR);
 
     set_param("sml.predictor.missing", "zero");

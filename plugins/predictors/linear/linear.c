@@ -24,11 +24,15 @@ typedef struct linear {
     int missing_zero; /* sml.predictor.missing = zero: a missing feature counts as 0 */
     size_t n_features;
     char **features;
+    symtask_column_t *columns; /* the features, all numbers, for signature() */
     double *weights;
     double intercept;
 } linear_t;
 
-static const char *const linear_outputs[] = {"prediction", "probability"};
+static const symtask_column_t linear_outputs[] = {
+    {"prediction", SYMTASK_TYPE_NUMBER},
+    {"probability", SYMTASK_TYPE_NUMBER},
+};
 
 static const symtask_option_t linear_options[] = {
     {LINEAR_MODEL_KEY, SYMTASK_OPTION_PATH, NULL, 0,
@@ -52,6 +56,7 @@ static void linear_free(linear_t *lin)
     for (i = 0; lin->features != NULL && i < lin->n_features; i++)
         free(lin->features[i]);
     free(lin->features);
+    free(lin->columns);
     free(lin->weights);
     free(lin);
 }
@@ -108,9 +113,10 @@ static int linear_model_read(linear_t *lin, json_t *doc, char *why, size_t why_s
     lin->intercept = json_number_value(intercept);
 
     lin->features = calloc(n, sizeof(*lin->features));
+    lin->columns = calloc(n, sizeof(*lin->columns));
     lin->weights = calloc(n, sizeof(*lin->weights));
     seen = json_object();
-    if (lin->features == NULL || lin->weights == NULL || seen == NULL)
+    if (lin->features == NULL || lin->columns == NULL || lin->weights == NULL || seen == NULL)
         goto nomem;
     lin->n_features = n;
     for (i = 0; i < n; i++) {
@@ -134,6 +140,7 @@ static int linear_model_read(linear_t *lin, json_t *doc, char *why, size_t why_s
         lin->features[i] = strdup(json_string_value(name));
         if (lin->features[i] == NULL)
             goto nomem;
+        lin->columns[i] = (symtask_column_t){lin->features[i], SYMTASK_TYPE_NUMBER};
         lin->weights[i] = json_number_value(weight);
     }
     json_decref(seen);
@@ -214,15 +221,14 @@ error:
     return SYMTASK_ERR_FATAL;
 }
 
-static void linear_describe(void *state, const char *const **features, size_t *n_features,
-                            const char *const **outputs, size_t *n_outputs)
+static void linear_signature(void *state, symtask_signature_t *sig)
 {
     linear_t *lin = state;
 
-    *features = (const char *const *)lin->features;
-    *n_features = lin->n_features;
-    *outputs = linear_outputs;
-    *n_outputs = lin->kind == LINEAR_KIND_LOGISTIC ? 2 : 1;
+    sig->features = lin->columns;
+    sig->n_features = lin->n_features;
+    sig->outputs = linear_outputs;
+    sig->n_outputs = lin->kind == LINEAR_KIND_LOGISTIC ? 2 : 1;
 }
 
 /* The logistic function without overflow: exp() only ever sees a non-positive argument. */
@@ -300,15 +306,15 @@ static void linear_destroy(void *state)
 static const symtask_plugin_t linear_plugin = {
     SYMTASK_PLUGIN_HEAD(SYMTASK_PLUGIN_PREDICTOR),
     .name = "linear",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .description = "Linear and logistic regression from a JSON model file.",
     .options = linear_options,
     .ops.predictor =
         {
             .create = linear_create,
-            .describe = linear_describe,
             .predict = linear_predict,
             .destroy = linear_destroy,
+            .signature = linear_signature,
         },
 };
 

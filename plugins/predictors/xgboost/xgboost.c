@@ -47,6 +47,7 @@ typedef struct xgb {
     char **features;
     size_t n_outputs;
     char **outputs;
+    symtask_column_t *columns; /* the features, then the outputs, all numbers */
     size_t per_row; /* values XGBoost predicts per row: 1, or the classes of multi:softprob */
     float *x;       /* the batch as 32-bit floats, x_rows rows; reused from batch to batch */
     size_t x_rows;
@@ -83,6 +84,7 @@ static void xgb_free(xgb_t *xgb)
         XGBoosterFree(xgb->booster);
     xgb_strings_free(xgb->features, xgb->n_features);
     xgb_strings_free(xgb->outputs, xgb->n_outputs);
+    free(xgb->columns);
     free(xgb->x);
     free(xgb);
 }
@@ -750,6 +752,16 @@ static symtask_status_t xgb_create(const symtask_host_t *host, const symtask_par
         snprintf(why, sizeof(why), "XGBoost cannot predict with it: %s", detail);
         goto model_error;
     }
+    xgb->columns = calloc(xgb->n_features + xgb->n_outputs, sizeof(*xgb->columns));
+    if (xgb->columns == NULL) {
+        snprintf(errstr, errstr_size, "xgboost: out of memory");
+        goto error;
+    }
+    for (i = 0; i < xgb->n_features; i++)
+        xgb->columns[i] = (symtask_column_t){xgb->features[i], SYMTASK_TYPE_NUMBER};
+    for (i = 0; i < xgb->n_outputs; i++)
+        xgb->columns[xgb->n_features + i] =
+            (symtask_column_t){xgb->outputs[i], SYMTASK_TYPE_NUMBER};
     /* the path is the task's business (API.md counts it as a secret): not in the log */
     host->log(SYMTASK_LOG_INFO, "xgboost: %s model with %zu features and %zu outputs loaded (%s)",
               xgb->objective, xgb->n_features, xgb->n_outputs, key);
@@ -763,15 +775,14 @@ error:
     return SYMTASK_ERR_FATAL;
 }
 
-static void xgb_describe(void *state, const char *const **features, size_t *n_features,
-                         const char *const **outputs, size_t *n_outputs)
+static void xgb_signature(void *state, symtask_signature_t *sig)
 {
     xgb_t *xgb = state;
 
-    *features = (const char *const *)xgb->features;
-    *n_features = xgb->n_features;
-    *outputs = (const char *const *)xgb->outputs;
-    *n_outputs = xgb->n_outputs;
+    sig->features = xgb->columns;
+    sig->n_features = xgb->n_features;
+    sig->outputs = xgb->columns + xgb->n_features;
+    sig->n_outputs = xgb->n_outputs;
 }
 
 static symtask_status_t xgb_predict(void *state, symtask_batch_t *batch, char *errstr,
@@ -849,15 +860,15 @@ static void xgb_destroy(void *state)
 static const symtask_plugin_t xgb_plugin = {
     SYMTASK_PLUGIN_HEAD(SYMTASK_PLUGIN_PREDICTOR),
     .name = "xgboost",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .description = "Gradient-boosted trees from a model saved by XGBoost as JSON or UBJSON.",
     .options = xgb_options,
     .ops.predictor =
         {
             .create = xgb_create,
-            .describe = xgb_describe,
             .predict = xgb_predict,
             .destroy = xgb_destroy,
+            .signature = xgb_signature,
         },
 };
 
