@@ -431,7 +431,10 @@ static int api_status(api_call_t *call, task_t *task)
     status_field(&t, "pid", pid);
     status_field(&t, "restarts", restarts);
     status_field(&t, "predictor", taskinfo_param(task->taskinfo, "sml.predictor", ""));
-    status_field(&t, "serializer", taskinfo_param(task->taskinfo, "sml.serializer", "json"));
+    const char *serializer = taskinfo_param(task->taskinfo, "sml.serializer", "json");
+    status_field(&t, "serializer", serializer);
+    status_field(&t, "serializerOut",
+                 taskinfo_param(task->taskinfo, "sml.serializer.out", serializer));
     status_field(&t, "kafka", kafka != NULL ? kafka : "");
     static const char *const counters[] = {"recordsIn",     "recordsOut",
                                            "recordsFailed", "recordsDeadLetter",

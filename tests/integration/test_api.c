@@ -109,6 +109,8 @@ Test(api, create_list_status_delete)
     cr_assert_str_eq(h_get(st, "startDateTime"), "");
     cr_assert_str_eq(h_get(st, "lastError"), "");
     cr_assert_str_eq(h_get(st, "predictor"), "linear");
+    cr_assert_str_eq(h_get(st, "serializer"), "json");
+    cr_assert_str_eq(h_get(st, "serializerOut"), "json");
     json_decref(st);
 
     cr_assert_eq(call("DELETE", BASE "/tasks/t1"), 200);

@@ -108,6 +108,10 @@ Test(formats, json_in_csv_out)
                         "{\"x2\":0.25,\"x1\":-1,\"ok\":false}"};
     const char *want[] = {"\"a,1\",1,2,\"[\"\"x\"\"]\",9", "0.25,-1,false,-0.25"};
     expect_flow("t1", in, want, 2);
+    json_t *st = h_status(&h, "t1");
+    cr_expect_str_eq(h_get(st, "serializer"), "json");
+    cr_expect_str_eq(h_get(st, "serializerOut"), "csv");
+    json_decref(st);
     create_and_start("t2", "\"sml.serializer.out\":\"csv\",\"sml.serializer.out.columns\":"
                            "\"id,prediction,x1\",\"sml.serializer.out.delimiter\":\"\\t\"");
     const char *want2[] = {"a,1\t9\t1", "\t-0.25\t-1"};
