@@ -20,6 +20,8 @@ static void *inst;
 static char errstr[512];
 static double feat[256];
 static symtask_buf_t out;
+static symtask_arena_t arena;   /* the batch memory of decode_fields and encode_fields */
+static symtask_fields_t fields; /* what decode_fields() gave */
 
 static const char *const default_features[] = {"x1", "x2"};
 static const char *const default_outputs[] = {"prediction"};
@@ -76,6 +78,7 @@ static void serializer_load(const char *name)
     cr_assert_not_null(plugin, "plugin_load: %s", errstr);
     ops = &plugin_descriptor(plugin)->ops.serializer;
     buf_init(&out);
+    arena_init(&arena);
 }
 
 static void serializer_unload(void)
@@ -84,6 +87,7 @@ static void serializer_unload(void)
         ops->destroy(inst);
     inst = NULL;
     buf_free(&out);
+    arena_free(&arena);
     if (params)
         plugin_params_free(params);
     json_decref(param_obj);
@@ -134,6 +138,52 @@ static const char *encode(const char *s, const double *outputs)
     cr_assert_eq(ops->encode(inst, &record, outputs, &out, errstr, sizeof(errstr)), SYMTASK_OK,
                  "encode of [%s]: %s", s, errstr);
     return out.data ? out.data : "";
+}
+
+/* ---- The neutral form (ABI 1.1) ---------------------------------------------------------- */
+
+/* decode_fields() of @len bytes at @data into `fields` (in the arena, reset first). */
+static symtask_status_t decode_fields_n(const void *data, size_t len)
+{
+    symtask_record_t record = {.value = data, .len = len};
+    arena_reset(&arena);
+    errstr[0] = '\0';
+    fields = (symtask_fields_t){NULL, 0};
+    return ops->decode_fields(inst, &record, &arena, &fields, errstr, sizeof(errstr));
+}
+
+/* Asserts that field @i of `fields` is named @name and has type @type; returns it. */
+static const symtask_value_t *expect_field(size_t i, const char *name, symtask_type_t type)
+{
+    cr_assert_lt(i, fields.count, "field %zu of %zu", i, fields.count);
+    const symtask_field_t *f = &fields.items[i];
+    cr_expect(f->name_len == strlen(name) && memcmp(f->name, name, f->name_len) == 0,
+              "field %zu is '%.*s', expected '%s'", i, (int)f->name_len, f->name, name);
+    cr_expect_eq(f->value.type, type, "field %zu ('%s'): type %d, expected %d", i, name,
+                 (int)f->value.type, (int)type);
+    return &f->value;
+}
+
+/* Asserts that @v's text is the @len bytes at @text. */
+static void expect_text(const symtask_value_t *v, const char *text, size_t len)
+{
+    cr_expect(v->len == len && (len == 0 || memcmp(v->text, text, len) == 0),
+              "text '%.*s' (%zu bytes), expected '%.*s' (%zu bytes)", (int)v->len,
+              v->text ? v->text : "", v->len, (int)len, text, len);
+}
+
+/* encode_fields() of @record (the source, or NULL) with @in (the record's fields, or NULL)
+ * and @outs; returns the bytes written (valid until the next call) or NULL with errstr set,
+ * *@status telling what encode_fields answered. */
+static const char *encode_fields_with(const char *record, const symtask_fields_t *in,
+                                      const symtask_fields_t *outs, symtask_status_t *status)
+{
+    symtask_record_t rec = {.value = record, .len = record ? strlen(record) : 0};
+    buf_reset(&out);
+    errstr[0] = '\0';
+    *status = ops->encode_fields(inst, record ? &rec : NULL, in, outs, &arena, &out, errstr,
+                                 sizeof(errstr));
+    return *status == SYMTASK_OK ? (out.data ? out.data : "") : NULL;
 }
 
 #endif

@@ -285,3 +285,119 @@ Test(csv, encode_appends_fields)
     two[0] = INFINITY;
     cr_expect_str_eq(encode("a;1;2;b", two), "a;1;2;b;;0.125");
 }
+
+/* ---- The line's fields (ABI 1.1) --------------------------------------------------------- */
+
+#define FIELD(n, v) ((symtask_field_t){(n), sizeof(n) - 1, (v)})
+
+/* A bound instance of @columns that reads and writes, whose features are @features (with
+ * their types) and which writes one output, "label", a string. */
+static void csv_open_typed(const char *columns, const symtask_column_t *features, size_t n)
+{
+    symtask_column_t cols[16];
+    cr_assert_lt(n, 15);
+    memcpy(cols, features, n * sizeof(*cols));
+    cols[n] = (symtask_column_t){"label", SYMTASK_TYPE_STRING};
+    cr_assert_eq(csv_create_with(columns, NULL), SYMTASK_OK, "create: %s", errstr);
+    cr_assert_eq(serializer_bind_columns(cols, n, 1, 0), SYMTASK_OK, "bind: %s", errstr);
+}
+
+Test(csv, decode_fields_types_a_field_by_its_look)
+{
+    static const char line[] = "7,\"7\",,TRUE,02134, x ,-1e2,\"a \"\"q\"\"\",+1,.5,nan,\"\"\r\n";
+    csv_open_typed("a,b,c,d,e,f,g,h,i,j,k,l", NULL, 0);
+    cr_assert_eq(decode_fields_n(line, sizeof(line) - 1), SYMTASK_OK, "%s", errstr);
+    cr_assert_eq(fields.count, 12);
+    const symtask_value_t *v = expect_field(0, "a", SYMTASK_TYPE_NUMBER);
+    cr_expect_eq(v->number, 7);
+    expect_text(v, "7", 1);
+    expect_text(expect_field(1, "b", SYMTASK_TYPE_STRING), "7", 1);
+    expect_field(2, "c", SYMTASK_TYPE_MISSING);
+    cr_expect_eq(expect_field(3, "d", SYMTASK_TYPE_BOOL)->boolean, 1);
+    expect_text(expect_field(4, "e", SYMTASK_TYPE_STRING), "02134", 5);
+    expect_text(expect_field(5, "f", SYMTASK_TYPE_STRING), " x ", 3);
+    v = expect_field(6, "g", SYMTASK_TYPE_NUMBER);
+    cr_expect_eq(v->number, -100);
+    expect_text(v, "-1e2", 4);
+    expect_text(expect_field(7, "h", SYMTASK_TYPE_STRING), "a \"q\"", 5);
+    expect_text(expect_field(8, "i", SYMTASK_TYPE_STRING), "+1", 2);
+    expect_text(expect_field(9, "j", SYMTASK_TYPE_STRING), ".5", 2);
+    expect_text(expect_field(10, "k", SYMTASK_TYPE_STRING), "nan", 3);
+    expect_text(expect_field(11, "l", SYMTASK_TYPE_STRING), "", 0);
+}
+
+Test(csv, decode_fields_reads_a_feature_as_declared)
+{
+    const symtask_column_t features[] = {{"n", SYMTASK_TYPE_NUMBER},
+                                         {"s", SYMTASK_TYPE_STRING},
+                                         {"b", SYMTASK_TYPE_BOOL},
+                                         {"x", SYMTASK_TYPE_ANY}};
+    csv_open_typed("n,s,b,x", features, 4);
+    cr_assert_eq(decode_fields_n(" +.5 ,12, false ,1", 18), SYMTASK_OK, "%s", errstr);
+    const symtask_value_t *v = expect_field(0, "n", SYMTASK_TYPE_NUMBER);
+    cr_expect_eq(v->number, 0.5);
+    cr_expect_null(v->text, "+.5 is not spelt as JSON spells numbers");
+    expect_text(expect_field(1, "s", SYMTASK_TYPE_STRING), "12", 2);
+    cr_expect_eq(expect_field(2, "b", SYMTASK_TYPE_BOOL)->boolean, 0);
+    expect_field(3, "x", SYMTASK_TYPE_NUMBER);
+    cr_assert_eq(decode_fields_n("NaN,,,", 6), SYMTASK_OK, "%s", errstr);
+    expect_field(0, "n", SYMTASK_TYPE_MISSING);
+    expect_field(1, "s", SYMTASK_TYPE_MISSING);
+    expect_field(2, "b", SYMTASK_TYPE_MISSING);
+    cr_expect_eq(decode_fields_n("1,2,yes,4", 9), SYMTASK_ERR_RECORD);
+    cr_expect_str_eq(errstr, "column 'b' is 'yes', not a boolean (true or false)");
+    cr_expect_eq(decode_fields_n("x,2,true,4", 10), SYMTASK_ERR_RECORD);
+    cr_expect_str_eq(errstr, "column 'n' is 'x', not a number");
+    cr_expect_eq(decode_fields_n("1,2,true", 8), SYMTASK_ERR_RECORD);
+    cr_expect_str_eq(errstr, "3 fields, expected 4 columns");
+}
+
+Test(csv, encode_fields_quotes_what_would_read_back_as_something_else)
+{
+    /* writes another format's records: no column list, one instance that only encodes */
+    json_t *empty = json_object();
+    symtask_params_t *p = plugin_params_new(plugin, empty, errstr, sizeof(errstr));
+    cr_assert_not_null(p, "%s", errstr);
+    ops->destroy(inst);
+    inst = NULL;
+    cr_assert_eq(ops->create(plugin_host(), p, &inst, errstr, sizeof(errstr)), SYMTASK_OK);
+    symtask_binding_t encode_only = {.roles = SYMTASK_ROLE_ENCODE};
+    cr_assert_eq(ops->bind_typed(inst, &encode_only, errstr, sizeof(errstr)), SYMTASK_OK);
+    const symtask_field_t in[] = {
+        FIELD("n", ((symtask_value_t){SYMTASK_TYPE_NUMBER, 0, 0.5, "0.50", 4})),
+        FIELD("d", symtask_value_number(1.0 / 3)),
+        FIELD("nan", symtask_value_number(NAN)),
+        FIELD("s", symtask_value_string("plain text", 10)),
+        FIELD("q", symtask_value_string("a,\"b\"\n", 6)),
+        FIELD("num", symtask_value_string("-1.5e3", 6)),
+        FIELD("t", symtask_value_string("True", 4)),
+        FIELD("e", symtask_value_string("", 0)),
+        FIELD("z", symtask_value_string("a\0b", 3)),
+        FIELD("b", symtask_value_bool(1)),
+        FIELD("m", symtask_value_missing()),
+        FIELD("o", ((symtask_value_t){SYMTASK_TYPE_NESTED, 0, 0, "{\"k\":[1,2]}", 11})),
+        FIELD("label", symtask_value_string("old", 3)),
+    };
+    const symtask_field_t outs[] = {FIELD("label", symtask_value_string("new", 3))};
+    symtask_fields_t f = {in, sizeof(in) / sizeof(in[0])}, o = {outs, 1};
+    symtask_status_t st;
+    encode_fields_with(NULL, &f, &o, &st);
+    cr_assert_eq(st, SYMTASK_OK, "%s", errstr);
+    static const char want[] = "0.50,0.3333333333333333,,plain text,\"a,\"\"b\"\"\n\","
+                               "\"-1.5e3\",\"True\",\"\",a\0b,true,,\"{\"\"k\"\":[1,2]}\",new";
+    cr_expect_eq(out.len, sizeof(want) - 1, "%zu bytes: %s", out.len, out.data);
+    cr_expect_eq(memcmp(out.data, want, sizeof(want) - 1), 0, "%s", out.data);
+    plugin_params_free(p);
+    json_decref(empty);
+}
+
+Test(csv, encode_fields_keeps_the_source_line_with_typed_outputs)
+{
+    csv_open_typed("a,x1,x2,b", NULL, 0);
+    const symtask_field_t outs[] = {FIELD("label", symtask_value_string("x;y,z", 5)),
+                                    FIELD("ok", symtask_value_bool(0))};
+    symtask_fields_t o = {outs, 2};
+    symtask_status_t st;
+    cr_expect_str_eq(encode_fields_with("\"q\",1, 2 ,\r\n", NULL, &o, &st),
+                     "\"q\",1, 2 ,,\"x;y,z\",false");
+}

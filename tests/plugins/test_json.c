@@ -483,3 +483,130 @@ Test(json, encode_of_a_non_object)
     cr_expect_eq(ops->encode(inst, &record, outputs, &out, errstr, sizeof(errstr)),
                  SYMTASK_ERR_RECORD);
 }
+
+/* ---- The record's fields (ABI 1.1) ------------------------------------------------------- */
+
+#define FIELD(n, v) ((symtask_field_t){(n), sizeof(n) - 1, (v)})
+
+Test(json, decode_fields_types_every_member_as_json_has_it)
+{
+    static const char rec[] = "{\"n\":-0.50,\"s\":\"a\\\"b\\u00e9\\u0000\\ud83d\\ude00\","
+                              "\"b\":true,\"f\":false,\"z\":null,\"o\":{\"k\":[1]},\"a\":[ ],"
+                              "\"\\u00e9\":12345678901234567890,\"e\":\"\"}";
+    cr_assert_eq(decode_fields_n(rec, sizeof(rec) - 1), SYMTASK_OK, "%s", errstr);
+    cr_assert_eq(fields.count, 9);
+    const symtask_value_t *v = expect_field(0, "n", SYMTASK_TYPE_NUMBER);
+    cr_expect_eq(v->number, -0.5);
+    expect_text(v, "-0.50", 5);
+    expect_text(expect_field(1, "s", SYMTASK_TYPE_STRING), "a\"b\xc3\xa9\0\xf0\x9f\x98\x80", 10);
+    cr_expect_eq(expect_field(2, "b", SYMTASK_TYPE_BOOL)->boolean, 1);
+    cr_expect_eq(expect_field(3, "f", SYMTASK_TYPE_BOOL)->boolean, 0);
+    expect_field(4, "z", SYMTASK_TYPE_MISSING);
+    expect_text(expect_field(5, "o", SYMTASK_TYPE_NESTED), "{\"k\":[1]}", 9);
+    expect_text(expect_field(6, "a", SYMTASK_TYPE_NESTED), "[ ]", 3);
+    v = expect_field(7, "\xc3\xa9", SYMTASK_TYPE_NUMBER);
+    expect_text(v, "12345678901234567890", 20);
+    cr_expect_eq(v->number, 12345678901234567890.0);
+    expect_text(expect_field(8, "e", SYMTASK_TYPE_STRING), "", 0);
+}
+
+Test(json, decode_fields_keeps_a_key_given_twice_and_refuses_what_decode_refuses)
+{
+    cr_assert_eq(decode_fields_n("{\"x\":1,\"x\":\"2\"}", 15), SYMTASK_OK, "%s", errstr);
+    cr_assert_eq(fields.count, 2);
+    expect_field(0, "x", SYMTASK_TYPE_NUMBER);
+    expect_field(1, "x", SYMTASK_TYPE_STRING);
+    cr_assert_eq(decode_fields_n("{}", 2), SYMTASK_OK);
+    cr_expect_eq(fields.count, 0);
+    static const char *const bad[] = {"", "{\"a\" 1}", "[1]", "{\"a\":\"\\ud800\"}", "{} x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[512];
+        cr_assert_eq(decode(bad[i]), SYMTASK_ERR_RECORD, "%s", bad[i]);
+        snprintf(want, sizeof(want), "%s", errstr);
+        cr_expect_eq(decode_fields_n(bad[i], strlen(bad[i])), SYMTASK_ERR_RECORD, "%s", bad[i]);
+        cr_expect_str_eq(errstr, want, "[%s]", bad[i]);
+    }
+}
+
+Test(json, encode_fields_writes_every_type)
+{
+    const symtask_field_t in[] = {
+        FIELD("n", symtask_value_number(0.1)),
+        FIELD("t", ((symtask_value_t){SYMTASK_TYPE_NUMBER, 0, 5.0, "5.000", 5})),
+        FIELD("dot", ((symtask_value_t){SYMTASK_TYPE_NUMBER, 0, 0.5, ".5", 2})),
+        FIELD("inf", symtask_value_number(INFINITY)),
+        FIELD("s", symtask_value_string("q\"\\\n\x01\0\xc3\xa9/", 9)),
+        FIELD("b", symtask_value_bool(1)),
+        FIELD("m", symtask_value_missing()),
+        FIELD("o", ((symtask_value_t){SYMTASK_TYPE_NESTED, 0, 0, "{\"k\": [1, {}]}", 14})),
+        FIELD("na\"me", symtask_value_bool(0)),
+    };
+    const symtask_field_t outs[] = {FIELD("label", symtask_value_string("x", 1)),
+                                    FIELD("p", symtask_value_number(1))};
+    symtask_fields_t f = {in, sizeof(in) / sizeof(in[0])}, o = {outs, 2};
+    symtask_status_t st;
+    const char *got = encode_fields_with(NULL, &f, &o, &st);
+    cr_assert_eq(st, SYMTASK_OK, "%s", errstr);
+    cr_expect_str_eq(got, "{\"n\":0.1,\"t\":5.000,\"dot\":0.5,\"inf\":null,"
+                          "\"s\":\"q\\\"\\\\\\n\\u0001\\u0000\xc3\xa9/\",\"b\":true,\"m\":null,"
+                          "\"o\":{\"k\": [1, {}]},\"na\\\"me\":false,\"label\":\"x\",\"p\":1}");
+    /* a field with an output's name gives way to it; no fields, no comma */
+    const symtask_field_t clash[] = {FIELD("p", symtask_value_number(7))};
+    f = (symtask_fields_t){clash, 1};
+    cr_expect_str_eq(encode_fields_with(NULL, &f, &o, &st), "{\"label\":\"x\",\"p\":1}");
+    f = (symtask_fields_t){NULL, 0};
+    o = (symtask_fields_t){NULL, 0};
+    cr_expect_str_eq(encode_fields_with(NULL, &f, &o, &st), "{}");
+}
+
+Test(json, encode_fields_refuses_what_json_cannot_hold)
+{
+    struct {
+        symtask_field_t field;
+        const char *message;
+    } cases[] = {
+        {FIELD("s", symtask_value_string("a\xff", 2)),
+         "field 's' is a string that is not valid UTF-8"},
+        {FIELD("s", symtask_value_string("\xed\xa0\x80", 3)),
+         "field 's' is a string that is not valid UTF-8"},
+        {FIELD("a\xc3", symtask_value_bool(1)), "field name 'a?' is not valid UTF-8"},
+        {FIELD("o", ((symtask_value_t){SYMTASK_TYPE_NESTED, 0, 0, "{\"k\":", 5})),
+         "field 'o' holds nested data that is not valid JSON"},
+        {FIELD("o", ((symtask_value_t){SYMTASK_TYPE_NESTED, 0, 0, "[] []", 5})),
+         "field 'o' holds nested data that is not valid JSON"},
+        {FIELD("w", ((symtask_value_t){(symtask_type_t)9, 0, 0, NULL, 0})),
+         "field 'w' has a type (9) the json serializer cannot write"},
+    };
+    symtask_fields_t o = {NULL, 0};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        symtask_fields_t f = {&cases[i].field, 1};
+        symtask_status_t st;
+        cr_expect_null(encode_fields_with(NULL, &f, &o, &st), "case %zu", i);
+        cr_expect_eq(st, SYMTASK_ERR_RECORD, "case %zu", i);
+        cr_expect_str_eq(errstr, cases[i].message, "case %zu", i);
+    }
+    /* an output too, on the path that keeps the source's bytes */
+    const symtask_field_t bad[] = {FIELD("label", symtask_value_string("\xc0\xaf", 2))};
+    o = (symtask_fields_t){bad, 1};
+    symtask_status_t st;
+    cr_expect_null(encode_fields_with("{\"x\":1}", NULL, &o, &st));
+    cr_expect_str_eq(errstr, "output 'label' is a string that is not valid UTF-8");
+}
+
+Test(json, encode_fields_keeps_the_source_bytes_with_typed_outputs)
+{
+    const symtask_field_t outs[] = {FIELD("label", symtask_value_string("caf\xc3\xa9", 5)),
+                                    FIELD("ok", symtask_value_bool(0)),
+                                    FIELD("none", symtask_value_missing())};
+    symtask_fields_t o = {outs, 3};
+    symtask_status_t st;
+    cr_expect_str_eq(encode_fields_with("{ \"x\" : 1.50 } ", NULL, &o, &st),
+                     "{ \"x\" : 1.50,\"label\":\"caf\xc3\xa9\",\"ok\":false,\"none\":null}");
+    cr_expect_str_eq(encode_fields_with("{\"label\":\"old\",\"x\":1}", NULL, &o, &st),
+                     "{\"x\":1,\"label\":\"caf\xc3\xa9\",\"ok\":false,\"none\":null}");
+    /* an escaped key of the same name is found too */
+    cr_expect_str_eq(encode_fields_with("{\"\\u006cabel\":1}", NULL, &o, &st),
+                     "{\"label\":\"caf\xc3\xa9\",\"ok\":false,\"none\":null}");
+    cr_expect_null(encode_fields_with("[]", NULL, &o, &st));
+    cr_expect_eq(st, SYMTASK_ERR_RECORD);
+}
