@@ -20,6 +20,7 @@ struct feature_index {
     size_t *lens;
     uint32_t *table; /* open addressing: first feature of a name + 1, 0 when empty */
     size_t mask;
+    const symtask_value_t **last; /* fields_pick's work space: each feature's last value */
 };
 
 const char *value_kind(const symtask_value_t *value)
@@ -101,7 +102,8 @@ feature_index_t *feature_index_new(const symtask_column_t *features, size_t n_fe
     ix->table = calloc(size, sizeof(*ix->table));
     ix->next_same = calloc(n_features ? n_features : 1, sizeof(*ix->next_same));
     ix->lens = calloc(n_features ? n_features : 1, sizeof(*ix->lens));
-    if (ix->table == NULL || ix->next_same == NULL || ix->lens == NULL) {
+    ix->last = calloc(n_features ? n_features : 1, sizeof(*ix->last));
+    if (ix->table == NULL || ix->next_same == NULL || ix->lens == NULL || ix->last == NULL) {
         feature_index_free(ix);
         return NULL;
     }
@@ -130,6 +132,7 @@ void feature_index_free(feature_index_t *ix)
     free(ix->table);
     free(ix->next_same);
     free(ix->lens);
+    free(ix->last);
     free(ix);
 }
 
@@ -139,20 +142,13 @@ static int value_fits(symtask_type_t type, const symtask_value_t *value)
     return value->type == SYMTASK_TYPE_MISSING || type == SYMTASK_TYPE_ANY || value->type == type;
 }
 
-symtask_status_t fields_pick(const feature_index_t *ix, const symtask_fields_t *fields,
-                             double *numbers, symtask_value_t *values, char *errstr,
-                             size_t errstr_size)
+symtask_status_t fields_pick(feature_index_t *ix, const symtask_fields_t *fields, double *numbers,
+                             symtask_value_t *values, char *errstr, size_t errstr_size)
 {
-    const symtask_value_t **last = NULL, *local[64];
+    const symtask_value_t **last = ix->last;
     size_t n = ix->n_features;
 
     /* the value each feature ends with: the record's last field of its name */
-    if (n <= sizeof(local) / sizeof(local[0]))
-        last = local;
-    else if ((last = malloc(n * sizeof(*last))) == NULL) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return SYMTASK_ERR_FATAL;
-    }
     for (size_t f = 0; f < n; f++)
         last[f] = NULL;
     for (size_t i = 0; i < fields->count; i++) {
@@ -163,8 +159,6 @@ symtask_status_t fields_pick(const feature_index_t *ix, const symtask_fields_t *
         if (!value_fits(ix->features[f].type, &field->value)) {
             snprintf(errstr, errstr_size, "feature '%.64s' is %s, not %s", ix->features[f].name,
                      value_kind(&field->value), type_name(ix->features[f].type));
-            if (last != local)
-                free(last);
             return SYMTASK_ERR_RECORD;
         }
         for (; f != SIZE_MAX; f = ix->next_same[f])
@@ -191,8 +185,6 @@ symtask_status_t fields_pick(const feature_index_t *ix, const symtask_fields_t *
         else
             values[f] = v != NULL ? *v : symtask_value_missing();
     }
-    if (last != local)
-        free(last);
     return status;
 }
 

@@ -28,8 +28,8 @@ void feature_index_free(feature_index_t *index);
  * it is set, which needs every feature to be a NUMBER; else into @values, each of its
  * declared type or MISSING. A field named twice: the last one counts, and each must be of
  * the feature's type. SYMTASK_ERR_RECORD with the message a user sees when a feature has
- * another type, or a NUMBER is not finite. */
-symtask_status_t fields_pick(const feature_index_t *index, const symtask_fields_t *fields,
+ * another type, or a NUMBER is not finite. Uses work space of @index: one call at a time. */
+symtask_status_t fields_pick(feature_index_t *index, const symtask_fields_t *fields,
                              double *numbers, symtask_value_t *values, char *errstr,
                              size_t errstr_size);
 

@@ -450,3 +450,10 @@ Test(stages, a_serializer_of_abi_1_0_serves_numbers_in_its_own_format)
                    "\"sml.predictor.features\":\"x1:number,x2:bool\"",
                    "predictor echo reads feature 'x2' as a boolean");
 }
+
+Test(stages, a_field_of_abi_1_1_is_read_only_from_a_plugin_of_1_1)
+{
+    /* stale_slot aborts if its signature slot is called: describe() must be */
+    open_task("\"sml.predictor\":\"stale_slot\"");
+    expect_out("{\"x1\":2.5}", "{\"x1\":2.5,\"twice\":5}");
+}
