@@ -438,9 +438,10 @@ static int api_status(api_call_t *call, task_t *task)
     const char *group =
         task->stats ? json_string_value(json_object_get(task->stats, "groupState")) : NULL;
     status_field(&t, "groupState", group != NULL ? group : "");
-    static const char *const counters[] = {"recordsIn",         "recordsOut",  "recordsFailed",
-                                           "recordsDeadLetter", "consumerLag", "assignedPartitions",
-                                           "lastRecordDateTime"};
+    static const char *const counters[] = {
+        "recordsIn",         "recordsOut",         "recordsFailed",         "recordsDeadLetter",
+        "consumerLag",       "assignedPartitions", "transactionsCommitted", "transactionsAborted",
+        "lastRecordDateTime"};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         status_counter(&t, task->stats, counters[i]);
     text_puts(&t, "}]}}");
@@ -802,6 +803,12 @@ static int api_metrics(api_call_t *call)
     metrics_per_task(&t, d, "symtask_consumer_lag", "gauge",
                      "Records of the source topic not yet consumed by the task's worker.",
                      "consumerLag");
+    metrics_per_task(&t, d, "symtask_transactions_committed_total", "counter",
+                     "Kafka transactions committed (sml.kstream.guarantee = exactly_once).",
+                     "transactionsCommitted");
+    metrics_per_task(&t, d, "symtask_transactions_aborted_total", "counter",
+                     "Kafka transactions aborted; their records are read again.",
+                     "transactionsAborted");
     metrics_per_task(&t, d, "symtask_assigned_partitions", "gauge",
                      "Partitions of the source topic the consumer group gave the task's worker.",
                      "assignedPartitions");

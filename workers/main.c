@@ -208,17 +208,18 @@ static void worker_heartbeat(worker_t *w)
     }
     /* the lag is null while unknown (no partition assigned) */
     json_t *lag = st.consumer_lag >= 0 ? json_integer((json_int_t)st.consumer_lag) : json_null();
-    worker_send(w, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:i, s:s, s:s, "
-                             "s:{s:o, s:o, s:f, s:I}}",
-                             "type", "heartbeat", "kafka",
-                             w->kafka_state == WORKER_KAFKA_UP ? "up" : "down", "recordsIn",
-                             (json_int_t)st.records_in, "recordsOut", (json_int_t)st.records_out,
-                             "recordsFailed", (json_int_t)st.records_failed, "recordsDeadLetter",
-                             (json_int_t)st.records_dead_letter, "consumerLag", lag,
-                             "assignedPartitions", st.assigned_partitions, "groupState",
-                             st.group_stable ? "stable" : "joining", "lastRecordDateTime",
-                             st.last_record_time, "batchLatency", "le", le, "counts", counts, "sum",
-                             st.latency_sum, "count", (json_int_t)st.batches));
+    worker_send(
+        w, json_pack(
+               "{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:i, s:s, s:I, s:I, s:s, "
+               "s:{s:o, s:o, s:f, s:I}}",
+               "type", "heartbeat", "kafka", w->kafka_state == WORKER_KAFKA_UP ? "up" : "down",
+               "recordsIn", (json_int_t)st.records_in, "recordsOut", (json_int_t)st.records_out,
+               "recordsFailed", (json_int_t)st.records_failed, "recordsDeadLetter",
+               (json_int_t)st.records_dead_letter, "consumerLag", lag, "assignedPartitions",
+               st.assigned_partitions, "groupState", st.group_stable ? "stable" : "joining",
+               "transactionsCommitted", (json_int_t)st.txn_commits, "transactionsAborted",
+               (json_int_t)st.txn_aborts, "lastRecordDateTime", st.last_record_time, "batchLatency",
+               "le", le, "counts", counts, "sum", st.latency_sum, "count", (json_int_t)st.batches));
 }
 
 /* Reads what the channel holds into the reader. 1 when the channel is still open, 0 at end

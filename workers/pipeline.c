@@ -195,6 +195,8 @@ struct pipeline {
     int64_t last_commit_ms;                 /* at-least-once: the last offset commit */
     txn_t *txn;                             /* exactly-once: the transactions, once attached */
     char txn_error[PIPELINE_ERR_SIZE];      /* a transaction failed in a rebalance: stop */
+    int txn_doomed;     /* an output of the open transaction failed: it will be aborted */
+    int produce_failed; /* exactly-once: a produce call failed: abort, not stop */
     pipeline_stats_t stats;
     int (*keepalive)(void *arg);
     void *keepalive_arg;
@@ -413,9 +415,12 @@ static pipeline_result_t pipeline_txn_end(pipeline_t *p, int force, int rewind, 
                                           size_t errstr_size)
 {
     int64_t age;
-    if (!txn_is_open(p->txn, &age) ||
-        (!force && p->ring_count < PIPELINE_INFLIGHT_MAX && age < p->commit_interval_ms))
+    int abort = p->produce_failed; /* @errstr says why */
+    p->produce_failed = 0;
+    if (!abort && (!txn_is_open(p->txn, &age) || (!force && p->ring_count < PIPELINE_INFLIGHT_MAX &&
+                                                  age < p->commit_interval_ms)))
         return PIPELINE_OK;
+    p->txn_doomed = 0;
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
     for (size_t k = 0; k < p->ring_count; k++) {
         const inflight_t *b = &p->ring[(p->ring_head + k) % PIPELINE_INFLIGHT_MAX];
@@ -423,7 +428,8 @@ static pipeline_result_t pipeline_txn_end(pipeline_t *p, int force, int rewind, 
             offsets_raise(offsets, b->offsets->elems[i].topic, b->offsets->elems[i].partition,
                           b->offsets->elems[i].offset);
     }
-    txn_result_t r = txn_commit(p->txn, offsets, errstr, errstr_size);
+    txn_result_t r = abort ? txn_abort(p->txn, errstr, errstr_size)
+                           : txn_commit(p->txn, offsets, errstr, errstr_size);
     rd_kafka_topic_partition_list_destroy(offsets);
     /* committed: the ring's batches count as written; aborted: as never handled */
     for (; p->ring_count > 0; p->ring_count--) {
@@ -466,8 +472,10 @@ static void pipeline_on_delivery(void *app, const rd_kafka_message_t *msg)
         /* the transaction cannot commit: it is aborted and its records are read again */
         if (b != NULL)
             b->failed = 1;
-        log_warn(p->tag, "cannot write to topic %s: %s (the transaction will be aborted)",
-                 rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
+        if (!p->txn_doomed)
+            log_warn(p->tag, "cannot write to topic %s: %s (the transaction will be aborted)",
+                     rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
+        p->txn_doomed = 1;
     } else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* librdkafka retried already: committing now would lose the record */
         if (b != NULL)
@@ -511,6 +519,7 @@ static int pipeline_produce(pipeline_t *p, rd_kafka_topic_t *rkt, const void *va
                 rd_kafka_headers_destroy(hdrs);
             snprintf(errstr, errstr_size, "cannot produce to topic %s: %s",
                      rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
+            p->produce_failed = p->txn != NULL;
             return -1;
         }
         /* Kafka is not keeping up: wait, while the worker goes on heartbeating and
@@ -912,7 +921,8 @@ pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, si
         snprintf(errstr, errstr_size, "%s", p->delivery_error);
         return PIPELINE_FAILED;
     }
-    if (result == PIPELINE_OK && p->txn != NULL)
+    /* exactly-once: a batch that could not be written is aborted and read again */
+    if ((result == PIPELINE_OK || p->produce_failed) && p->txn != NULL)
         return pipeline_txn_end(p, 0, 1, errstr, errstr_size);
     if (result == PIPELINE_OK && now_ms() - p->last_commit_ms >= p->commit_interval_ms) {
         pipeline_commit(p, 0);
@@ -946,6 +956,8 @@ void pipeline_get_stats(pipeline_t *p, pipeline_stats_t *stats)
         rd_kafka_topic_partition_list_destroy(parts);
     /* no partition, no lag: 0 would claim that the worker is up to date */
     p->stats.consumer_lag = known > 0 ? lag : -1;
+    if (p->txn != NULL)
+        txn_counts(p->txn, &p->stats.txn_commits, &p->stats.txn_aborts);
     *stats = p->stats;
 }
 

@@ -44,6 +44,7 @@ typedef struct pipeline_stats {
     uint64_t latency_counts[PIPELINE_LATENCY_BUCKETS + 1]; /* per bucket, not cumulative */
     double latency_sum;                                    /* seconds */
     uint64_t batches;
+    uint64_t txn_commits, txn_aborts; /* exactly-once: transactions committed and aborted */
 } pipeline_stats_t;
 
 typedef struct pipeline pipeline_t;

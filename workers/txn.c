@@ -189,9 +189,10 @@ void txn_consumed(txn_t *t, const rd_kafka_message_t *m)
     t->seen_partition = m->partition;
 }
 
-/* Aborts the open transaction after @errstr's abortable error. */
-static txn_result_t txn_abort(txn_t *t, char *errstr, size_t errstr_size)
+txn_result_t txn_abort(txn_t *t, char *errstr, size_t errstr_size)
 {
+    if (!t->open)
+        return TXN_ABORTED;
     char reason[512];
     snprintf(reason, sizeof(reason), "%s", errstr);
     rd_kafka_error_t *e = txn_call(t, TXN_OP_ABORT, NULL);

@@ -54,6 +54,11 @@ void txn_consumed(txn_t *t, const rd_kafka_message_t *m);
 txn_result_t txn_commit(txn_t *t, const rd_kafka_topic_partition_list_t *offsets, char *errstr,
                         size_t errstr_size);
 
+/* Aborts the open transaction after the error that @errstr describes (an output that could
+ * not be produced); @errstr then says what happened. TXN_ABORTED, or TXN_FAILED when the
+ * abort fails or too many transactions in a row were aborted. */
+txn_result_t txn_abort(txn_t *t, char *errstr, size_t errstr_size);
+
 /* Takes every partition of the consumer's assignment back to its first offset since the
  * last commit (the committed offset), so that an aborted transaction's records are read
  * again. The caller drops the messages it holds. -1 with a message on failure. */
