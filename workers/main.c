@@ -705,6 +705,12 @@ int main(int argc, char **argv)
         goto out;
     }
     if (pipeline_attach(w.pipeline, w.kafka, errstr, sizeof(errstr)) != 0) {
+        /* a stop while the transactional producer waited for Kafka is no failure */
+        if (w.stop != NULL) {
+            log_info(w.tag, "stopped (%s) before the pipeline started: %s", w.stop, errstr);
+            ret = WORKER_EXIT_STOPPED;
+            goto out;
+        }
         worker_send_error(&w, 1, "%s", errstr);
         ret = WORKER_EXIT_CRASH;
         goto out;

@@ -870,14 +870,14 @@ int pipeline_attach(pipeline_t *p, kafka_clients_t *kc, char *errstr, size_t err
 
 pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, size_t errstr_size)
 {
-    /* Too many batches await Kafka's acknowledgement: consume nothing more until the oldest
-     * is done, and return within the tick so that the worker heartbeats meanwhile. */
     if (p->txn_error[0] != '\0') {
         snprintf(errstr, errstr_size, "%s", p->txn_error);
         return PIPELINE_FAILED;
     }
     if (p->ring_count == PIPELINE_INFLIGHT_MAX && p->txn != NULL)
         return pipeline_txn_end(p, 1, 1, errstr, errstr_size);
+    /* Too many batches await Kafka's acknowledgement: consume nothing more until the oldest
+     * is done, and return within the tick so that the worker heartbeats meanwhile. */
     if (p->ring_count == PIPELINE_INFLIGHT_MAX) {
         rd_kafka_poll(p->producer, max_wait_ms);
         pipeline_poll_alive(p);

@@ -179,6 +179,37 @@ Test(exactly_once, outputs_and_offsets_are_committed_in_transactions)
     cr_assert(h_wait_status(&h, "t1", "status", "stopped", 15000));
     cr_assert_str_eq(h_get(st = h_status(&h, "t1"), "lastError"), "");
     json_decref(st);
+    cr_assert(h_log_contains(&h, "left the consumer group (group.instance.id symtask-c1-t1-0)"),
+              "see %s", h.log_path);
+}
+
+/* A worker that holds no partition is running, but says so: no partition, and a lag that is
+ * unknown rather than 0. Here the source topic does not exist. */
+Test(exactly_once, a_worker_without_partitions_says_so)
+{
+    create("t2", NULL);
+    start("t2");
+    bool seen = false;
+    for (int i = 0; i < 50 && !seen; i++) {
+        json_t *st = h_status(&h, "t2");
+        seen = strcmp(h_get(st, "groupState"), "") != 0;
+        if (seen) {
+            cr_assert_str_eq(h_get(st, "status"), "running");
+            cr_assert_str_eq(h_get(st, "assignedPartitions"), "0");
+            cr_assert_str_eq(h_get(st, "consumerLag"), "", "a lag without partitions: %s",
+                             h_get(st, "consumerLag"));
+        }
+        json_decref(st);
+        usleep(100000);
+    }
+    cr_assert(seen, "no heartbeat; see %s", h.log_path);
+    h_response_t r = h_raw(&h, "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body, "symtask_assigned_partitions{customer=\"c1\",task=\"t2\"} 0") != NULL,
+              "%s", r.body);
+    cr_assert(strstr(r.body, "symtask_consumer_lag{customer=\"c1\",task=\"t2\"}") == NULL,
+              "an unknown lag has a sample: %s", r.body);
+    h_response_free(&r);
 }
 
 /* A produce the broker refuses makes the transaction abortable: it is aborted, the consumer
