@@ -175,11 +175,8 @@ static int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *pr
     return -1;
 }
 
-/* One side's configuration. Precedence, lowest first: our defaults (group.id, client.id),
- * params for both sides, params for this side (kafka.consumer.X / kafka.producer.X), so the
- * most specific setting wins whatever the order of the params object. */
-/* The value the params give to librdkafka property @prop on @side's client (the side's own
- * key first), or NULL. */
+/* The value the params give to librdkafka property @prop on one side's client (the side's
+ * own key, @side_prefix + @prop, first), or NULL. */
 static const char *kafka_param(json_t *params, const char *side_prefix, const char *prop)
 {
     char key[256];
@@ -187,6 +184,11 @@ static const char *kafka_param(json_t *params, const char *side_prefix, const ch
     const char *v = json_string_value(json_object_get(params, key));
     return v != NULL ? v : json_string_value(json_object_get(params, prop));
 }
+
+/* One side's configuration. Precedence, lowest first: our defaults (group.id, client.id,
+ * group.instance.id, and for exactly-once isolation.level and transactional.id), params for
+ * both sides, params for this side (kafka.consumer.X / kafka.producer.X), so the most
+ * specific setting wins whatever the order of the params object. */
 
 static rd_kafka_conf_t *kafka_conf_build(const kafka_settings_t *s, kafka_client_t *c,
                                          const char *group_id, const char *client_id, char *errstr,

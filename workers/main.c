@@ -696,6 +696,7 @@ int main(int argc, char **argv)
         .task = w.tag,
         .params = w.task.params,
         .bootstrap_default = w.task.bootstrap,
+        .worker_index = 0, /* one worker per task */
     };
     pipeline_kafka_hooks(w.pipeline, &ks);
     w.kafka = kafka_clients_new(&ks, errstr, sizeof(errstr));
