@@ -472,10 +472,13 @@ static void worker_heartbeat_if_due(worker_t *w)
         w->next_heartbeat_ms = now + WORKER_HEARTBEAT_MS;
 }
 
-/* The pipeline's keepalive while it waits on Kafka: heartbeats go on and a stop is seen. */
+/* The pipeline's keepalive while it waits on Kafka: heartbeats go on, they say whether
+ * Kafka answers, and a stop is seen. */
 static int worker_keepalive(void *arg)
 {
     worker_t *w = arg;
+    if (w->kafka != NULL)
+        worker_check_kafka(w);
     worker_heartbeat_if_due(w);
     worker_wait(w, 0);
     return w->stop != NULL;

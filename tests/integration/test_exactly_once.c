@@ -156,12 +156,13 @@ Test(exactly_once, outputs_and_offsets_are_committed_in_transactions)
     start("t1");
     enum { N = 200 };
     produce_ids(0, N);
+    /* the outputs of committed transactions: all of them, whoever wrote them */
+    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
     cr_assert_eq(distinct, N, "%d of %d records came out; see %s", distinct, N, h.log_path);
     cr_assert_eq(outputs, (size_t)N, "%zu outputs for %d records", outputs, N);
-    cr_assert(wait_at_least("t1", "recordsOut", N, 10000), "see %s", h.log_path);
     cr_assert(status_number("t1", "transactionsCommitted") >= 1);
     cr_assert_eq(status_number("t1", "transactionsAborted"), 0);
     cr_assert(h_log_contains(&h, "transactional producer ready (transactional.id "
@@ -226,6 +227,8 @@ Test(exactly_once, a_failed_produce_aborts_and_the_records_are_read_again)
                                       RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
     start("t1");
     cr_assert(wait_at_least("t1", "transactionsAborted", 1, 30000), "no abort; see %s", h.log_path);
+    /* the outputs of committed transactions: all of them, whoever wrote them */
+    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
@@ -249,6 +252,8 @@ Test(exactly_once, a_refused_offset_commit_aborts_and_rewinds)
                                       RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
     start("t1");
     cr_assert(wait_at_least("t1", "transactionsAborted", 1, 30000), "no abort; see %s", h.log_path);
+    /* the outputs of committed transactions: all of them, whoever wrote them */
+    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
@@ -269,6 +274,8 @@ Test(exactly_once, a_refused_end_of_transaction_aborts_and_rewinds)
     rd_kafka_mock_push_request_errors(mock, API_END_TXN, 1, RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID);
     start("t1");
     cr_assert(wait_at_least("t1", "transactionsAborted", 1, 30000), "no abort; see %s", h.log_path);
+    /* the outputs of committed transactions: all of them, whoever wrote them */
+    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
@@ -292,6 +299,8 @@ Test(exactly_once, a_fenced_worker_ends_and_is_restarted)
     json_t *st = h_status(&h, "t1");
     cr_assert(strstr(h_get(st, "lastError"), "fenced") != NULL, "%s", h_get(st, "lastError"));
     json_decref(st);
+    /* the outputs of committed transactions: all of them, whoever wrote them */
+    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
