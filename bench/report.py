@@ -16,13 +16,15 @@ LABELS = {
     "python": "Python loop (naive)",
     "python-flush": "Python loop (flush + commit per batch)",
     "json+linear": "**symtask json + linear**",
+    "json+linear+eos": "symtask json + linear, exactly once",
     "csv+linear": "symtask csv + linear",
     "json+xgboost": "symtask json + xgboost",
     "api-symtaskd": "**symtaskd**: signed `GET /tasks/{tid}`",
     "api-nginx-1": "nginx, 1 worker: static file",
     "api-nginx-auto": "nginx, `worker_processes auto` (a worker per core): static file",
 }
-KAFKA = ["passthrough", "python", "python-flush", "json+linear", "csv+linear", "json+xgboost"]
+KAFKA = ["passthrough", "python", "python-flush", "json+linear", "json+linear+eos", "csv+linear",
+         "json+xgboost"]
 API = ["api-symtaskd", "api-nginx-1", "api-nginx-auto"]
 
 
@@ -108,6 +110,8 @@ def main():
 
     target("symtask json + linear ÷ passthrough",
            ratios(runs, "json+linear", "passthrough", "tput"), 0.70)
+    target("symtask json + linear, exactly once ÷ at least once",
+           ratios(runs, "json+linear+eos", "json+linear", "tput"), 0.5)
     target("symtask json + linear ÷ Python loop",
            ratios(runs, "json+linear", "python", "tput"), 2.5)
     target("symtaskd ÷ nginx (1 worker), requests/s",

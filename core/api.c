@@ -399,7 +399,7 @@ static void status_counter(text_t *t, json_t *stats, const char *key)
         snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else if (json_is_string(v))
         return status_field(t, key, json_string_value(v));
-    else if (key[0] == 'l') /* lastRecordDateTime: none yet */
+    else if (key[0] == 'l' || json_is_null(v)) /* lastRecordDateTime: none yet; null: unknown */
         buf[0] = '\0';
     status_field(t, key, buf);
 }
@@ -436,9 +436,14 @@ static int api_status(api_call_t *call, task_t *task)
     status_field(&t, "serializerOut",
                  taskinfo_param(task->taskinfo, "sml.serializer.out", serializer));
     status_field(&t, "kafka", kafka != NULL ? kafka : "");
-    static const char *const counters[] = {"recordsIn",     "recordsOut",
-                                           "recordsFailed", "recordsDeadLetter",
-                                           "consumerLag",   "lastRecordDateTime"};
+    /* "joining": the worker waits for the consumer group to give it partitions */
+    const char *group =
+        task->stats ? json_string_value(json_object_get(task->stats, "groupState")) : NULL;
+    status_field(&t, "groupState", group != NULL ? group : "");
+    static const char *const counters[] = {
+        "recordsIn",         "recordsOut",         "recordsFailed",         "recordsDeadLetter",
+        "consumerLag",       "assignedPartitions", "transactionsCommitted", "transactionsAborted",
+        "lastRecordDateTime"};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         status_counter(&t, task->stats, counters[i]);
     text_puts(&t, "}]}}");
@@ -721,6 +726,8 @@ static void metrics_per_task(text_t *t, daemon_t *d, const char *name, const cha
     for (size_t i = 0; i < d->task_count; i++) {
         task_t *task = d->tasks[i];
         json_t *v = task->stats ? json_object_get(task->stats, key) : NULL;
+        if (json_is_null(v))
+            continue; /* unknown (a lag while no partition is assigned): no sample */
         text_printf(t, "%s{customer=\"%s\",task=\"%s\"} %" JSON_INTEGER_FORMAT "\n", name,
                     task->cid, task->tid, json_is_integer(v) ? json_integer_value(v) : 0);
     }
@@ -793,6 +800,15 @@ static int api_metrics(api_call_t *call)
     metrics_per_task(&t, d, "symtask_consumer_lag", "gauge",
                      "Records of the source topic not yet consumed by the task's worker.",
                      "consumerLag");
+    metrics_per_task(&t, d, "symtask_transactions_committed_total", "counter",
+                     "Kafka transactions committed (sml.kstream.guarantee = exactly_once).",
+                     "transactionsCommitted");
+    metrics_per_task(&t, d, "symtask_transactions_aborted_total", "counter",
+                     "Kafka transactions aborted; their records are read again.",
+                     "transactionsAborted");
+    metrics_per_task(&t, d, "symtask_assigned_partitions", "gauge",
+                     "Partitions of the source topic the consumer group gave the task's worker.",
+                     "assignedPartitions");
     metrics_latency(&t, d);
     if (t.failed) {
         text_free(&t);

@@ -193,6 +193,12 @@ static int check_schedule_ms(const char *key, const char *value, char *errstr, s
     return check_range(key, value, 0, 3600000, errstr, errstr_size);
 }
 
+static int check_commit_interval(const char *key, const char *value, char *errstr,
+                                 size_t errstr_size)
+{
+    return check_range(key, value, 0, 3600000, errstr, errstr_size);
+}
+
 static int check_tolerance(const char *key, const char *value, char *errstr, size_t errstr_size)
 {
     char buf[SHOWN_MAX + 4];
@@ -208,16 +214,10 @@ static int check_guarantee(const char *key, const char *value, char *errstr, siz
 {
     char buf[SHOWN_MAX + 4];
 
-    if (strcmp(value, "at_least_once") == 0)
+    if (strcmp(value, "at_least_once") == 0 || strcmp(value, "exactly_once") == 0)
         return 0;
-    if (strcmp(value, "exactly_once") == 0)
-        fail(errstr, errstr_size,
-             "params.%s: exactly_once is not supported yet (needs Kafka transactions); use "
-             "at_least_once",
-             key);
-    else
-        fail(errstr, errstr_size, "params.%s: '%s' is not supported (use at_least_once)", key,
-             shown(buf, value, SHOWN_MAX));
+    fail(errstr, errstr_size, "params.%s: '%s' is not at_least_once or exactly_once", key,
+         shown(buf, value, SHOWN_MAX));
     return -1;
 }
 
@@ -260,6 +260,7 @@ static const struct known_param {
     {"sml.kstream.model.b64file", check_nonempty},
     {"sml.kstream.errors.tolerance", check_tolerance},
     {"sml.kstream.guarantee", check_guarantee},
+    {"sml.kstream.commit.interval.ms", check_commit_interval},
     {"sml.predictor", check_plugin},
     {"sml.serializer", check_plugin},
     {"sml.serializer.out", check_plugin},
@@ -379,6 +380,59 @@ static const char *param(json_t *params, const char *key)
     return json_string_value(json_object_get(params, key));
 }
 
+/* The key that sets librdkafka property @prop for one side (@side_prefix) of the task's
+ * clients, the side's own key first; NULL when neither is set. */
+static const char *side_key(json_t *params, const char *side_prefix, const char *prop)
+{
+    static char key[128];
+    snprintf(key, sizeof(key), "%s%s", side_prefix, prop);
+    if (json_object_get(params, key) != NULL)
+        return key;
+    return json_object_get(params, prop) != NULL ? prop : NULL;
+}
+
+/* What exactly_once needs of the Kafka properties, and what only it allows. */
+static int check_guarantee_props(json_t *params, char *errstr, size_t errstr_size)
+{
+    const char *guarantee = param(params, "sml.kstream.guarantee");
+    bool eos = guarantee != NULL && strcmp(guarantee, "exactly_once") == 0;
+    const char *key = side_key(params, KAFKA_PRODUCER_PREFIX, "transactional.id");
+
+    if (!eos) {
+        if (key != NULL) {
+            fail(errstr, errstr_size,
+                 "params.%s: a transactional producer needs sml.kstream.guarantee = "
+                 "exactly_once",
+                 key);
+            return -1;
+        }
+        return 0;
+    }
+    key = side_key(params, KAFKA_CONSUMER_PREFIX, "isolation.level");
+    if (key != NULL && strcmp(param(params, key), "read_committed") != 0) {
+        fail(errstr, errstr_size,
+             "params.%s: exactly_once reads committed records only (read_committed); leave it "
+             "unset",
+             key);
+        return -1;
+    }
+    key = side_key(params, KAFKA_PRODUCER_PREFIX, "enable.idempotence");
+    if (key != NULL && strcmp(param(params, key), "true") != 0) {
+        fail(errstr, errstr_size,
+             "params.%s: exactly_once needs an idempotent producer; leave it unset", key);
+        return -1;
+    }
+    key = side_key(params, KAFKA_PRODUCER_PREFIX, "transactional.id");
+    if (key != NULL && param(params, key)[0] == '\0') {
+        fail(errstr, errstr_size,
+             "params.%s: must not be empty with exactly_once (leave it unset for symtask's "
+             "symtask-{cid}-{tid}-0)",
+             key);
+        return -1;
+    }
+    return 0;
+}
+
 /* Checks that involve more than one key, on a params object whose keys each passed. */
 static int check_cross(json_t *params, char *errstr, size_t errstr_size)
 {
@@ -390,6 +444,8 @@ static int check_cross(json_t *params, char *errstr, size_t errstr_size)
     const char *heap_max = param(params, "sml.task.heap.max");
     uint64_t min_bytes, max_bytes;
 
+    if (check_guarantee_props(params, errstr, errstr_size) < 0)
+        return -1;
     if (strcmp(source, sink) == 0) {
         fail(errstr, errstr_size,
              "params.sml.kstream.sink.topic: must differ from sml.kstream.source.topic (the "

@@ -3,6 +3,7 @@
 #include "kafka.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,10 @@
 /* Failed probes in a row before Kafka counts as down: one slow answer is not an outage. Lost
  * connections are known sooner, from librdkafka's ALL_BROKERS_DOWN event. */
 #define KAFKA_PROBE_FAILURES_DOWN 2
+/* Kafka refuses longer group.instance.id values (and topic names). */
+#define KAFKA_MEMBER_ID_MAX 249
+/* How long a stopping static member waits for its LeaveGroup to be sent. */
+#define KAFKA_LEAVE_MS 3000
 
 enum { KAFKA_CONSUMER = 0, KAFKA_PRODUCER = 1, KAFKA_SIDES = 2 };
 
@@ -42,6 +47,8 @@ typedef struct kafka_client {
 
 struct kafka_clients {
     char task[300];
+    char instance_id[KAFKA_MEMBER_ID_MAX + 1];      /* "" when static membership is off */
+    char transactional_id[KAFKA_MEMBER_ID_MAX + 1]; /* "" unless exactly-once */
     kafka_client_t side[KAFKA_SIDES];
     int fatal;
     char fatal_reason[512];
@@ -87,11 +94,15 @@ static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* Consumer settings at-least-once delivery depends on, and a session timeout short enough
  * that a restarted worker gets its partitions back in seconds rather than after the 45 s
- * default (docs/delivery.md); params come after these and may override the timeouts. */
+ * default; max.poll.interval.ms is also the rebalance timeout, the longest a broker waits
+ * for a member that does not rejoin: the worker polls at least every tick, also while it
+ * waits on Kafka, and blocks only for one batch or one rebalance (docs/delivery.md). Params
+ * come after these and may override the timeouts. */
 static const char *const kafka_consumer_defaults[][2] = {
     {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
     {"auto.offset.reset", "earliest"}, {"session.timeout.ms", "6000"},
     {"heartbeat.interval.ms", "1000"}, {"enable.partition.eof", "false"},
+    {"max.poll.interval.ms", "30000"},
 };
 
 /* librdkafka levels are syslog's: 0-3 errors, 4 warning, 5-6 notice/info, 7 debug. */
@@ -164,9 +175,21 @@ static int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *pr
     return -1;
 }
 
-/* One side's configuration. Precedence, lowest first: our defaults (group.id, client.id),
- * params for both sides, params for this side (kafka.consumer.X / kafka.producer.X), so the
- * most specific setting wins whatever the order of the params object. */
+/* The value the params give to librdkafka property @prop on one side's client (the side's
+ * own key, @side_prefix + @prop, first), or NULL. */
+static const char *kafka_param(json_t *params, const char *side_prefix, const char *prop)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "%s%s", side_prefix, prop);
+    const char *v = json_string_value(json_object_get(params, key));
+    return v != NULL ? v : json_string_value(json_object_get(params, prop));
+}
+
+/* One side's configuration. Precedence, lowest first: our defaults (group.id, client.id,
+ * group.instance.id, and for exactly-once isolation.level and transactional.id), params for
+ * both sides, params for this side (kafka.consumer.X / kafka.producer.X), so the most
+ * specific setting wins whatever the order of the params object. */
+
 static rd_kafka_conf_t *kafka_conf_build(const kafka_settings_t *s, kafka_client_t *c,
                                          const char *group_id, const char *client_id, char *errstr,
                                          size_t errstr_size)
@@ -187,10 +210,22 @@ static rd_kafka_conf_t *kafka_conf_build(const kafka_settings_t *s, kafka_client
             if (kafka_conf_set(conf, kafka_consumer_defaults[i][0], kafka_consumer_defaults[i][0],
                                kafka_consumer_defaults[i][1], errstr, errstr_size))
                 goto error;
+        /* static membership: a restarted worker takes its partitions back at once */
+        if (c->kc->instance_id[0] != '\0' &&
+            kafka_conf_set(conf, "group.instance.id", "group.instance.id", c->kc->instance_id,
+                           errstr, errstr_size))
+            goto error;
+        if (s->exactly_once && kafka_conf_set(conf, "isolation.level", "isolation.level",
+                                              "read_committed", errstr, errstr_size))
+            goto error;
         if (c->kc->on_rebalance != NULL)
             rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
-    } else if (c->kc->on_delivery != NULL) {
-        rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
+    } else {
+        if (s->exactly_once && kafka_conf_set(conf, "transactional.id", "transactional.id",
+                                              c->kc->transactional_id, errstr, errstr_size))
+            goto error;
+        if (c->kc->on_delivery != NULL)
+            rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
     }
 
     for (int pass = 0; pass < 2; pass++) {
@@ -198,6 +233,12 @@ static rd_kafka_conf_t *kafka_conf_build(const kafka_settings_t *s, kafka_client
         json_t *value;
         json_object_foreach (s->params, key, value) {
             const char *prop = key;
+            /* an empty group.instance.id turns static membership off: librdkafka would send
+             * the empty id, which brokers refuse */
+            if (side == KAFKA_CONSUMER && c->kc->instance_id[0] == '\0' &&
+                strcmp(key + (kafka_has_prefix(key, own) ? strlen(own) : 0), "group.instance.id") ==
+                    0)
+                continue;
             if (pass == 0) {
                 if (kafka_has_prefix(key, "sml.") || kafka_has_prefix(key, side_prefix[0]) ||
                     kafka_has_prefix(key, side_prefix[1]))
@@ -295,6 +336,33 @@ static void *kafka_probe_main(void *arg)
     return NULL;
 }
 
+void kafka_member_id(const char *cid, const char *tid, unsigned index, char *out, size_t out_size)
+{
+    char full[512];
+    int len = snprintf(full, sizeof(full), "symtask-%s-%s-%u", cid, tid, index);
+    if (len >= 0 && (size_t)len <= KAFKA_MEMBER_ID_MAX) {
+        snprintf(out, out_size, "%s", full);
+        return;
+    }
+    /* FNV-1a: stable across runs and builds, which is all an id needs */
+    uint64_t hash = 14695981039346656037ull;
+    for (const char *c = full; *c != '\0'; c++)
+        hash = (hash ^ (unsigned char)*c) * 1099511628211ull;
+    char suffix[40];
+    int n = snprintf(suffix, sizeof(suffix), "-%016llx-%u", (unsigned long long)hash, index);
+    snprintf(out, out_size, "%.*s%s", KAFKA_MEMBER_ID_MAX - n, full, suffix);
+}
+
+const char *kafka_clients_instance_id(const kafka_clients_t *kc)
+{
+    return kc->instance_id;
+}
+
+const char *kafka_clients_transactional_id(const kafka_clients_t *kc)
+{
+    return kc->transactional_id;
+}
+
 kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size_t errstr_size)
 {
     kafka_clients_t *kc = calloc(1, sizeof(*kc));
@@ -322,6 +390,20 @@ kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size
     kc->app = s->app;
     kc->side[KAFKA_CONSUMER] = (kafka_client_t){.kc = kc, .name = "consumer"};
     kc->side[KAFKA_PRODUCER] = (kafka_client_t){.kc = kc, .name = "producer"};
+
+    const char *instance_id = kafka_param(s->params, "kafka.consumer.", "group.instance.id");
+    if (instance_id != NULL)
+        snprintf(kc->instance_id, sizeof(kc->instance_id), "%s", instance_id);
+    else
+        kafka_member_id(s->cid, s->tid, s->worker_index, kc->instance_id, sizeof(kc->instance_id));
+    if (s->exactly_once) {
+        const char *txn_id = kafka_param(s->params, "kafka.producer.", "transactional.id");
+        if (txn_id != NULL && txn_id[0] != '\0')
+            snprintf(kc->transactional_id, sizeof(kc->transactional_id), "%s", txn_id);
+        else
+            kafka_member_id(s->cid, s->tid, s->worker_index, kc->transactional_id,
+                            sizeof(kc->transactional_id));
+    }
 
     char group_id[512], client_id[600];
     const char *app_id = json_string_value(json_object_get(s->params, "sml.kstream.app.id"));
@@ -459,6 +541,44 @@ rd_kafka_t *kafka_clients_producer(kafka_clients_t *kc)
     return kc->side[KAFKA_PRODUCER].rk;
 }
 
+/* A static member does not leave the group when it closes (KIP-345): its partitions would
+ * wait for it until its session expires. Unsubscribing does leave, once the partitions are
+ * given back; librdkafka forgets the member id when it sends the LeaveGroup, which is what
+ * the loop waits for. The rebalance hook serves the revocation (the pipeline committed
+ * already); records consumed meanwhile are dropped: they were not committed. */
+static void kafka_leave_group(kafka_clients_t *kc)
+{
+    rd_kafka_t *consumer = kc->side[KAFKA_CONSUMER].rk;
+    rd_kafka_resp_err_t err = rd_kafka_unsubscribe(consumer);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_warn(kc->task, "cannot leave the consumer group: %s", rd_kafka_err2str(err));
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + KAFKA_LEAVE_MS;
+    for (;;) {
+        char *member = rd_kafka_memberid(consumer);
+        int left = member == NULL || member[0] == '\0';
+        rd_kafka_mem_free(consumer, member);
+        if (left) {
+            log_debug(kc->task, "left the consumer group (group.instance.id %s)", kc->instance_id);
+            return;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >= deadline)
+            break;
+        rd_kafka_message_t *msgs[16];
+        ssize_t n = rd_kafka_consume_batch_queue(kc->consumer_queue, 50, msgs, 16);
+        for (ssize_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(msgs[i]);
+    }
+    log_warn(kc->task,
+             "the consumer group was not left within %d ms: its partitions wait for this "
+             "member until session.timeout.ms",
+             KAFKA_LEAVE_MS);
+}
+
 void kafka_clients_destroy(kafka_clients_t *kc)
 {
     if (kc == NULL)
@@ -472,6 +592,8 @@ void kafka_clients_destroy(kafka_clients_t *kc)
 
     rd_kafka_t *consumer = kc->side[KAFKA_CONSUMER].rk;
     rd_kafka_t *producer = kc->side[KAFKA_PRODUCER].rk;
+    if (consumer != NULL && kc->consumer_queue != NULL && kc->instance_id[0] != '\0')
+        kafka_leave_group(kc);
     if (kc->consumer_queue != NULL)
         rd_kafka_queue_destroy(kc->consumer_queue);
     if (consumer != NULL) {

@@ -13,6 +13,8 @@ typedef struct kafka_settings {
     const char *task;              /* log tag "cid/tid" */
     json_t *params;                /* TaskInfo params, string -> string (checked by caller) */
     const char *bootstrap_default; /* symtaskd's bootstrap.servers; NULL or "" if none */
+    int exactly_once;              /* sml.kstream.guarantee = exactly_once: transactional */
+    unsigned worker_index;         /* this worker's number among the task's workers (0) */
 
     /* The pipeline's hooks, called on the main thread from the polls that serve them (may be
      * NULL): the producer's delivery reports, and the consumer's rebalances. A rebalance
@@ -53,8 +55,19 @@ int kafka_clients_fatal(kafka_clients_t *kc, char *reason, size_t reason_size);
 rd_kafka_t *kafka_clients_consumer(kafka_clients_t *kc);
 rd_kafka_t *kafka_clients_producer(kafka_clients_t *kc);
 
-/* Graceful end: closes the consumer, flushes the producer (at most KAFKA_FLUSH_MS), stops
- * the probe and destroys everything. @kc may be NULL. */
+/* The ids the clients were built with: the consumer's group.instance.id ("" when static
+ * membership is off) and the producer's transactional.id ("" unless exactly-once). */
+const char *kafka_clients_instance_id(const kafka_clients_t *kc);
+const char *kafka_clients_transactional_id(const kafka_clients_t *kc);
+
+/* The stable id of worker @index of task @cid/@tid, the default group.instance.id and
+ * transactional.id: "symtask-{cid}-{tid}-{index}", or, past Kafka's 249 characters, a prefix
+ * of it followed by a hash of the whole. */
+void kafka_member_id(const char *cid, const char *tid, unsigned index, char *out, size_t out_size);
+
+/* Graceful end: leaves the group (a static member too: it would hold its partitions until
+ * its session expires otherwise), closes the consumer, flushes the producer (at most
+ * KAFKA_FLUSH_MS), stops the probe and destroys everything. @kc may be NULL. */
 void kafka_clients_destroy(kafka_clients_t *kc);
 
 #define KAFKA_FLUSH_MS 5000

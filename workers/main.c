@@ -206,15 +206,20 @@ static void worker_heartbeat(worker_t *w)
             json_array_append_new(le, json_real(pipeline_latency_bounds[i]));
         json_array_append_new(counts, json_integer((json_int_t)cumulative));
     }
-    worker_send(w, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:{s:o, s:o, s:f, s:I}}",
-                             "type", "heartbeat", "kafka",
-                             w->kafka_state == WORKER_KAFKA_UP ? "up" : "down", "recordsIn",
-                             (json_int_t)st.records_in, "recordsOut", (json_int_t)st.records_out,
-                             "recordsFailed", (json_int_t)st.records_failed, "recordsDeadLetter",
-                             (json_int_t)st.records_dead_letter, "consumerLag",
-                             (json_int_t)st.consumer_lag, "lastRecordDateTime", st.last_record_time,
-                             "batchLatency", "le", le, "counts", counts, "sum", st.latency_sum,
-                             "count", (json_int_t)st.batches));
+    /* the lag is null while unknown (no partition assigned) */
+    json_t *lag = st.consumer_lag >= 0 ? json_integer((json_int_t)st.consumer_lag) : json_null();
+    worker_send(
+        w, json_pack(
+               "{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:i, s:s, s:I, s:I, s:s, "
+               "s:{s:o, s:o, s:f, s:I}}",
+               "type", "heartbeat", "kafka", w->kafka_state == WORKER_KAFKA_UP ? "up" : "down",
+               "recordsIn", (json_int_t)st.records_in, "recordsOut", (json_int_t)st.records_out,
+               "recordsFailed", (json_int_t)st.records_failed, "recordsDeadLetter",
+               (json_int_t)st.records_dead_letter, "consumerLag", lag, "assignedPartitions",
+               st.assigned_partitions, "groupState", st.group_stable ? "stable" : "joining",
+               "transactionsCommitted", (json_int_t)st.txn_commits, "transactionsAborted",
+               (json_int_t)st.txn_aborts, "lastRecordDateTime", st.last_record_time, "batchLatency",
+               "le", le, "counts", counts, "sum", st.latency_sum, "count", (json_int_t)st.batches));
 }
 
 /* Reads what the channel holds into the reader. 1 when the channel is still open, 0 at end
@@ -467,10 +472,13 @@ static void worker_heartbeat_if_due(worker_t *w)
         w->next_heartbeat_ms = now + WORKER_HEARTBEAT_MS;
 }
 
-/* The pipeline's keepalive while it waits on Kafka: heartbeats go on and a stop is seen. */
+/* The pipeline's keepalive while it waits on Kafka: heartbeats go on, they say whether
+ * Kafka answers, and a stop is seen. */
 static int worker_keepalive(void *arg)
 {
     worker_t *w = arg;
+    if (w->kafka != NULL)
+        worker_check_kafka(w);
     worker_heartbeat_if_due(w);
     worker_wait(w, 0);
     return w->stop != NULL;
@@ -691,6 +699,7 @@ int main(int argc, char **argv)
         .task = w.tag,
         .params = w.task.params,
         .bootstrap_default = w.task.bootstrap,
+        .worker_index = 0, /* one worker per task */
     };
     pipeline_kafka_hooks(w.pipeline, &ks);
     w.kafka = kafka_clients_new(&ks, errstr, sizeof(errstr));
@@ -700,6 +709,12 @@ int main(int argc, char **argv)
         goto out;
     }
     if (pipeline_attach(w.pipeline, w.kafka, errstr, sizeof(errstr)) != 0) {
+        /* a stop while the transactional producer waited for Kafka is no failure */
+        if (w.stop != NULL) {
+            log_info(w.tag, "stopped (%s) before the pipeline started: %s", w.stop, errstr);
+            ret = WORKER_EXIT_STOPPED;
+            goto out;
+        }
         worker_send_error(&w, 1, "%s", errstr);
         ret = WORKER_EXIT_CRASH;
         goto out;

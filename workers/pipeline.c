@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "txn.h"
 
 /* Batches whose outputs may await acknowledgement at once; past that the pipeline waits. */
 #define PIPELINE_INFLIGHT_MAX 64
@@ -37,6 +38,7 @@ typedef struct inflight {
     int outstanding;    /* outputs not yet acknowledged */
     int failed;         /* an output could not be delivered: never commit this batch */
     rd_kafka_topic_partition_list_t *offsets;
+    int sink_acked, dlq_acked; /* exactly-once: counted once the transaction commits */
 } inflight_t;
 
 struct pipeline {
@@ -68,15 +70,32 @@ struct pipeline {
     rd_kafka_topic_partition_list_t *to_commit; /* acknowledged, not yet committed */
 
     char delivery_error[PIPELINE_ERR_SIZE]; /* a permanent delivery failure, "" if none */
+    int exactly_once;                       /* sml.kstream.guarantee = exactly_once */
+    int64_t commit_interval_ms;             /* sml.kstream.commit.interval.ms */
+    int64_t last_commit_ms;                 /* at-least-once: the last offset commit */
+    txn_t *txn;                             /* exactly-once: the transactions, once attached */
+    char txn_error[PIPELINE_ERR_SIZE];      /* a transaction failed in a rebalance: stop */
+    int txn_doomed;     /* an output of the open transaction failed: it will be aborted */
+    int produce_failed; /* exactly-once: a produce call failed: abort, not stop */
     pipeline_stats_t stats;
     int (*keepalive)(void *arg);
     void *keepalive_arg;
     rd_kafka_message_t **incoming; /* what one consume call returns, before it joins msgs */
 };
 
+/* Tells the consumer that the worker is alive while it waits on Kafka (max.poll.interval.ms
+ * counts from the last consume call): a consume call for no message serves nothing, so no
+ * rebalance callback runs inside the wait. */
+static void pipeline_poll_alive(pipeline_t *p)
+{
+    if (p->queue != NULL)
+        rd_kafka_consume_batch_queue(p->queue, 0, p->incoming, 0);
+}
+
 /* Lets the worker heartbeat and notice a stop while the pipeline waits on Kafka. */
 static int pipeline_keepalive(pipeline_t *p)
 {
+    pipeline_poll_alive(p);
     return p->keepalive != NULL ? p->keepalive(p->keepalive_arg) : 0;
 }
 
@@ -113,6 +132,10 @@ static int parse_int_param(json_t *params, const char *key, long long def, long 
 /* The default wait of a partial batch: low, so that a trickle of records is predicted within
  * a few milliseconds; a busy topic fills batches long before it (docs/delivery.md). */
 #define PIPELINE_SCHEDULE_MS_DEFAULT 20
+/* How long an exactly-once transaction stays open (Kafka Streams' default): each commit
+ * costs a few round trips to the transaction coordinator. At-least-once commits after every
+ * acknowledged batch. */
+#define PIPELINE_TXN_INTERVAL_MS_DEFAULT 100
 
 pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errstr_size)
 {
@@ -140,6 +163,17 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errs
     }
     p->poll_max = (size_t)poll_max;
     p->schedule_ms = schedule_ms;
+    /* the ranges are checked at create (core/taskinfo.c); a worker takes what it is given */
+    p->exactly_once = strcmp(param_or(cfg->params, "sml.kstream.guarantee", "at_least_once"),
+                             "exactly_once") == 0;
+    long long interval;
+    if (parse_int_param(cfg->params, "sml.kstream.commit.interval.ms",
+                        p->exactly_once ? PIPELINE_TXN_INTERVAL_MS_DEFAULT : 0, &interval) != 0 ||
+        interval < 0) {
+        snprintf(errstr, errstr_size, "params.sml.kstream.commit.interval.ms: not a number");
+        goto error;
+    }
+    p->commit_interval_ms = interval;
     p->tolerate = strcmp(param_or(cfg->params, "sml.kstream.errors.tolerance", "all"), "none");
 
     const char *source = param_or(cfg->params, "sml.kstream.source.topic", NULL);
@@ -246,17 +280,89 @@ static void pipeline_commit(pipeline_t *p, int sync)
     p->to_commit = rd_kafka_topic_partition_list_new(8);
 }
 
+/* ---- Transactions (exactly-once) --------------------------------------------------------- */
+
+/* Ends the open transaction when it is due (sml.kstream.commit.interval.ms, or the ring of
+ * batches is full) or @force: commits every batch of the ring with their offsets, or, when
+ * Kafka aborts it, drops what was consumed since the last commit and, with @rewind, takes
+ * the consumer back there. PIPELINE_OK unless the worker must end. */
+static pipeline_result_t pipeline_txn_end(pipeline_t *p, int force, int rewind, char *errstr,
+                                          size_t errstr_size)
+{
+    int64_t age;
+    int abort = p->produce_failed; /* @errstr says why */
+    p->produce_failed = 0;
+    if (!abort && (!txn_is_open(p->txn, &age) || (!force && p->ring_count < PIPELINE_INFLIGHT_MAX &&
+                                                  age < p->commit_interval_ms)))
+        return PIPELINE_OK;
+    p->txn_doomed = 0;
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
+    for (size_t k = 0; k < p->ring_count; k++) {
+        const inflight_t *b = &p->ring[(p->ring_head + k) % PIPELINE_INFLIGHT_MAX];
+        for (int i = 0; i < b->offsets->cnt; i++)
+            offsets_raise(offsets, b->offsets->elems[i].topic, b->offsets->elems[i].partition,
+                          b->offsets->elems[i].offset);
+    }
+    txn_result_t r = abort ? txn_abort(p->txn, errstr, errstr_size)
+                           : txn_commit(p->txn, offsets, errstr, errstr_size);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    /* committed: the ring's batches count as written; aborted: as never handled */
+    for (; p->ring_count > 0; p->ring_count--) {
+        inflight_t *b = &p->ring[p->ring_head];
+        if (r == TXN_OK) {
+            pipeline_observe_latency(p, (double)(now_us() - b->started_us) / 1e6);
+            p->stats.records_out += b->sink_acked;
+            p->stats.records_dead_letter += b->dlq_acked;
+        }
+        rd_kafka_topic_partition_list_destroy(b->offsets);
+        b->offsets = NULL;
+        p->ring_head = (p->ring_head + 1) % PIPELINE_INFLIGHT_MAX;
+    }
+    if (r == TXN_OK)
+        return PIPELINE_OK;
+    if (r == TXN_FAILED)
+        return PIPELINE_FAILED;
+    log_warn(p->tag, "%s; the transaction was aborted%s", errstr,
+             rewind ? ": its records are read again" : "");
+    for (size_t i = 0; i < p->n_msgs; i++)
+        rd_kafka_message_destroy(p->msgs[i]);
+    p->n_msgs = 0;
+    p->batch_deadline_ms = 0;
+    if (rewind && txn_rewind(p->txn, errstr, errstr_size) != 0)
+        return PIPELINE_FAILED;
+    return PIPELINE_OK;
+}
+
+/* The worker's transaction keepalive: the consumer hears from the worker too. */
+static int pipeline_txn_keepalive(void *arg)
+{
+    return pipeline_keepalive(arg);
+}
+
 static void pipeline_on_delivery(void *app, const rd_kafka_message_t *msg)
 {
     pipeline_t *p = app;
     inflight_t *b = msg->_private;
-    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && p->txn != NULL) {
+        /* the transaction cannot commit: it is aborted and its records are read again */
+        if (b != NULL)
+            b->failed = 1;
+        if (!p->txn_doomed)
+            log_warn(p->tag, "cannot write to topic %s: %s (the transaction will be aborted)",
+                     rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
+        p->txn_doomed = 1;
+    } else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* librdkafka retried already: committing now would lose the record */
         if (b != NULL)
             b->failed = 1;
         if (p->delivery_error[0] == '\0')
             snprintf(p->delivery_error, sizeof(p->delivery_error), "cannot write to topic %s: %s",
                      rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
+    } else if (p->txn != NULL && b != NULL) {
+        if (msg->rkt == p->sink_rkt)
+            b->sink_acked++;
+        else if (msg->rkt == p->dlq_rkt)
+            b->dlq_acked++;
     } else if (msg->rkt == p->sink_rkt) {
         p->stats.records_out++;
     } else if (msg->rkt == p->dlq_rkt) {
@@ -288,6 +394,7 @@ static int pipeline_produce(pipeline_t *p, rd_kafka_topic_t *rkt, const void *va
                 rd_kafka_headers_destroy(hdrs);
             snprintf(errstr, errstr_size, "cannot produce to topic %s: %s",
                      rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
+            p->produce_failed = p->txn != NULL;
             return -1;
         }
         /* Kafka is not keeping up: wait, while the worker goes on heartbeating and
@@ -353,6 +460,14 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
 {
     if (p->n_msgs == 0)
         return PIPELINE_OK;
+    if (p->txn != NULL) {
+        /* a full ring ends the transaction; an abort drops the batch, to be read again */
+        pipeline_result_t r = pipeline_txn_end(p, 0, 1, errstr, errstr_size);
+        if (r != PIPELINE_OK || p->n_msgs == 0)
+            return r;
+        if (txn_begin(p->txn, errstr, errstr_size) != TXN_OK)
+            return PIPELINE_FAILED;
+    }
     /* pipeline_step() gathers no batch while the ring is full; a rebalance or a drain may
      * still get here with it full: wait for the oldest batch, within bounds */
     while (p->ring_count == PIPELINE_INFLIGHT_MAX) {
@@ -374,6 +489,7 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
     b->started_us = now_us();
     b->outstanding = 0;
     b->failed = 0;
+    b->sink_acked = b->dlq_acked = 0;
     b->offsets = rd_kafka_topic_partition_list_new(4);
     p->ring_count++;
 
@@ -506,16 +622,37 @@ static void pipeline_on_rebalance(void *app, rd_kafka_t *rk, rd_kafka_resp_err_t
                                   rd_kafka_topic_partition_list_t *partitions)
 {
     pipeline_t *p = app;
+    const char *protocol = rd_kafka_rebalance_protocol(rk);
+    int cooperative = protocol != NULL && strcmp(protocol, "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_info(p->tag, "assigned %d partition%s of %s", partitions->cnt,
                  partitions->cnt == 1 ? "" : "s", p->source);
         pipeline_assign(p, rk, partitions, 1);
+        p->stats.assigned_partitions =
+            partitions->cnt + (cooperative ? p->stats.assigned_partitions : 0);
+        p->stats.group_stable = 1;
         return;
     }
+    /* an eager rebalance gives everything back and waits for the group's new assignment */
+    p->stats.assigned_partitions = cooperative ? p->stats.assigned_partitions - partitions->cnt : 0;
+    if (p->stats.assigned_partitions < 0)
+        p->stats.assigned_partitions = 0;
+    if (!cooperative)
+        p->stats.group_stable = 0;
     /* Revoked: finish what was consumed and commit it while the partitions are still ours,
      * so that their next owner starts where we stopped. This runs inside the consume call
      * of pipeline_step(), which returns its messages in p->incoming, not in p->msgs. */
-    if (p->producer != NULL) {
+    if (p->producer != NULL && p->txn != NULL) {
+        /* commit the transaction while the partitions are ours; an abort needs no rewind:
+         * their next owner reads from the committed offsets */
+        char errstr[PIPELINE_ERR_SIZE];
+        if (pipeline_process(p, errstr, sizeof(errstr)) != PIPELINE_OK)
+            log_warn(p->tag, "while giving partitions back: %s", errstr);
+        if (pipeline_txn_end(p, 1, 0, errstr, sizeof(errstr)) != PIPELINE_OK &&
+            p->txn_error[0] == '\0')
+            snprintf(p->txn_error, sizeof(p->txn_error), "%s", errstr);
+        txn_forget(p->txn, cooperative ? partitions : NULL);
+    } else if (p->producer != NULL) {
         char errstr[PIPELINE_ERR_SIZE];
         if (pipeline_process(p, errstr, sizeof(errstr)) != PIPELINE_OK)
             log_warn(p->tag, "while giving partitions back: %s", errstr);
@@ -532,6 +669,7 @@ void pipeline_kafka_hooks(pipeline_t *p, kafka_settings_t *ks)
     ks->on_delivery = pipeline_on_delivery;
     ks->on_rebalance = pipeline_on_rebalance;
     ks->app = p;
+    ks->exactly_once = p->exactly_once;
 }
 
 int pipeline_attach(pipeline_t *p, kafka_clients_t *kc, char *errstr, size_t errstr_size)
@@ -547,6 +685,23 @@ int pipeline_attach(pipeline_t *p, kafka_clients_t *kc, char *errstr, size_t err
         return -1;
     }
     p->queue = kafka_clients_consumer_queue(kc);
+    if (p->exactly_once) {
+        txn_config_t tc = {
+            .tag = p->tag,
+            .producer = p->producer,
+            .consumer = p->consumer,
+            .transactional_id = kafka_clients_transactional_id(kc),
+            .keepalive = pipeline_txn_keepalive,
+            .keepalive_arg = p,
+        };
+        p->txn = txn_new(&tc);
+        if (p->txn == NULL) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return -1;
+        }
+        if (txn_init(p->txn, errstr, errstr_size) != TXN_OK)
+            return -1;
+    }
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, p->source, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(p->consumer, topics);
@@ -556,17 +711,26 @@ int pipeline_attach(pipeline_t *p, kafka_clients_t *kc, char *errstr, size_t err
                  rd_kafka_err2str(err));
         return -1;
     }
-    log_info(p->tag, "reading %s, writing %s (dead letters: %s), batches of up to %zu records; %s",
-             p->source, p->sink, p->dlq, p->poll_max, stages_summary(p->stages));
+    log_info(p->tag,
+             "reading %s, writing %s (dead letters: %s), batches of up to %zu records, %s; %s",
+             p->source, p->sink, p->dlq, p->poll_max,
+             p->exactly_once ? "exactly once" : "at least once", stages_summary(p->stages));
     return 0;
 }
 
 pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, size_t errstr_size)
 {
+    if (p->txn_error[0] != '\0') {
+        snprintf(errstr, errstr_size, "%s", p->txn_error);
+        return PIPELINE_FAILED;
+    }
+    if (p->ring_count == PIPELINE_INFLIGHT_MAX && p->txn != NULL)
+        return pipeline_txn_end(p, 1, 1, errstr, errstr_size);
     /* Too many batches await Kafka's acknowledgement: consume nothing more until the oldest
      * is done, and return within the tick so that the worker heartbeats meanwhile. */
     if (p->ring_count == PIPELINE_INFLIGHT_MAX) {
         rd_kafka_poll(p->producer, max_wait_ms);
+        pipeline_poll_alive(p);
         pipeline_collect(p);
         if (p->delivery_error[0] != '\0') {
             snprintf(errstr, errstr_size, "%s", p->delivery_error);
@@ -592,6 +756,8 @@ pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, si
         }
         if (n > 0 && p->n_msgs == 0)
             p->batch_deadline_ms = now_ms() + p->schedule_ms;
+        for (ssize_t i = 0; p->txn != NULL && i < n; i++)
+            txn_consumed(p->txn, p->incoming[i]);
         memcpy(p->msgs + p->n_msgs, p->incoming, (size_t)n * sizeof(*p->msgs));
         p->n_msgs += (size_t)n;
     }
@@ -605,14 +771,20 @@ pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, si
         snprintf(errstr, errstr_size, "%s", p->delivery_error);
         return PIPELINE_FAILED;
     }
-    if (result == PIPELINE_OK)
+    /* exactly-once: a batch that could not be written is aborted and read again */
+    if ((result == PIPELINE_OK || p->produce_failed) && p->txn != NULL)
+        return pipeline_txn_end(p, 0, 1, errstr, errstr_size);
+    if (result == PIPELINE_OK && now_ms() - p->last_commit_ms >= p->commit_interval_ms) {
         pipeline_commit(p, 0);
+        p->last_commit_ms = now_ms();
+    }
     return result;
 }
 
 void pipeline_get_stats(pipeline_t *p, pipeline_stats_t *stats)
 {
     int64_t lag = 0;
+    int known = 0; /* partitions whose lag is known */
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (p->consumer != NULL && rd_kafka_assignment(p->consumer, &parts) == 0 && parts != NULL) {
         if (rd_kafka_position(p->consumer, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -626,12 +798,16 @@ void pipeline_get_stats(pipeline_t *p, pipeline_stats_t *stats)
                 int64_t pos = tp->offset >= 0 ? tp->offset : lo;
                 if (hi > pos)
                     lag += hi - pos;
+                known++;
             }
         }
     }
     if (parts != NULL)
         rd_kafka_topic_partition_list_destroy(parts);
-    p->stats.consumer_lag = lag;
+    /* no partition, no lag: 0 would claim that the worker is up to date */
+    p->stats.consumer_lag = known > 0 ? lag : -1;
+    if (p->txn != NULL)
+        txn_counts(p->txn, &p->stats.txn_commits, &p->stats.txn_aborts);
     *stats = p->stats;
 }
 
@@ -642,6 +818,15 @@ int pipeline_drain(pipeline_t *p, int timeout_ms)
     char errstr[PIPELINE_ERR_SIZE];
     if (pipeline_process(p, errstr, sizeof(errstr)) != PIPELINE_OK)
         log_warn(p->tag, "while stopping: %s", errstr);
+    if (p->txn != NULL) {
+        if (pipeline_txn_end(p, 1, 0, errstr, sizeof(errstr)) == PIPELINE_OK)
+            return 0;
+        log_warn(p->tag,
+                 "while stopping: %s (the records since the last commit will be "
+                 "handled again)",
+                 errstr);
+        return -1;
+    }
     rd_kafka_flush(p->producer, timeout_ms);
     int left = rd_kafka_outq_len(p->producer);
     if (p->delivery_error[0] != '\0' || left > 0) {
@@ -669,6 +854,8 @@ void pipeline_detach(pipeline_t *p)
     p->n_msgs = 0;
     p->producer = NULL;
     p->consumer = NULL;
+    txn_free(p->txn);
+    p->txn = NULL;
 }
 
 void pipeline_free(pipeline_t *p)
@@ -684,6 +871,7 @@ void pipeline_free(pipeline_t *p)
     }
     if (p->to_commit != NULL)
         rd_kafka_topic_partition_list_destroy(p->to_commit);
+    txn_free(p->txn);
     stages_close(p->stages);
     free(p->msgs);
     free(p->incoming);

@@ -18,13 +18,17 @@
 extern const double pipeline_latency_bounds[PIPELINE_LATENCY_BUCKETS];
 
 typedef struct pipeline_stats {
-    int64_t records_in, records_out, consumer_lag;
+    int64_t records_in, records_out;
+    int64_t consumer_lag; /* -1: unknown (no partition assigned, or no watermark yet) */
+    int assigned_partitions;
+    int group_stable;            /* 0 while waiting for the group to assign partitions */
     int64_t records_failed;      /* records that could not be handled, at any stage */
     int64_t records_dead_letter; /* of those, written to the dead-letter topic */
     char last_record_time[32];   /* ISO-8601 UTC, "" before the first record */
     uint64_t latency_counts[PIPELINE_LATENCY_BUCKETS + 1]; /* per bucket, not cumulative */
     double latency_sum;                                    /* seconds */
     uint64_t batches;
+    uint64_t txn_commits, txn_aborts; /* exactly-once: transactions committed and aborted */
 } pipeline_stats_t;
 
 typedef struct pipeline pipeline_t;
@@ -45,7 +49,8 @@ typedef struct pipeline_config {
  * cannot run as defined. Connect it to Kafka with pipeline_attach(). */
 pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errstr_size);
 
-/* The hooks to put into kafka_settings_t before the clients are built. */
+/* The hooks to put into kafka_settings_t before the clients are built, and whether the
+ * clients must be transactional. */
 void pipeline_kafka_hooks(pipeline_t *p, kafka_settings_t *ks);
 
 /* Subscribes to the source topic with the clients built from those settings. */

@@ -9,9 +9,18 @@
 #include <time.h>
 #include <unistd.h>
 
+static char kt_override[512];
+
+void kt_use_bootstrap(const char *bootstrap)
+{
+    snprintf(kt_override, sizeof(kt_override), "%s", bootstrap ? bootstrap : "");
+}
+
 const char *kt_bootstrap(harness_t *h)
 {
     static char addr[256];
+    if (kt_override[0] != '\0')
+        return kt_override;
     char path[400];
     snprintf(path, sizeof(path), "%s/state/embedded-kafka.bootstrap", h->dir);
     FILE *f = fopen(path, "r");
@@ -36,6 +45,8 @@ static rd_kafka_t *kt_client(harness_t *h, rd_kafka_type_t type)
         rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
         rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+        /* what a reader of an exactly-once task's sink must set (librdkafka's default) */
+        rd_kafka_conf_set(conf, "isolation.level", "read_committed", NULL, 0);
     }
     rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
     cr_assert_not_null(rk, "%s", errstr);

@@ -15,8 +15,12 @@ typedef struct kt_record {
     char *headers; /* "name=value\n" lines, malloc'd */
 } kt_record_t;
 
-/* The embedded cluster's bootstrap address (from state/embedded-kafka.bootstrap). */
+/* The embedded cluster's bootstrap address (from state/embedded-kafka.bootstrap), or the one
+ * given to kt_use_bootstrap(). */
 const char *kt_bootstrap(harness_t *h);
+
+/* Makes every kt_ call use the cluster at @bootstrap (NULL: the embedded one again). */
+void kt_use_bootstrap(const char *bootstrap);
 
 /* Produces @n records to @topic (keys may be NULL; @header "name=value" or NULL on each) and
  * waits until all are acknowledged. Asserts on failure. */

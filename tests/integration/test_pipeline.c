@@ -602,6 +602,8 @@ Test(pipeline, metrics_count_what_flows)
     cr_assert_eq(metric(r.body, SERIES("symtask_records_failed_total")), 2);
     cr_assert_eq(metric(r.body, SERIES("symtask_records_dead_letter_total")), 2);
     cr_assert_eq(metric(r.body, SERIES("symtask_consumer_lag")), 0);
+    cr_assert_eq(metric(r.body, SERIES("symtask_assigned_partitions")), 4);
+    cr_assert_eq(metric(r.body, SERIES("symtask_transactions_committed_total")), 0);
     cr_assert_eq(metric(r.body, SERIES("symtask_task_up")), 1);
     cr_assert_eq(metric(r.body, SERIES("symtask_worker_restarts_total")), 0);
     double batches = metric(r.body, SERIES("symtask_batch_latency_seconds_count"));

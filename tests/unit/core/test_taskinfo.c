@@ -481,12 +481,59 @@ Test(taskinfo, enums)
     expect_param_invalid("sml.kstream.errors.tolerance", "some",
                          "params.sml.kstream.errors.tolerance: 'some' is not none or all");
     expect_param_invalid("sml.kstream.errors.tolerance", "ALL", "is not none or all");
-    expect_param_invalid("sml.kstream.guarantee", "exactly_once",
-                         "params.sml.kstream.guarantee: exactly_once is not supported yet "
-                         "(needs Kafka transactions); use at_least_once");
+    expect_valid(with_param("sml.kstream.guarantee", "exactly_once"));
+    expect_valid(with_param("sml.kstream.guarantee", "at_least_once"));
     expect_param_invalid("sml.kstream.guarantee", "at_most_once",
-                         "params.sml.kstream.guarantee: 'at_most_once' is not supported (use "
-                         "at_least_once)");
+                         "params.sml.kstream.guarantee: 'at_most_once' is not at_least_once or "
+                         "exactly_once");
+    expect_param_invalid("sml.kstream.guarantee", "EXACTLY_ONCE", "is not at_least_once or");
+}
+
+Test(taskinfo, commit_interval)
+{
+    expect_valid(with_param("sml.kstream.commit.interval.ms", "0"));
+    expect_valid(with_param("sml.kstream.commit.interval.ms", "3600000"));
+    expect_param_invalid("sml.kstream.commit.interval.ms", "3600001",
+                         "params.sml.kstream.commit.interval.ms: '3600001' is not a whole number "
+                         "from 0 to 3600000");
+    expect_param_invalid("sml.kstream.commit.interval.ms", "-1", "is not a whole number");
+    expect_param_invalid("sml.kstream.commit.interval.ms", "100ms", "is not a whole number");
+}
+
+static json_t *eos_with(const char *key, const char *value)
+{
+    json_t *doc = with_param("sml.kstream.guarantee", "exactly_once");
+
+    json_object_set_new(params_of(doc), key, json_string(value));
+    return doc;
+}
+
+/* exactly_once needs transactions, read_committed and idempotence; only it may set a
+ * transactional.id. */
+Test(taskinfo, exactly_once_kafka_properties)
+{
+    expect_valid(eos_with("isolation.level", "read_committed"));
+    expect_valid(eos_with("kafka.producer.transactional.id", "my-task-host-a"));
+    expect_valid(eos_with("enable.idempotence", "true"));
+    expect_invalid(eos_with("kafka.consumer.isolation.level", "read_uncommitted"),
+                   "params.kafka.consumer.isolation.level: exactly_once reads committed records "
+                   "only (read_committed); leave it unset");
+    expect_invalid(eos_with("isolation.level", "read_uncommitted"),
+                   "params.isolation.level: exactly_once reads committed");
+    expect_invalid(eos_with("kafka.producer.enable.idempotence", "false"),
+                   "params.kafka.producer.enable.idempotence: exactly_once needs an idempotent "
+                   "producer");
+    expect_invalid(eos_with("transactional.id", ""),
+                   "params.transactional.id: must not be empty with exactly_once");
+    expect_param_invalid("kafka.producer.transactional.id", "x",
+                         "params.kafka.producer.transactional.id: a transactional producer needs "
+                         "sml.kstream.guarantee = exactly_once");
+    expect_param_invalid("transactional.id", "x", "params.transactional.id: a transactional");
+    /* the side's own key decides */
+    json_t *doc = eos_with("isolation.level", "read_uncommitted");
+    json_object_set_new(params_of(doc), "kafka.consumer.isolation.level",
+                        json_string("read_committed"));
+    expect_valid(doc);
 }
 
 Test(taskinfo, plugin_names)
@@ -671,7 +718,7 @@ Test(taskinfo, unicode)
 Test(taskinfo, small_error_buffer)
 {
     char small[8];
-    json_t *doc = with_param("sml.kstream.guarantee", "exactly_once");
+    json_t *doc = with_param("sml.kstream.guarantee", "exactly_twice");
 
     memset(small, 'x', sizeof(small));
     cr_expect_null(taskinfo_validate(doc, small, sizeof(small)));
