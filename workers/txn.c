@@ -12,6 +12,8 @@
 #define TXN_WAIT_MS 500
 /* How long a stopping worker still waits for a transactional call. */
 #define TXN_STOP_WAIT_MS 5000
+/* Between two tries of a call that failed at once. */
+#define TXN_RETRY_PAUSE_MS 100
 /* Aborted transactions in a row after which the worker gives up: an error that every
  * transaction meets (a sink that cannot be written) is for a restart, with backoff. */
 #define TXN_ABORTS_MAX 5
@@ -23,6 +25,11 @@ struct txn {
     rd_kafka_t *producer, *consumer;
     int (*keepalive)(void *arg);
     void *keepalive_arg;
+    /* How long one call may keep failing with retriable errors before the worker gives up:
+     * the producer's transaction.timeout.ms, past which the coordinator aborts the
+     * transaction anyway. An abort that cannot finish (outputs that never get an answer)
+     * must not hold the worker forever while its heartbeats say all is well. */
+    int64_t give_up_ms;
     int open;
     int64_t begun_ms;
     int aborts_in_row;
@@ -58,6 +65,12 @@ txn_t *txn_new(const txn_config_t *cfg)
     t->keepalive_arg = cfg->keepalive_arg;
     t->start = rd_kafka_topic_partition_list_new(8);
     t->seen_partition = -1;
+    char value[32];
+    size_t size = sizeof(value);
+    t->give_up_ms = 60000;
+    if (rd_kafka_conf_get(rd_kafka_conf(t->producer), "transaction.timeout.ms", value, &size) ==
+        RD_KAFKA_CONF_OK)
+        t->give_up_ms = strtoll(value, NULL, 10);
     return t;
 }
 
@@ -70,13 +83,15 @@ void txn_free(txn_t *t)
 }
 
 /* Runs @op, again after each retriable error (a timeout, a coordinator that moves), with a
- * keepalive between two tries; a stopping worker tries for TXN_STOP_WAIT_MS more. */
+ * keepalive between two tries, for give_up_ms at most; a stopping worker tries for
+ * TXN_STOP_WAIT_MS more. *@gave_up says whether it stopped trying on a retriable error. */
 static rd_kafka_error_t *txn_call(txn_t *t, txn_op_t op,
-                                  const rd_kafka_topic_partition_list_t *offsets)
+                                  const rd_kafka_topic_partition_list_t *offsets, int *gave_up)
 {
     rd_kafka_consumer_group_metadata_t *cgmd = NULL;
-    int64_t stop_deadline = 0;
+    int64_t stop_deadline = 0, give_up = txn_now_ms() + t->give_up_ms;
     rd_kafka_error_t *e;
+    *gave_up = 0;
     for (;;) {
         switch (op) {
         case TXN_OP_INIT:
@@ -101,16 +116,22 @@ static rd_kafka_error_t *txn_call(txn_t *t, txn_op_t op,
         }
         if (e == NULL || !rd_kafka_error_is_retriable(e) || rd_kafka_error_is_fatal(e))
             break;
+        int64_t now = txn_now_ms();
+        if (now >= give_up) {
+            *gave_up = 1;
+            break;
+        }
         log_debug(t->tag, "%s: %s; trying again", txn_op_names[op], rd_kafka_error_string(e));
         int stopping = t->keepalive != NULL && t->keepalive(t->keepalive_arg) != 0;
         if (stopping) {
-            int64_t now = txn_now_ms();
             if (stop_deadline == 0)
                 stop_deadline = now + TXN_STOP_WAIT_MS;
             else if (now >= stop_deadline)
                 break;
         }
         rd_kafka_error_destroy(e);
+        /* an error that comes at once must not spin */
+        nanosleep(&(struct timespec){0, TXN_RETRY_PAUSE_MS * 1000000L}, NULL);
     }
     if (cgmd != NULL)
         rd_kafka_consumer_group_metadata_destroy(cgmd);
@@ -124,13 +145,19 @@ static int txn_is_fencing(rd_kafka_resp_err_t code)
 }
 
 /* Describes @e (destroyed) in @errstr and says what it means for the worker. */
-static txn_result_t txn_error(txn_t *t, txn_op_t op, rd_kafka_error_t *e, char *errstr,
+static txn_result_t txn_error(txn_t *t, txn_op_t op, rd_kafka_error_t *e, int gave_up, char *errstr,
                               size_t errstr_size)
 {
     txn_result_t r = rd_kafka_error_txn_requires_abort(e) && !rd_kafka_error_is_fatal(e)
                          ? TXN_ABORTED
                          : TXN_FAILED;
-    if (txn_is_fencing(rd_kafka_error_code(e)))
+    if (gave_up) {
+        snprintf(errstr, errstr_size,
+                 "transaction: %s did not succeed within transaction.timeout.ms (%lld ms): %s; "
+                 "a restarted worker goes on from the last commit",
+                 txn_op_names[op], (long long)t->give_up_ms, rd_kafka_error_string(e));
+        r = TXN_FAILED;
+    } else if (txn_is_fencing(rd_kafka_error_code(e)))
         snprintf(errstr, errstr_size,
                  "transaction: fenced: another producer took over transactional.id %s (%s: "
                  "%s); a restarted worker goes on from the last commit",
@@ -144,12 +171,13 @@ static txn_result_t txn_error(txn_t *t, txn_op_t op, rd_kafka_error_t *e, char *
 
 txn_result_t txn_init(txn_t *t, char *errstr, size_t errstr_size)
 {
-    rd_kafka_error_t *e = txn_call(t, TXN_OP_INIT, NULL);
+    int gave_up;
+    rd_kafka_error_t *e = txn_call(t, TXN_OP_INIT, NULL, &gave_up);
     if (e == NULL) {
         log_info(t->tag, "transactional producer ready (transactional.id %s)", t->txn_id);
         return TXN_OK;
     }
-    txn_error(t, TXN_OP_INIT, e, errstr, errstr_size);
+    txn_error(t, TXN_OP_INIT, e, gave_up, errstr, errstr_size);
     return TXN_FAILED;
 }
 
@@ -195,10 +223,11 @@ txn_result_t txn_abort(txn_t *t, char *errstr, size_t errstr_size)
         return TXN_ABORTED;
     char reason[512];
     snprintf(reason, sizeof(reason), "%s", errstr);
-    rd_kafka_error_t *e = txn_call(t, TXN_OP_ABORT, NULL);
+    int gave_up;
+    rd_kafka_error_t *e = txn_call(t, TXN_OP_ABORT, NULL, &gave_up);
     if (e != NULL) {
         char why[512];
-        txn_error(t, TXN_OP_ABORT, e, why, sizeof(why));
+        txn_error(t, TXN_OP_ABORT, e, gave_up, why, sizeof(why));
         snprintf(errstr, errstr_size, "%s, after %s", why, reason);
         return TXN_FAILED;
     }
@@ -218,13 +247,14 @@ txn_result_t txn_commit(txn_t *t, const rd_kafka_topic_partition_list_t *offsets
     if (!t->open)
         return TXN_OK;
     txn_op_t op = TXN_OP_SEND_OFFSETS;
-    rd_kafka_error_t *e = offsets->cnt > 0 ? txn_call(t, op, offsets) : NULL;
+    int gave_up = 0;
+    rd_kafka_error_t *e = offsets->cnt > 0 ? txn_call(t, op, offsets, &gave_up) : NULL;
     if (e == NULL) {
         op = TXN_OP_COMMIT;
-        e = txn_call(t, op, NULL);
+        e = txn_call(t, op, NULL, &gave_up);
     }
     if (e != NULL) {
-        txn_result_t r = txn_error(t, op, e, errstr, errstr_size);
+        txn_result_t r = txn_error(t, op, e, gave_up, errstr, errstr_size);
         return r == TXN_ABORTED ? txn_abort(t, errstr, errstr_size) : r;
     }
     t->open = 0;

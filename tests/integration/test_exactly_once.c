@@ -222,9 +222,8 @@ Test(exactly_once, a_failed_produce_aborts_and_the_records_are_read_again)
     enum { N = 50 };
     produce_ids(0, N);
     /* the worker's first writes fail (the test's own produce is done) */
-    rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 2,
-                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
-                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 2, RD_KAFKA_RESP_ERR_INVALID_RECORD,
+                                      RD_KAFKA_RESP_ERR_INVALID_RECORD);
     start("t1");
     cr_assert(wait_at_least("t1", "transactionsAborted", 1, 30000), "no abort; see %s", h.log_path);
     /* the outputs of committed transactions: all of them, whoever wrote them */
@@ -319,6 +318,30 @@ Test(exactly_once, aborts_in_a_row_end_the_worker)
     start("t1");
     cr_assert(wait_at_least("t1", "restarts", 1, 60000), "no restart; see %s", h.log_path);
     cr_assert(h_log_contains(&h, "5 transactions in a row were aborted"), "see %s", h.log_path);
+}
+
+/* A transaction that cannot end (the coordinator answers "try again" to every EndTxn) is not
+ * retried forever behind heartbeats that say all is well: after transaction.timeout.ms the
+ * worker gives up, says why, and its restart goes on. */
+Test(exactly_once, a_transaction_that_cannot_end_is_given_up)
+{
+    create("t1", EOS ",\"kafka.producer.transaction.timeout.ms\":\"2000\","
+                     "\"kafka.producer.message.timeout.ms\":\"2000\"");
+    enum { N = 10 };
+    produce_ids(0, N);
+    rd_kafka_resp_err_t errs[40];
+    for (size_t i = 0; i < 40; i++)
+        errs[i] = RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+    rd_kafka_mock_push_request_errors_array(mock, API_END_TXN, 40, errs);
+    start("t1");
+    cr_assert(wait_at_least("t1", "restarts", 1, 30000), "no restart; see %s", h.log_path);
+    cr_assert(h_log_contains(&h, "did not succeed within transaction.timeout.ms (2000 ms)"),
+              "see %s", h.log_path);
+    /* once the coordinator answers again, everything comes out */
+    cr_assert(wait_at_least("t1", "recordsOut", N, 60000), "see %s", h.log_path);
+    int seen[N];
+    size_t outputs;
+    cr_assert_eq(count_outputs(N, seen, &outputs), N, "see %s", h.log_path);
 }
 
 /* ---- A cluster that honours transactions (SYMTASK_TEST_BOOTSTRAP) ------------------------ */
