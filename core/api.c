@@ -441,9 +441,9 @@ static int api_status(api_call_t *call, task_t *task)
         task->stats ? json_string_value(json_object_get(task->stats, "groupState")) : NULL;
     status_field(&t, "groupState", group != NULL ? group : "");
     static const char *const counters[] = {
-        "recordsIn",         "recordsOut",         "recordsFailed",         "recordsDeadLetter",
-        "consumerLag",       "assignedPartitions", "transactionsCommitted", "transactionsAborted",
-        "lastRecordDateTime"};
+        "recordsIn",   "recordsOut",         "recordsFailed",         "recordsDeadLetter",
+        "consumerLag", "assignedPartitions", "transactionsCommitted", "transactionsAborted",
+        "retries",     "retrying",           "lastRecordDateTime"};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         status_counter(&t, task->stats, counters[i]);
     text_puts(&t, "}]}}");
@@ -806,6 +806,12 @@ static int api_metrics(api_call_t *call)
     metrics_per_task(&t, d, "symtask_transactions_aborted_total", "counter",
                      "Kafka transactions aborted; their records are read again.",
                      "transactionsAborted");
+    metrics_per_task(&t, d, "symtask_plugin_retries_total", "counter",
+                     "Plugin calls made again after a passing failure (a model server or "
+                     "registry that cannot be reached); the records waited.",
+                     "retries");
+    metrics_per_task(&t, d, "symtask_plugin_retrying", "gauge",
+                     "1 while a plugin call waits to be made again.", "retrying");
     metrics_per_task(&t, d, "symtask_assigned_partitions", "gauge",
                      "Partitions of the source topic the consumer group gave the task's worker.",
                      "assignedPartitions");

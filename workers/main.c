@@ -209,17 +209,18 @@ static void worker_heartbeat(worker_t *w)
     /* the lag is null while unknown (no partition assigned) */
     json_t *lag = st.consumer_lag >= 0 ? json_integer((json_int_t)st.consumer_lag) : json_null();
     worker_send(
-        w, json_pack(
-               "{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:i, s:s, s:I, s:I, s:s, "
-               "s:{s:o, s:o, s:f, s:I}}",
-               "type", "heartbeat", "kafka", w->kafka_state == WORKER_KAFKA_UP ? "up" : "down",
-               "recordsIn", (json_int_t)st.records_in, "recordsOut", (json_int_t)st.records_out,
-               "recordsFailed", (json_int_t)st.records_failed, "recordsDeadLetter",
-               (json_int_t)st.records_dead_letter, "consumerLag", lag, "assignedPartitions",
-               st.assigned_partitions, "groupState", st.group_stable ? "stable" : "joining",
-               "transactionsCommitted", (json_int_t)st.txn_commits, "transactionsAborted",
-               (json_int_t)st.txn_aborts, "lastRecordDateTime", st.last_record_time, "batchLatency",
-               "le", le, "counts", counts, "sum", st.latency_sum, "count", (json_int_t)st.batches));
+        w,
+        json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:i, s:s, s:I, s:I, s:I, s:i, s:s, "
+                  "s:{s:o, s:o, s:f, s:I}}",
+                  "type", "heartbeat", "kafka", w->kafka_state == WORKER_KAFKA_UP ? "up" : "down",
+                  "recordsIn", (json_int_t)st.records_in, "recordsOut", (json_int_t)st.records_out,
+                  "recordsFailed", (json_int_t)st.records_failed, "recordsDeadLetter",
+                  (json_int_t)st.records_dead_letter, "consumerLag", lag, "assignedPartitions",
+                  st.assigned_partitions, "groupState", st.group_stable ? "stable" : "joining",
+                  "transactionsCommitted", (json_int_t)st.txn_commits, "transactionsAborted",
+                  (json_int_t)st.txn_aborts, "retries", (json_int_t)st.retries, "retrying",
+                  st.retrying, "lastRecordDateTime", st.last_record_time, "batchLatency", "le", le,
+                  "counts", counts, "sum", st.latency_sum, "count", (json_int_t)st.batches));
 }
 
 /* Reads what the channel holds into the reader. 1 when the channel is still open, 0 at end
@@ -484,6 +485,12 @@ static int worker_keepalive(void *arg)
     return w->stop != NULL;
 }
 
+/* The pipeline's report of a passing problem: the user sees it in lastError. */
+static void worker_report(void *arg, const char *message)
+{
+    worker_send_error(arg, 0, "%s", message);
+}
+
 /* The main loop: one tick at most WORKER_TICK_MS long, until a stop. */
 static void worker_run(worker_t *w)
 {
@@ -677,6 +684,7 @@ int main(int argc, char **argv)
         .params = w.task.params,
         .plugin_dir = w.task.plugin_dir,
         .keepalive = worker_keepalive,
+        .report = worker_report,
         .keepalive_arg = &w,
     };
     w.pipeline = pipeline_new(&pc, errstr, sizeof(errstr));

@@ -79,7 +79,9 @@ struct pipeline {
     int produce_failed; /* exactly-once: a produce call failed: abort, not stop */
     pipeline_stats_t stats;
     int (*keepalive)(void *arg);
+    void (*report)(void *arg, const char *message);
     void *keepalive_arg;
+    unsigned retry_seed;           /* rand_r: the jitter of retry waits */
     rd_kafka_message_t **incoming; /* what one consume call returns, before it joins msgs */
 };
 
@@ -146,7 +148,9 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errs
     }
     snprintf(p->tag, sizeof(p->tag), "%s", cfg->tag);
     p->keepalive = cfg->keepalive;
+    p->report = cfg->report;
     p->keepalive_arg = cfg->keepalive_arg;
+    p->retry_seed = (unsigned)now_us();
     buf_init(&p->out);
 
     long long poll_max, schedule_ms;
@@ -443,6 +447,56 @@ static int pipeline_dead_letter(pipeline_t *p, const rd_kafka_message_t *m, cons
     return pipeline_produce(p, p->dlq_rkt, m->payload, m->len, m, hdrs, b, errstr, errstr_size);
 }
 
+/* ---- Passing failures of the plugins ------------------------------------------------------- */
+
+/* A plugin call that answers RETRIABLE (a model server or a schema registry that cannot be
+ * reached) is made again, after a wait that doubles from the first to the last of these,
+ * with jitter: the records wait, none is dead-lettered or skipped, however long it takes. */
+#define PIPELINE_RETRY_FIRST_MS 100
+#define PIPELINE_RETRY_MAX_MS 30000
+
+/* Waits before try @tries + 1 of the call of @stage that answered @why, heartbeating
+ * meanwhile; the first wait of an outage is logged and goes to lastError. Non-zero when the
+ * worker is stopping: the batch is then given up, uncommitted, to be read again. */
+static int pipeline_retry_wait(pipeline_t *p, unsigned tries, const char *stage, const char *why)
+{
+    p->stats.retries++;
+    p->stats.retrying = 1;
+    if (tries == 1) {
+        char message[PIPELINE_ERR_SIZE + 64];
+        snprintf(message, sizeof(message), "%s: %s (trying again; the records wait)", stage,
+                 why[0] ? why : "a passing failure");
+        log_warn(p->tag, "%s", message);
+        if (p->report != NULL)
+            p->report(p->keepalive_arg, message);
+    }
+    int64_t wait = PIPELINE_RETRY_FIRST_MS;
+    for (unsigned i = 1; i < tries && wait < PIPELINE_RETRY_MAX_MS; i++)
+        wait *= 2;
+    if (wait > PIPELINE_RETRY_MAX_MS)
+        wait = PIPELINE_RETRY_MAX_MS;
+    /* 80% to 120%: workers that lost one server do not all come back at once */
+    wait = wait * (80 + rand_r(&p->retry_seed) % 41) / 100;
+    for (int64_t until = now_ms() + wait; now_ms() < until;) {
+        if (pipeline_keepalive(p) != 0)
+            return -1;
+        int64_t left = until - now_ms();
+        if (left > 0)
+            rd_kafka_poll(p->producer, left < 100 ? (int)left : 100);
+    }
+    return 0;
+}
+
+/* After a call that answered again: says so once the outage is over. */
+static void pipeline_retry_done(pipeline_t *p, unsigned tries, const char *stage)
+{
+    if (tries == 0)
+        return;
+    p->stats.retrying = 0;
+    log_info(p->tag, "%s: answers again, after %u tr%s", stage, tries + 1,
+             tries + 1 == 1 ? "y" : "ies");
+}
+
 /* ---- A batch ------------------------------------------------------------------------------ */
 
 static void set_last_record_time(pipeline_t *p)
@@ -503,11 +557,25 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
         symtask_record_t rec = {m->payload, m->len};
-        perr[0] = '\0';
-        symtask_status_t st = stages_decode(p->stages, &rec, &p->row_of[i], perr, sizeof(perr));
+        symtask_status_t st;
+        unsigned tries = 0;
+        for (;; tries++) {
+            perr[0] = '\0';
+            st = stages_decode(p->stages, &rec, &p->row_of[i], perr, sizeof(perr));
+            if (st != SYMTASK_ERR_RETRIABLE ||
+                pipeline_retry_wait(p, tries + 1, "sml.serializer", perr) != 0)
+                break;
+        }
+        if (st != SYMTASK_ERR_RETRIABLE)
+            pipeline_retry_done(p, tries, "sml.serializer");
         if (st == SYMTASK_OK) {
             rows++;
-        } else if (st == SYMTASK_ERR_RECORD || st == SYMTASK_ERR_RETRIABLE) {
+        } else if (st == SYMTASK_ERR_RETRIABLE) {
+            snprintf(errstr, errstr_size, "stopped while sml.serializer failed: %s", perr);
+            result = PIPELINE_FAILED;
+            stop_at = 0;
+            break;
+        } else if (st == SYMTASK_ERR_RECORD) {
             p->row_of[i] = ROW_DECODE_FAILED;
             snprintf(p->msg_errors + i * PIPELINE_ERR_SIZE, PIPELINE_ERR_SIZE, "%s",
                      perr[0] ? perr : "the record cannot be decoded");
@@ -521,9 +589,19 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
 
     /* Predict every decoded row in one call. */
     if (rows > 0 && result == PIPELINE_OK) {
-        symtask_status_t st = stages_predict(p->stages, perr, sizeof(perr));
+        symtask_status_t st;
+        unsigned tries = 0;
+        for (;; tries++) {
+            st = stages_predict(p->stages, perr, sizeof(perr));
+            if (st != SYMTASK_ERR_RETRIABLE ||
+                pipeline_retry_wait(p, tries + 1, "sml.predictor", perr) != 0)
+                break;
+        }
+        if (st != SYMTASK_ERR_RETRIABLE)
+            pipeline_retry_done(p, tries, "sml.predictor");
         if (st != SYMTASK_OK) {
-            snprintf(errstr, errstr_size, "sml.predictor: %s", perr);
+            snprintf(errstr, errstr_size, "%ssml.predictor: %s",
+                     st == SYMTASK_ERR_RETRIABLE ? "stopped while " : "", perr);
             result = st == SYMTASK_ERR_RETRIABLE ? PIPELINE_FAILED : PIPELINE_REFUSED;
             stop_at = 0;
         }
@@ -547,11 +625,24 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
         } else if ((error = stages_row_error(p->stages, r)) != NULL) {
             stage = "predict";
         } else {
-            buf_reset(&p->out);
             symtask_record_t rec = {m->payload, m->len};
-            perr[0] = '\0';
-            symtask_status_t st = stages_encode(p->stages, r, &rec, &p->out, perr, sizeof(perr));
-            if (st == SYMTASK_OK) {
+            symtask_status_t st;
+            unsigned tries = 0;
+            for (;; tries++) {
+                buf_reset(&p->out);
+                perr[0] = '\0';
+                st = stages_encode(p->stages, r, &rec, &p->out, perr, sizeof(perr));
+                if (st != SYMTASK_ERR_RETRIABLE ||
+                    pipeline_retry_wait(p, tries + 1, "sml.serializer.out", perr) != 0)
+                    break;
+            }
+            if (st != SYMTASK_ERR_RETRIABLE)
+                pipeline_retry_done(p, tries, "sml.serializer.out");
+            if (st == SYMTASK_ERR_RETRIABLE) {
+                snprintf(errstr, errstr_size, "stopped while sml.serializer.out failed: %s", perr);
+                result = PIPELINE_FAILED;
+                break;
+            } else if (st == SYMTASK_OK) {
                 if (pipeline_produce(p, p->sink_rkt, p->out.data, p->out.len, m, copy_headers(m), b,
                                      errstr, errstr_size) != 0) {
                     result = PIPELINE_FAILED;

@@ -29,6 +29,8 @@ typedef struct pipeline_stats {
     double latency_sum;                                    /* seconds */
     uint64_t batches;
     uint64_t txn_commits, txn_aborts; /* exactly-once: transactions committed and aborted */
+    uint64_t retries;                 /* plugin calls made again after they answered RETRIABLE */
+    int retrying;                     /* 1 while a plugin call waits to be made again */
 } pipeline_stats_t;
 
 typedef struct pipeline pipeline_t;
@@ -42,6 +44,9 @@ typedef struct pipeline_config {
      * unacknowledged batches): the worker heartbeats and checks for a stop; non-zero makes
      * the pipeline give up the wait (may be NULL). */
     int (*keepalive)(void *arg);
+    /* Tells the user about a passing problem (lastError) while the task goes on: a plugin
+     * that answered RETRIABLE, whose call is made again after a wait (may be NULL). */
+    void (*report)(void *arg, const char *message);
     void *keepalive_arg;
 } pipeline_config_t;
 

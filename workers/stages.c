@@ -12,8 +12,6 @@
 #include "fields.h"
 
 #define STAGES_ERR_SIZE 512
-/* How often a predictor that answers RETRIABLE is called with the same batch. */
-#define STAGES_PREDICT_TRIES 3
 
 struct stages {
     /* The reader decodes the source; the writer encodes the sink. When the sink has the
@@ -572,22 +570,19 @@ symtask_status_t stages_predict(stages_t *st, char *errstr, size_t errstr_size)
         .arena = &st->arena,
     };
     symtask_status_t status;
-    int tries = 0;
 
     if (rows == 0)
         return SYMTASK_OK;
-    do {
-        for (size_t r = 0; r < rows; r++) {
-            st->row_status[r] = SYMTASK_OK;
-            st->row_errors[r * STAGES_ERR_SIZE] = '\0';
-            if (st->row_outputs != NULL)
-                st->row_outputs[r] = (symtask_fields_t){NULL, 0};
-        }
-        for (size_t i = 0; st->output_values != NULL && i < rows * no; i++)
-            st->output_values[i] = symtask_value_missing();
-        errstr[0] = '\0';
-        status = st->pred->predict(st->predictor_state, &batch, errstr, errstr_size);
-    } while (status == SYMTASK_ERR_RETRIABLE && ++tries < STAGES_PREDICT_TRIES);
+    for (size_t r = 0; r < rows; r++) {
+        st->row_status[r] = SYMTASK_OK;
+        st->row_errors[r * STAGES_ERR_SIZE] = '\0';
+        if (st->row_outputs != NULL)
+            st->row_outputs[r] = (symtask_fields_t){NULL, 0};
+    }
+    for (size_t i = 0; st->output_values != NULL && i < rows * no; i++)
+        st->output_values[i] = symtask_value_missing();
+    errstr[0] = '\0';
+    status = st->pred->predict(st->predictor_state, &batch, errstr, errstr_size);
     if (status != SYMTASK_OK) {
         if (errstr[0] == '\0')
             snprintf(errstr, errstr_size, "predict failed without saying why");

@@ -28,22 +28,23 @@ size_t stages_n_outputs(const stages_t *st); /* declared ones */
 /* Starts a batch: no rows, the batch memory of the last one freed. */
 void stages_begin(stages_t *st);
 
-/* Decodes @record into the batch's next row, which *@row names on SYMTASK_OK. RECORD or
- * RETRIABLE: this record cannot be decoded (@errstr says why); FATAL: the serializer cannot
- * go on. @record's bytes must stay valid until the batch is encoded. */
+/* Decodes @record into the batch's next row, which *@row names on SYMTASK_OK. RECORD: this
+ * record cannot be decoded (@errstr says why); RETRIABLE: not now (call again later); FATAL:
+ * the serializer cannot go on. @record's bytes must stay valid until the batch is encoded. */
 symtask_status_t stages_decode(stages_t *st, const symtask_record_t *record, size_t *row,
                                char *errstr, size_t errstr_size);
 
-/* Predicts every decoded row (calling the predictor again, a few times, while it answers
- * RETRIABLE) and checks what it wrote. Not SYMTASK_OK: nothing of the batch can be written
- * (RETRIABLE: a restart may help; FATAL: it would fail the same way). */
+/* Predicts every decoded row and checks what the predictor wrote. Not SYMTASK_OK: nothing of
+ * the batch can be written yet (RETRIABLE: a passing failure, call again later; FATAL: it
+ * would fail the same way). */
 symtask_status_t stages_predict(stages_t *st, char *errstr, size_t errstr_size);
 
 /* NULL when @row was predicted, else why the predictor refused it. */
 const char *stages_row_error(const stages_t *st, size_t row);
 
 /* Appends to @out the sink record of @row, whose source record is @record. RECORD: this one
- * cannot be written; FATAL: the serializer cannot go on. */
+ * cannot be written; RETRIABLE: not now (empty @out, call again later); FATAL: the serializer
+ * cannot go on. */
 symtask_status_t stages_encode(stages_t *st, size_t row, const symtask_record_t *record,
                                symtask_buf_t *out, char *errstr, size_t errstr_size);
 

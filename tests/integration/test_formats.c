@@ -2,6 +2,7 @@
  * in and json out, a predictor that writes strings and one that reads whole records, and
  * plugins built against the frozen ABI 1.0 header, all with a real Kafka client. */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,4 +178,113 @@ Test(formats, plugins_of_abi_1_0_run_unchanged)
     cr_assert(h_log_contains(&h, "pairs -> linear -> pairs: 2 features (numbers), 1 output "
                                  "(numbers)"),
               "see %s", h.log_path);
+}
+
+/* ---- Passing failures --------------------------------------------------------------------- */
+
+static bool file_set(const char *path, bool on)
+{
+    if (!on)
+        return unlink(path) == 0;
+    FILE *f = fopen(path, "w");
+    return f != NULL && fclose(f) == 0;
+}
+
+/* Waits until the status key @key of task @tid is at least @n. */
+static bool wait_number(const char *tid, const char *key, long n, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        json_t *st = h_status(&h, tid);
+        long v = atol(h_get(st, key));
+        json_decref(st);
+        if (v >= n)
+            return true;
+        usleep(100000);
+    }
+    return false;
+}
+
+/* A plugin that answers RETRIABLE (its server cannot be reached) holds the records: the same
+ * worker calls it again with backoff, the status and /metrics say so, and once it answers
+ * every record comes out, none in the dead letters. @stage names the plugin. */
+static void expect_outage_survived(const char *tid, const char *params, const char *down,
+                                   const char *stage)
+{
+    enum { N = 20 };
+    cr_assert(file_set(down, true));
+    create_and_start(tid, params);
+    char *values[N], *keys[N], topic[64];
+    for (int i = 0; i < N; i++) {
+        cr_assert(asprintf(&values[i],
+                           strstr(params, "\"sml.serializer\":\"outage\"") ? "%d"
+                                                                           : "{\"x1\":%d,\"x2\":0}",
+                           i) > 0);
+        cr_assert(asprintf(&keys[i], "%d", i) > 0);
+    }
+    snprintf(topic, sizeof(topic), "in-%s", tid);
+    kt_produce(&h, topic, N, (const char *const *)keys, (const char *const *)values, NULL);
+    cr_assert(wait_number(tid, "retries", 3, 30000), "no retries; see %s", h.log_path);
+    json_t *st = h_status(&h, tid);
+    cr_expect_str_eq(h_get(st, "status"), "running");
+    cr_expect_str_eq(h_get(st, "retrying"), "1");
+    cr_expect_str_eq(h_get(st, "recordsOut"), "0");
+    cr_expect(strstr(h_get(st, "lastError"), stage) != NULL &&
+                  strstr(h_get(st, "lastError"), "trying again; the records wait") != NULL,
+              "%s", h_get(st, "lastError"));
+    cr_expect_str_eq(h_get(st, "restarts"), "0");
+    json_decref(st);
+    h_response_t r = h_raw(&h, "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0);
+    char want[128];
+    snprintf(want, sizeof(want), "symtask_plugin_retrying{customer=\"c1\",task=\"%s\"} 1", tid);
+    cr_expect(strstr(r.body, want) != NULL, "%s", r.body);
+    h_response_free(&r);
+
+    cr_assert(file_set(down, false));
+    cr_assert(wait_number(tid, "recordsOut", N, 30000), "see %s", h.log_path);
+    kt_record_t out[2 * N], dlq[1];
+    snprintf(topic, sizeof(topic), "out-%s", tid);
+    size_t n = kt_consume(&h, topic, N, out, 2 * N, 30000);
+    cr_expect_eq(n, N, "%zu outputs", n);
+    snprintf(topic, sizeof(topic), "out-%s.dlq", tid);
+    cr_expect_eq(kt_consume(&h, topic, 1, dlq, 1, 2000), 0, "a record was dead-lettered");
+    kt_records_free(out, n);
+    st = h_status(&h, tid);
+    cr_expect_str_eq(h_get(st, "retrying"), "0");
+    cr_expect_str_eq(h_get(st, "restarts"), "0");
+    cr_expect_str_eq(h_get(st, "recordsFailed"), "0");
+    json_decref(st);
+    cr_expect(h_log_contains(&h, "answers again, after"), "see %s", h.log_path);
+    for (int i = 0; i < N; i++) {
+        free(values[i]);
+        free(keys[i]);
+    }
+}
+
+Test(formats, a_predictor_that_cannot_reach_its_server_holds_the_records)
+{
+    char down[400], params[600];
+    snprintf(down, sizeof(down), "%s/predictor-down", h.dir);
+    snprintf(params, sizeof(params),
+             "\"sml.predictor\":\"echo\",\"sml.predictor.features\":\"x1:number\","
+             "\"sml.predictor.outage\":\"%s\"",
+             down);
+    expect_outage_survived("t1", params, down, "sml.predictor: echo: the model server is down");
+}
+
+Test(formats, a_serializer_that_cannot_reach_its_registry_holds_the_records)
+{
+    char down[400], params[600];
+    snprintf(down, sizeof(down), "%s/decode-down", h.dir);
+    snprintf(params, sizeof(params),
+             "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"%s\","
+             "\"sml.predictor\":\"echo\",\"sml.predictor.features\":\"x:number\"",
+             down);
+    expect_outage_survived("t1", params, down, "sml.serializer: outage: the registry is down");
+    snprintf(down, sizeof(down), "%s/encode-down", h.dir);
+    snprintf(params, sizeof(params),
+             "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"%s\","
+             "\"sml.serializer.when\":\"encode\",\"sml.predictor\":\"echo\","
+             "\"sml.predictor.features\":\"x:number\"",
+             down);
+    expect_outage_survived("t2", params, down, "sml.serializer.out: outage: the registry is down");
 }

@@ -11,11 +11,15 @@
  *       a row whose first string feature (or field) equals <text> goes to the dead letters.
  *   sml.predictor.lie = true
  *       writes a number into the first string output: the worker must refuse that.
+ *   sml.predictor.outage = "<path>"
+ *       while that file exists, predict() answers RETRIABLE, as a plugin whose model server
+ *       cannot be reached: the worker must make the call again later, losing nothing.
  *
  * Strings travel through the batch arena, as a plugin must copy what outlives the call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "symtask/plugin.h"
 
@@ -28,7 +32,7 @@ typedef struct echo {
     char out_names[MAX_FEATURES][80];
     size_t n;
     int whole, lie;
-    const char *fail_on;
+    const char *fail_on, *outage;
 } echo_t;
 
 static const symtask_option_t echo_options[] = {
@@ -40,6 +44,8 @@ static const symtask_option_t echo_options[] = {
      "A string value that sends its row to the dead letters."},
     {"sml.predictor.lie", SYMTASK_OPTION_BOOL, "false", 0,
      "Write a number into the first string output."},
+    {"sml.predictor.outage", SYMTASK_OPTION_STRING, NULL, 0,
+     "A file whose presence makes predict() answer RETRIABLE."},
     {NULL},
 };
 
@@ -77,6 +83,7 @@ static symtask_status_t echo_create(const symtask_host_t *host, const symtask_pa
     e->whole = strcmp(host->param(params, "sml.predictor.whole"), "true") == 0;
     e->lie = strcmp(host->param(params, "sml.predictor.lie"), "true") == 0;
     e->fail_on = host->param(params, "sml.predictor.fail_on");
+    e->outage = host->param(params, "sml.predictor.outage");
     if (spec && !(e->spec = strdup(spec)))
         goto error;
     for (char *item = e->spec, *next; item; item = next) {
@@ -188,6 +195,10 @@ static symtask_status_t echo_predict(void *state, symtask_batch_t *batch, char *
                                      size_t errstr_size)
 {
     echo_t *e = state;
+    if (e->outage && access(e->outage, F_OK) == 0) {
+        snprintf(errstr, errstr_size, "echo: the model server is down (%s exists)", e->outage);
+        return SYMTASK_ERR_RETRIABLE;
+    }
     for (size_t row = 0; row < batch->rows; row++) {
         if (e->whole) {
             if (echo_whole(e, batch, row) != SYMTASK_OK)
