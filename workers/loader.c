@@ -267,8 +267,11 @@ static json_t *param_lookup(const symtask_params_t *params, const char *key, cha
     }
     const char *rest = key + strlen(SERIALIZER_PREFIX);
     if (strlen(SERIALIZER_OUT_PREFIX) + strlen(rest) >= sizeof(local) &&
-        asprintf(&mapped, "%s%s", SERIALIZER_OUT_PREFIX, rest) < 0)
+        asprintf(&mapped, "%s%s", SERIALIZER_OUT_PREFIX, rest) < 0) {
+        if (shown_key != NULL)
+            shown(shown_key, key);
         return NULL;
+    }
     if (mapped == local)
         snprintf(local, sizeof(local), "%s%s", SERIALIZER_OUT_PREFIX, rest);
     value = json_object_get(params->params, mapped);
