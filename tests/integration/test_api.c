@@ -523,8 +523,51 @@ Test(api_own_config, a_worker_that_keeps_crashing_ends_failed)
     /* a failed task gives its slot back; starting it again tries anew */
     h_response_t r = h_req(&h, "GET", "/metrics", NULL);
     cr_assert(strstr(r.body, "symtask_tasks_running 0\n") != NULL, "%s", r.body);
+    cr_assert(strstr(r.body, "symtask_task_failed{customer=\"c1\",task=\"t1\"} 1\n") != NULL, "%s",
+              r.body);
     h_response_free(&r);
     unlink(script);
+}
+
+/* The alert rules and the dashboard of examples/monitoring/ name only metrics that /metrics
+ * serves: renaming one breaks this test, not a user's alerting at 3 a.m. */
+Test(api, the_monitoring_examples_use_the_metrics_served)
+{
+    h_response_t r = h_raw(&h, "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0);
+    cr_assert_eq(r.status, 200);
+    const char *files[] = {"prometheus-alerts.yml", "grafana-dashboard.json"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[600], text[65536];
+        const char *root = getenv("SYMTASK_SOURCE_ROOT");
+        cr_assert_not_null(root);
+        snprintf(path, sizeof(path), "%s/examples/monitoring/%s", root, files[i]);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f, "%s", path);
+        size_t n = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        size_t names = 0;
+        for (const char *p = text; (p = strstr(p, "symtask_")) != NULL;) {
+            if (p > text && (p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z'))) {
+                p++;
+                continue;
+            }
+            char name[128], type_line[160];
+            size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+            snprintf(name, sizeof(name), "%.*s", (int)len, p);
+            p += len;
+            /* a histogram's series are <name>_bucket, _sum, _count */
+            size_t nl = strlen(name);
+            if (nl > 7 && strcmp(name + nl - 7, "_bucket") == 0)
+                name[nl - 7] = '\0';
+            snprintf(type_line, sizeof(type_line), "# TYPE %s ", name);
+            cr_expect(strstr(r.body, type_line) != NULL, "%s names %s, which /metrics lacks",
+                      files[i], name);
+            names++;
+        }
+        cr_expect_gt(names, 5, "%s names no metric", files[i]);
+    }
+    h_response_free(&r);
 }
 
 Test(api, embedded_bootstrap_file_is_written)
