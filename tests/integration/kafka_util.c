@@ -23,8 +23,12 @@ const char *kt_bootstrap(harness_t *h)
         return kt_override;
     char path[400];
     snprintf(path, sizeof(path), "%s/state/embedded-kafka.bootstrap", h->dir);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "no %s", path);
+    /* symtaskd serves before its embedded cluster is up (it opens its listeners first): the
+     * file comes a moment later, longer under a sanitizer */
+    FILE *f = NULL;
+    for (int waited = 0; (f = fopen(path, "r")) == NULL && waited < 10000; waited += 50)
+        usleep(50000);
+    cr_assert_not_null(f, "no %s within 10 s", path);
     cr_assert_not_null(fgets(addr, sizeof(addr), f));
     fclose(f);
     addr[strcspn(addr, "\n")] = '\0';

@@ -296,7 +296,8 @@ static void csv_open_typed(const char *columns, const symtask_column_t *features
 {
     symtask_column_t cols[16];
     cr_assert_lt(n, 15);
-    memcpy(cols, features, n * sizeof(*cols));
+    if (n > 0)
+        memcpy(cols, features, n * sizeof(*cols));
     cols[n] = (symtask_column_t){"label", SYMTASK_TYPE_STRING};
     cr_assert_eq(csv_create_with(columns, NULL), SYMTASK_OK, "create: %s", errstr);
     cr_assert_eq(serializer_bind_columns(cols, n, 1, 0), SYMTASK_OK, "bind: %s", errstr);
