@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "serializer_check.h"
 
@@ -482,4 +484,60 @@ Test(json, encode_of_a_non_object)
     double outputs[1] = {1};
     cr_expect_eq(ops->encode(inst, &record, outputs, &out, errstr, sizeof(errstr)),
                  SYMTASK_ERR_RECORD);
+}
+
+/* ---- Typed fields (ABI 1.1) ------------------------------------------------------------- */
+
+/* Room for a record that ends where a page nobody may read begins: a read past the record
+ * crashes the test, even inside strtod. */
+typedef struct page_end {
+    char *map;
+    size_t page;
+} page_end_t;
+
+static page_end_t page_end_new(void)
+{
+    page_end_t pe = {.page = (size_t)sysconf(_SC_PAGESIZE)};
+    pe.map = mmap(NULL, 2 * pe.page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(pe.map, MAP_FAILED);
+    cr_assert_eq(mprotect(pe.map + pe.page, pe.page, PROT_NONE), 0);
+    return pe;
+}
+
+/* The @len bytes at @s, moved to end at the unreadable page. */
+static const char *page_end_put(page_end_t *pe, const char *s, size_t len)
+{
+    cr_assert_leq(len, pe->page);
+    memcpy(pe->map + pe->page - len, s, len);
+    return pe->map + pe->page - len;
+}
+
+Test(json, decode_fields_reads_nothing_past_a_truncated_record)
+{
+    /* numbers the scan cannot compute itself (strtod reads them), each last in a prefix */
+    const char *whole = "{\"x1\":12345678901234567890123,\"x2\":1e400,\"x3\":0.1e-400}";
+    size_t len = strlen(whole);
+    page_end_t pe = page_end_new();
+    symtask_arena_t arena;
+    arena_init(&arena);
+    for (size_t n = 1; n <= len; n++) {
+        symtask_record_t record = {page_end_put(&pe, whole, n), n};
+        symtask_fields_t fields = {NULL, 0};
+        errstr[0] = '\0';
+        symtask_status_t st =
+            ops->decode_fields(inst, &record, &arena, &fields, errstr, sizeof(errstr));
+        if (n < len) {
+            cr_expect_eq(st, SYMTASK_ERR_RECORD, "prefix of %zu bytes", n);
+            cr_expect(errstr[0] != '\0', "prefix of %zu bytes: no message", n);
+        } else {
+            cr_assert_eq(st, SYMTASK_OK, "%s", errstr);
+            cr_assert_eq(fields.count, 3);
+            cr_expect_eq(fields.items[0].value.number, 12345678901234567890123.0);
+            cr_expect(isinf(fields.items[1].value.number));
+            cr_expect_eq(fields.items[2].value.number, 0);
+        }
+        arena_reset(&arena);
+    }
+    arena_free(&arena);
+    munmap(pe.map, 2 * pe.page);
 }

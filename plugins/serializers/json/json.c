@@ -860,7 +860,8 @@ static symtask_status_t json_decode(void *state, const symtask_record_t *record,
 typedef struct json_fields_ctx {
     json_state_t *st;
     symtask_arena_t *arena;
-    int failed; /* out of memory */
+    const unsigned char *end; /* the record's */
+    int failed;               /* out of memory */
 } json_fields_ctx_t;
 
 /* The bytes [@p, @p + @len) of a key or string known to be valid, unescaped when @escaped:
@@ -903,8 +904,12 @@ static void json_fields_visit(void *ctx, const json_member_t *m)
     switch (m->kind) {
     case JSON_KIND_NUMBER:
         v->type = SYMTASK_TYPE_NUMBER;
-        /* the object was validated up to its '}', so a byte that ends the number follows */
-        v->number = m->number_ready ? m->number : json_number(st, m->value);
+        /* Visited before the rest of the object is scanned: a byte that ends the number
+         * follows it unless the record ends there, and then the scan fails anyway. */
+        if (m->number_ready)
+            v->number = m->number;
+        else if (m->value + m->value_len < fc->end)
+            v->number = json_number(st, m->value);
         v->text = (const char *)m->value;
         v->len = m->value_len;
         break;
@@ -932,9 +937,9 @@ static symtask_status_t json_decode_fields(void *state, const symtask_record_t *
                                            char *errstr, size_t errstr_size)
 {
     json_state_t *st = state;
-    json_fields_ctx_t fc = {.st = st, .arena = arena};
     json_scan_t s = {.base = record->value, .p = record->value};
     s.end = s.base + record->len;
+    json_fields_ctx_t fc = {.st = st, .arena = arena, .end = s.end};
     if (record->len == 0) {
         snprintf(errstr, errstr_size, "not valid JSON at byte 0: empty value");
         return SYMTASK_ERR_RECORD;
