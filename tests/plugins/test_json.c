@@ -541,3 +541,23 @@ Test(json, decode_fields_reads_nothing_past_a_truncated_record)
     arena_free(&arena);
     munmap(pe.map, 2 * pe.page);
 }
+
+Test(json, encode_fields_replaces_a_long_escaped_key_named_like_a_run_time_output)
+{
+    /* longer than every bound name (x1, x2, prediction), and spelt with an escape */
+    const char *rec = "{\"run_time_outpu\\u0074\":1,\"x1\":2}";
+    symtask_record_t record = {rec, strlen(rec)};
+    symtask_field_t items[2] = {
+        {"prediction", 10, symtask_value_number(0.5)},
+        {"run_time_output", 15, symtask_value_bool(1)},
+    };
+    symtask_fields_t outputs = {items, 2};
+    symtask_arena_t arena;
+    arena_init(&arena);
+    buf_reset(&out);
+    cr_assert_eq(
+        ops->encode_fields(inst, &record, NULL, &outputs, &arena, &out, errstr, sizeof(errstr)),
+        SYMTASK_OK, "%s", errstr);
+    cr_expect_str_eq(out.data, "{\"x1\":2,\"prediction\":0.5,\"run_time_output\":true}");
+    arena_free(&arena);
+}

@@ -1033,12 +1033,29 @@ typedef struct json_encode_ctx {
     int kept, failed;
 } json_encode_ctx_t;
 
+/* Whether the key of @m, which json_member_key() gave up on (escaped, and longer than every
+ * bound name), names one of a row's outputs: those named at run time may be longer. */
+static int json_long_key_named(json_encode_ctx_t *ec, const json_member_t *m)
+{
+    if (!ec->names->fields)
+        return 0;
+    char *key = malloc(m->key_len); /* escapes only shrink */
+    if (!key) {
+        ec->failed = 1;
+        return 0;
+    }
+    int named = json_names_has(ec->names, key, json_unescape(m->key, m->key_len, key, m->key_len));
+    free(key);
+    return named;
+}
+
 static void json_encode_visit(void *ctx, const json_member_t *m)
 {
     json_encode_ctx_t *ec = ctx;
     const char *key;
     size_t len;
-    if (json_member_key(ec->st, m, &key, &len) && json_names_has(ec->names, key, len)) {
+    if (json_member_key(ec->st, m, &key, &len) ? json_names_has(ec->names, key, len)
+                                               : json_long_key_named(ec, m)) {
         ec->collides = 1;
         return;
     }
@@ -1082,6 +1099,8 @@ static symtask_status_t json_write_members(json_state_t *st, const json_names_t 
             json_scan_error(&s, errstr, errstr_size);
             return SYMTASK_ERR_RECORD;
         }
+        if (ec.failed)
+            goto nomem;
         if (ec.collides) {
             ec.out = out;
             s.p = b;
