@@ -12,7 +12,8 @@
  * The json serializer is compared with jansson, which reads numbers with strtod as the
  * plugin must: both take or refuse a record alike, but for the differences json/README.md
  * documents, and agree on each feature's bits. The csv serializer is compared with a reading
- * of csv/README.md written here. What encode writes is checked against both READMEs. */
+ * of csv/README.md written here. What encode writes is checked against both READMEs. The
+ * typed calls of plugin ABI 1.1 (decode_fields, encode_fields) are fuzz_fields.c's. */
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
