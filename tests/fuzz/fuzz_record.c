@@ -12,7 +12,8 @@
  * The json serializer is compared with jansson, which reads numbers with strtod as the
  * plugin must: both take or refuse a record alike, but for the differences json/README.md
  * documents, and agree on each feature's bits. The csv serializer is compared with a reading
- * of csv/README.md written here. What encode writes is checked against both READMEs. */
+ * of csv/README.md written here. What encode writes is checked against both READMEs. The
+ * typed calls of plugin ABI 1.1 (decode_fields, encode_fields) are fuzz_fields.c's. */
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -22,13 +23,8 @@
 #include <string.h>
 
 #include "dtoa.h"
-#include "fuzz_util.h"
+#include "fuzz_serializer.h"
 #include "loader.h"
-
-/* Both plugin sources define symtask_plugin_entry; the build renames them
- * (-Dsymtask_plugin_entry=json_plugin_entry, tests/fuzz/meson.build). */
-const symtask_plugin_t *json_plugin_entry(const symtask_host_t *host);
-const symtask_plugin_t *csv_plugin_entry(const symtask_host_t *host);
 
 #define N_FEATURES 4
 #define N_OUTPUTS 2
@@ -42,17 +38,6 @@ static const char *const outputs[N_OUTPUTS] = {"prediction", "score"};
 #define CSV_COLUMNS "id,x1,x2,x3,\xc3\xa9t\xc3\xa9,note"
 #define CSV_N_COLUMNS 6
 static const size_t csv_feature_column[N_FEATURES] = {1, 2, 3, 4};
-
-/* The json serializer's nesting limit (json/README.md): the record's object is level 1. */
-#define JSON_DEPTH_MAX 64
-
-/* A task's params as this target serves them: key, value pairs ended by a NULL key. The
- * loader's own (plugin_params_new) need a plugin_t, which only plugin_load() makes from a
- * .so; these plugins are linked in. */
-typedef struct fuzz_params {
-    const symtask_plugin_t *plugin;
-    const char *const *pairs;
-} fuzz_params_t;
 
 /* One bound plugin instance. */
 typedef struct fuzz_serializer {
@@ -82,30 +67,7 @@ static void fail(const fuzz_serializer_t *s, const char *fmt, ...)
     abort();
 }
 
-static int same_bits(double a, double b)
-{
-    return memcmp(&a, &b, sizeof(a)) == 0;
-}
-
-static int is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 /* ---- Setup ----------------------------------------------------------------------------- */
-
-/* host->param: the task's value, else the option table's default, as the loader serves it. */
-static const char *fuzz_param(const symtask_params_t *params, const char *key)
-{
-    const fuzz_params_t *fp = (const fuzz_params_t *)params;
-    for (const char *const *kv = fp->pairs; kv[0] != NULL; kv += 2)
-        if (strcmp(kv[0], key) == 0)
-            return kv[1];
-    for (const symtask_option_t *opt = fp->plugin->options; opt != NULL && opt->name != NULL; opt++)
-        if (strcmp(opt->name, key) == 0)
-            return opt->default_value;
-    return NULL;
-}
 
 /* The binding of every instance, as the worker makes it for a predictor of numbers. */
 static symtask_column_t columns[N_FEATURES + N_OUTPUTS];
@@ -198,123 +160,6 @@ static void encode(const fuzz_serializer_t *s, const symtask_record_t *record,
 }
 
 /* ---- json: jansson's reading ----------------------------------------------------------- */
-
-static int is_number_byte(unsigned char c)
-{
-    return is_digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
-}
-
-/* Whether [p, end) is one number of RFC 8259's grammar. */
-static int json_number(const char *p, const char *end)
-{
-    if (p < end && *p == '-')
-        p++;
-    if (p == end || !is_digit((unsigned char)*p))
-        return 0;
-    if (*p++ != '0')
-        while (p < end && is_digit((unsigned char)*p))
-            p++;
-    if (p < end && *p == '.') {
-        if (++p == end || !is_digit((unsigned char)*p))
-            return 0;
-        while (p < end && is_digit((unsigned char)*p))
-            p++;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        if (++p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p == end || !is_digit((unsigned char)*p))
-            return 0;
-        while (p < end && is_digit((unsigned char)*p))
-            p++;
-    }
-    return p == end;
-}
-
-/* Replaces the number that ends at @end with 0 or -0 and spaces, which keep every offset
- * and the tokens around it. Returns -1 when no number ends there. The number is the longest
- * run of number bytes before @end that is one number: in an invalid record such as
- * {"a":2.25-1e999}, which jansson reads as two numbers and must go on refusing, that is
- * -1e999, and -0 keeps it a second number. */
-static int blank_number(char *text, size_t end)
-{
-    size_t start = end, sign;
-    while (start > 0 && is_number_byte((unsigned char)text[start - 1]))
-        start--;
-    while (start < end && !json_number(text + start, text + end))
-        start++;
-    if (start == end)
-        return -1;
-    sign = text[start] == '-';
-    text[start + sign] = '0';
-    memset(text + start + sign + 1, ' ', end - start - sign - 1);
-    return 0;
-}
-
-/* jansson's reading of @size bytes with @flags, numbers as reals (strtod, as the plugin must
- * read them; as integers jansson would refuse 20 digits and drop the sign of -0).
- *
- * A raw NUL byte is refused here: jansson skips one that follows a token it looked past (its
- * stream takes a NUL in the look-ahead buffer for an empty buffer), so it takes {"x1":1\0},
- * yet RFC 8259 allows a NUL nowhere unescaped.
- *
- * Two of jansson's refusals concern valid JSON and are worked around on a copy, so that the
- * comparison still covers the rest of the record:
- *  - a \u0000 escape: refused in a string without JSON_ALLOW_NUL and in a key always. It is
- *    read as \u0001, which no feature or output name holds either, so no key starts or stops
- *    matching one (a "\\u0000" that is not an escape changes text only).
- *  - a number beyond the double range (json_error_numeric_overflow), which the plugin refuses
- *    only as a feature's value: it becomes 0, counted in *@overflows. */
-static json_t *jansson_read(const void *data, size_t size, size_t flags, int *overflows,
-                            json_error_t *err)
-{
-    char *copy;
-    json_t *doc;
-
-    *overflows = 0;
-    if (memchr(data, '\0', size) != NULL) {
-        memset(err, 0, sizeof(*err));
-        snprintf(err->text, sizeof(err->text), "a raw NUL byte");
-        err->position = (int)((const char *)memchr(data, '\0', size) - (const char *)data);
-        return NULL;
-    }
-    copy = fuzz_dup(data, size, 0);
-    for (size_t i = 0; i + 6 <= size; i++)
-        if (memcmp(copy + i, "\\u0000", 6) == 0)
-            copy[i + 5] = '1';
-    for (;;) {
-        doc = json_loadb(copy, size, flags | JSON_DECODE_INT_AS_REAL, err);
-        if (doc != NULL || json_error_code(err) != json_error_numeric_overflow ||
-            err->position < 0 || (size_t)err->position > size ||
-            blank_number(copy, (size_t)err->position) < 0)
-            break;
-        ++*overflows;
-    }
-    free(copy);
-    return doc;
-}
-
-/* Nesting of containers: 1 for an object of scalars, 0 for a scalar. */
-static int depth_of(json_t *v)
-{
-    int max = 0, d;
-    size_t i;
-    const char *key;
-    json_t *child;
-
-    if (json_is_object(v)) {
-        json_object_foreach (v, key, child)
-            if ((d = depth_of(child)) > max)
-                max = d;
-    } else if (json_is_array(v)) {
-        json_array_foreach (v, i, child)
-            if ((d = depth_of(child)) > max)
-                max = d;
-    } else {
-        return 0;
-    }
-    return 1 + max;
-}
 
 /* Whether @errstr is decode's message for a feature's value, ending in @tail. */
 static int feature_message(const char *errstr, const char *tail)
@@ -489,87 +334,11 @@ static void check_json(const uint8_t *data, size_t size)
 
 /* ---- csv: csv/README.md's reading ------------------------------------------------------ */
 
-typedef struct csv_field {
-    size_t start, end; /* the field's bytes, without the quotes of a quoted one */
-} csv_field_t;
-
-/* The fields of @line as csv/README.md reads it (RFC 4180: a quote opens a field and its
- * closing quote ends it, "" is a quote inside, no quote in an unquoted field, no line break
- * outside quotes). Stores the first CSV_N_COLUMNS; returns how many there are, or -1 when the
- * line is not well-formed. */
-static long csv_reference_split(const unsigned char *line, size_t len, unsigned char delim,
-                                csv_field_t fields[CSV_N_COLUMNS])
-{
-    size_t i = 0;
-    long n = 0;
-    for (;;) {
-        csv_field_t f;
-        if (i < len && line[i] == '"') {
-            f.start = ++i;
-            while (i < len && (line[i] != '"' || (i + 1 < len && line[i + 1] == '"')))
-                i += line[i] == '"' ? 2 : 1;
-            if (i >= len)
-                return -1;
-            f.end = i++;
-            if (i < len && line[i] != delim)
-                return -1;
-        } else {
-            f.start = i;
-            for (; i < len && line[i] != delim; i++)
-                if (line[i] == '"' || line[i] == '\n' || line[i] == '\r')
-                    return -1;
-            f.end = i;
-        }
-        if (n < CSV_N_COLUMNS)
-            fields[n] = f;
-        n++;
-        if (i == len)
-            return n;
-        i++; /* the delimiter */
-    }
-}
-
-/* Whether [p, end) is a number as csv/README.md defines one: an optional sign, digits with an
- * optional decimal point and at least one digit, an optional exponent. */
-static int csv_reference_number(const unsigned char *p, const unsigned char *end)
-{
-    int digits = 0;
-    if (p < end && (*p == '+' || *p == '-'))
-        p++;
-    for (; p < end && is_digit(*p); p++)
-        digits++;
-    if (p < end && *p == '.')
-        for (p++; p < end && is_digit(*p); p++)
-            digits++;
-    if (digits == 0)
-        return 0;
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p == end || !is_digit(*p))
-            return 0;
-        while (p < end && is_digit(*p))
-            p++;
-    }
-    return p == end;
-}
-
-/* Whether [p, end) is NaN in any case, optionally signed: a missing value. */
-static int csv_reference_nan(const unsigned char *p, const unsigned char *end)
-{
-    if (p < end && (*p == '+' || *p == '-'))
-        p++;
-    return end - p == 3 && (p[0] | 0x20) == 'n' && (p[1] | 0x20) == 'a' && (p[2] | 0x20) == 'n';
-}
-
 /* The value of one feature field: 0 with *@value set (NaN when missing), or -1 when the
  * record must be refused. */
 static int csv_reference_value(const unsigned char *line, const csv_field_t *f, double *value)
 {
     const unsigned char *p = line + f->start, *end = line + f->end;
-    char text[512], *copy = text;
-    size_t len;
 
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
@@ -581,16 +350,7 @@ static int csv_reference_value(const unsigned char *line, const csv_field_t *f, 
     }
     if (!csv_reference_number(p, end))
         return -1;
-    len = (size_t)(end - p);
-    if (len >= sizeof(text)) {
-        copy = fuzz_dup(p, len, 1);
-    } else {
-        memcpy(text, p, len);
-        text[len] = '\0';
-    }
-    *value = strtod(copy, NULL);
-    if (copy != text)
-        free(copy);
+    *value = fuzz_strtod(p, (size_t)(end - p));
     return isfinite(*value) ? 0 : -1;
 }
 
@@ -610,7 +370,7 @@ static void check_csv(const fuzz_serializer_t *s, const uint8_t *data, size_t si
     /* One trailing "\n" or "\r\n" is not part of the line. */
     if (len > 0 && line[len - 1] == '\n')
         len -= len > 1 && line[len - 2] == '\r' ? 2 : 1;
-    ok = csv_reference_split(line, len, s->delim, fields) == CSV_N_COLUMNS;
+    ok = csv_reference_split(line, len, s->delim, fields, CSV_N_COLUMNS) == CSV_N_COLUMNS;
     for (int i = 0; ok && i < N_FEATURES; i++)
         ok = csv_reference_value(line, &fields[csv_feature_column[i]], &want[i]) == 0;
 

@@ -357,6 +357,64 @@ static void record_seeds(void)
     deep_record("depth_65.json", 65);
 }
 
+/* ---- fields: the same record values, and typed ones (see fuzz_fields.c) ---------------- */
+
+/* Values of every type for the typed paths: strings that look like something else, that need
+ * quotes or escapes; booleans, nulls, nested values; outputs' names in the record; the typed
+ * features x1:NUMBER, x2:STRING, x3:BOOL, été:ANY, note:ANY right and wrong. CSV lines are
+ * over the columns id,x1,x2,x3,été,note, with ',' (csv typed, csv whole) or a tab (csv
+ * perm). */
+static const struct {
+    const char *name, *value;
+} typed_records[] = {
+    /* JSON */
+    {"look_alike_strings.json",
+     "{\"s\":\"true\",\"b\":\"FALSE\",\"n\":\"12\",\"e\":\"\",\"sp\":\" x \",\"nan\":\"NaN\","
+     "\"z\":\"02134\",\"x1\":1}"},
+    {"quoting_strings.json",
+     "{\"d\":\"a,b\",\"t\":\"a\\tb\",\"q\":\"say \\\"hi\\\"\",\"nl\":\"a\\nb\",\"cr\":\"\\r\","
+     "\"nul\":\"a\\u0000b\",\"u\":\"caf\\u00e9 \\ud83d\\ude00\",\"bs\":\"\\\\\\/\"}"},
+    {"every_type.json",
+     "{\"t\":true,\"f\":false,\"n\":null,\"a\":[1,\"a\",{\"k\":null}],\"o\":{\"k\":[true]},"
+     "\"s\":\"x\",\"x2\":-0.0}"},
+    {"spellings.json", "{\"x1\":1E400,\"x2\":-0,\"x3\":12345678901234567890123,"
+                       "\"\xc3\xa9t\xc3\xa9\":0.1e-400,\"note\":1.50}"},
+    {"typed_features.json", "{\"x1\":1,\"x2\":\"s\",\"x3\":true,\"\xc3\xa9t\xc3\xa9\":[1],"
+                            "\"note\":null}"},
+    {"typed_wrong.json", "{\"x1\":1,\"x2\":\"s\",\"x3\":\"true\",\"note\":{}}"},
+    {"typed_not_finite.json", "{\"x2\":\"s\",\"\xc3\xa9t\xc3\xa9\":1e999,\"x1\":-1e999}"},
+    {"outputs_in_record.json", "{\"prediction\":\"old\",\"label\":1,\"flag\":null,\"a\":2,"
+                               "\"score\":{}}"},
+    {"long_escaped_key.json", "{\"a_long_first_nam\\u0065\":1,\"b\":[1]}"},
+    {"first_key_nested.json", "{\"k\":{\"a\":[1,2]},\"last\":{\"b\":\"\\u0000\"}}"},
+    {"not_utf8_tail.json", "{\"x1\":1} \xff\xfe"},
+    {"truncated_number.json", "{\"x1\":1e400"},
+    {"truncated_digits.json", "{\"x1\":\"a\",\"x2\":12345678901234567890123"},
+    /* CSV */
+    {"typed.csv", "c-17,+1,\"x,y\",TRUE,\"[1]\",-1e2"},
+    {"typed_empty.csv", ",,,,,"},
+    {"typed_quoted_empty.csv", "\"\",\"\",\"\",\"\",\"\",\"\""},
+    {"typed_spaces.csv", "a, 1.5 , s , tRuE ,02134,false"},
+    {"typed_bad_bool.csv", "a,1,s,maybe,x,y"},
+    {"typed_nan.csv", "a,-NaN,\"q\"\"q\",,1e999,\"a\nb\"\r\n"},
+    {"not_utf8.csv", "\xff,1,\xc3\x28,false,\"\xed\xa0\x80\",x"},
+    {"tabs_typed.csv", "a\t1\t\"x\ty\"\tTRUE\t-0\t"},
+    {"perm_two_wrong.csv", "a\tp\tq\t1\ts\tb"},
+    {"perm_two_wrong_comma.csv", "a,p,q,1,s,b"},
+};
+
+static void fields_seeds(void)
+{
+    for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++)
+        write_seed("fields", records[i].name, records[i].value, strlen(records[i].value));
+    for (size_t i = 0; i < sizeof(typed_records) / sizeof(typed_records[0]); i++)
+        write_seed("fields", typed_records[i].name, typed_records[i].value,
+                   strlen(typed_records[i].value));
+    /* NUL bytes, which CSV takes as any other byte */
+    static const char nul[] = "a,1,b\0c,true,x,\0";
+    write_seed("fields", "nul.csv", nul, sizeof(nul) - 1);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -369,5 +427,6 @@ int main(int argc, char **argv)
     config_seeds();
     dtoa_seeds();
     record_seeds();
+    fields_seeds();
     return 0;
 }

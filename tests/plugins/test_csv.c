@@ -264,6 +264,20 @@ Test(csv, every_truncation_is_safe)
     }
 }
 
+Test(csv, the_wrong_column_first_in_the_line_is_named_whatever_the_features_order)
+{
+    const char *const features[] = {"x2", "x1"};
+    csv_open("a,x1,x2,b", NULL, features, 2, default_outputs, 1);
+    expect_refused("a,p,q,b", "column 'x1' is 'p', not a number");
+    expect_refused("a,1e999,q,b", "column 'x1' is '1e999', not a finite number");
+    expect_refused("a,1,q,b", "column 'x2' is 'q', not a number");
+    expect_decoded("a,1,2,b", 2, 1);
+    /* as decode_fields(), which reads the line column by column, names it */
+    symtask_record_t record = {"a,p,q,b", 7};
+    cr_expect_eq(decode_fields_n(record.value, record.len), SYMTASK_ERR_RECORD);
+    cr_expect_str_eq(errstr, "column 'x1' is 'p', not a number");
+}
+
 /* ---- Encoding --------------------------------------------------------------------------- */
 
 Test(csv, encode_appends_fields)

@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "serializer_check.h"
 
@@ -609,4 +611,80 @@ Test(json, encode_fields_keeps_the_source_bytes_with_typed_outputs)
                      "{\"label\":\"caf\xc3\xa9\",\"ok\":false,\"none\":null}");
     cr_expect_null(encode_fields_with("[]", NULL, &o, &st));
     cr_expect_eq(st, SYMTASK_ERR_RECORD);
+}
+
+/* ---- Reading and writing past the fast path: what fuzzing found --------------------------- */
+
+/* Room for a record that ends where a page nobody may read begins: a read past the record
+ * crashes the test, even inside strtod. */
+typedef struct page_end {
+    char *map;
+    size_t page;
+} page_end_t;
+
+static page_end_t page_end_new(void)
+{
+    page_end_t pe = {.page = (size_t)sysconf(_SC_PAGESIZE)};
+    pe.map = mmap(NULL, 2 * pe.page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(pe.map, MAP_FAILED);
+    cr_assert_eq(mprotect(pe.map + pe.page, pe.page, PROT_NONE), 0);
+    return pe;
+}
+
+/* The @len bytes at @s, moved to end at the unreadable page. */
+static const char *page_end_put(page_end_t *pe, const char *s, size_t len)
+{
+    cr_assert_leq(len, pe->page);
+    memcpy(pe->map + pe->page - len, s, len);
+    return pe->map + pe->page - len;
+}
+
+Test(json, decode_fields_reads_nothing_past_a_truncated_record)
+{
+    /* numbers the scan cannot compute itself (strtod reads them), each last in a prefix */
+    const char *whole = "{\"x1\":12345678901234567890123,\"x2\":1e400,\"x3\":0.1e-400}";
+    size_t len = strlen(whole);
+    page_end_t pe = page_end_new();
+    symtask_arena_t own_arena;
+    arena_init(&own_arena);
+    for (size_t n = 1; n <= len; n++) {
+        symtask_record_t record = {page_end_put(&pe, whole, n), n};
+        symtask_fields_t got = {NULL, 0};
+        errstr[0] = '\0';
+        symtask_status_t st =
+            ops->decode_fields(inst, &record, &own_arena, &got, errstr, sizeof(errstr));
+        if (n < len) {
+            cr_expect_eq(st, SYMTASK_ERR_RECORD, "prefix of %zu bytes", n);
+            cr_expect(errstr[0] != '\0', "prefix of %zu bytes: no message", n);
+        } else {
+            cr_assert_eq(st, SYMTASK_OK, "%s", errstr);
+            cr_assert_eq(got.count, 3);
+            cr_expect_eq(got.items[0].value.number, 12345678901234567890123.0);
+            cr_expect(isinf(got.items[1].value.number));
+            cr_expect_eq(got.items[2].value.number, 0);
+        }
+        arena_reset(&own_arena);
+    }
+    arena_free(&own_arena);
+    munmap(pe.map, 2 * pe.page);
+}
+
+Test(json, encode_fields_replaces_a_long_escaped_key_named_like_a_run_time_output)
+{
+    /* longer than every bound name (x1, x2, prediction), and spelt with an escape */
+    const char *rec = "{\"run_time_outpu\\u0074\":1,\"x1\":2}";
+    symtask_record_t record = {rec, strlen(rec)};
+    symtask_field_t items[2] = {
+        {"prediction", 10, symtask_value_number(0.5)},
+        {"run_time_output", 15, symtask_value_bool(1)},
+    };
+    symtask_fields_t outputs = {items, 2};
+    symtask_arena_t own_arena;
+    arena_init(&own_arena);
+    buf_reset(&out);
+    cr_assert_eq(
+        ops->encode_fields(inst, &record, NULL, &outputs, &own_arena, &out, errstr, sizeof(errstr)),
+        SYMTASK_OK, "%s", errstr);
+    cr_expect_str_eq(out.data, "{\"x1\":2,\"prediction\":0.5,\"run_time_output\":true}");
+    arena_free(&own_arena);
 }

@@ -16,6 +16,7 @@
 static char plugin_dir[256];
 static char model_path[300];
 static stages_t *st;
+static json_t *kept_params; /* the params of every task opened, which its instances borrow */
 static char errstr[1024];
 
 typedef struct result {
@@ -54,6 +55,7 @@ static void link_plugins(const char *from)
 
 static void setup(void)
 {
+    kept_params = json_array();
     snprintf(plugin_dir, sizeof(plugin_dir), "/tmp/symtask-stages-XXXXXX");
     cr_assert_not_null(mkdtemp(plugin_dir));
     link_plugins(env("SYMTASK_PLUGIN_DIR"));
@@ -72,6 +74,8 @@ static void teardown(void)
 {
     stages_close(st);
     st = NULL;
+    json_decref(kept_params);
+    kept_params = NULL;
     for (size_t i = 0; i < ROWS; i++)
         free(results[i].out);
     char cmd[300];
@@ -108,6 +112,8 @@ static stages_t *try_open(const char *fragment)
     /* the instances borrow the params: keep them for the test's life */
     if (!s)
         json_decref(params);
+    else
+        cr_assert_eq(json_array_append_new(kept_params, params), 0);
     return s;
 }
 

@@ -450,16 +450,16 @@ static symtask_status_t csv_decode(void *state, const symtask_record_t *record, 
                                    char *errstr, size_t errstr_size)
 {
     csv_state_t *st = state;
+    size_t bad = SIZE_MAX; /* the wrong column first in the line, as decode_fields() says */
     if (csv_split_line(st, record, errstr, errstr_size) < 0)
         return SYMTASK_ERR_RECORD;
     for (size_t i = 0; i < st->n_features; i++) {
         size_t c = st->feature_column[i];
-        symtask_status_t status =
-            csv_read_number(st, c, &st->fields[c], &features[i], errstr, errstr_size);
-        if (status != SYMTASK_OK)
-            return status;
+        if (c < bad &&
+            csv_read_number(st, c, &st->fields[c], &features[i], errstr, errstr_size) != SYMTASK_OK)
+            bad = c;
     }
-    return SYMTASK_OK;
+    return bad == SIZE_MAX ? SYMTASK_OK : SYMTASK_ERR_RECORD;
 }
 
 static symtask_status_t csv_encode(void *state, const symtask_record_t *record,

@@ -860,7 +860,8 @@ static symtask_status_t json_decode(void *state, const symtask_record_t *record,
 typedef struct json_fields_ctx {
     json_state_t *st;
     symtask_arena_t *arena;
-    int failed; /* out of memory */
+    const unsigned char *end; /* the record's */
+    int failed;               /* out of memory */
 } json_fields_ctx_t;
 
 /* The bytes [@p, @p + @len) of a key or string known to be valid, unescaped when @escaped:
@@ -903,8 +904,12 @@ static void json_fields_visit(void *ctx, const json_member_t *m)
     switch (m->kind) {
     case JSON_KIND_NUMBER:
         v->type = SYMTASK_TYPE_NUMBER;
-        /* the object was validated up to its '}', so a byte that ends the number follows */
-        v->number = m->number_ready ? m->number : json_number(st, m->value);
+        /* Visited before the rest of the object is scanned: a byte that ends the number
+         * follows it unless the record ends there, and then the scan fails anyway. */
+        if (m->number_ready)
+            v->number = m->number;
+        else if (m->value + m->value_len < fc->end)
+            v->number = json_number(st, m->value);
         v->text = (const char *)m->value;
         v->len = m->value_len;
         break;
@@ -932,9 +937,9 @@ static symtask_status_t json_decode_fields(void *state, const symtask_record_t *
                                            char *errstr, size_t errstr_size)
 {
     json_state_t *st = state;
-    json_fields_ctx_t fc = {.st = st, .arena = arena};
     json_scan_t s = {.base = record->value, .p = record->value};
     s.end = s.base + record->len;
+    json_fields_ctx_t fc = {.st = st, .arena = arena, .end = s.end};
     if (record->len == 0) {
         snprintf(errstr, errstr_size, "not valid JSON at byte 0: empty value");
         return SYMTASK_ERR_RECORD;
@@ -1028,12 +1033,29 @@ typedef struct json_encode_ctx {
     int kept, failed;
 } json_encode_ctx_t;
 
+/* Whether the key of @m, which json_member_key() gave up on (escaped, and longer than every
+ * bound name), names one of a row's outputs: those named at run time may be longer. */
+static int json_long_key_named(json_encode_ctx_t *ec, const json_member_t *m)
+{
+    if (!ec->names->fields)
+        return 0;
+    char *key = malloc(m->key_len); /* escapes only shrink */
+    if (!key) {
+        ec->failed = 1;
+        return 0;
+    }
+    int named = json_names_has(ec->names, key, json_unescape(m->key, m->key_len, key, m->key_len));
+    free(key);
+    return named;
+}
+
 static void json_encode_visit(void *ctx, const json_member_t *m)
 {
     json_encode_ctx_t *ec = ctx;
     const char *key;
     size_t len;
-    if (json_member_key(ec->st, m, &key, &len) && json_names_has(ec->names, key, len)) {
+    if (json_member_key(ec->st, m, &key, &len) ? json_names_has(ec->names, key, len)
+                                               : json_long_key_named(ec, m)) {
         ec->collides = 1;
         return;
     }
@@ -1077,6 +1099,8 @@ static symtask_status_t json_write_members(json_state_t *st, const json_names_t 
             json_scan_error(&s, errstr, errstr_size);
             return SYMTASK_ERR_RECORD;
         }
+        if (ec.failed)
+            goto nomem;
         if (ec.collides) {
             ec.out = out;
             s.p = b;
