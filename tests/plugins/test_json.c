@@ -573,9 +573,14 @@ Test(json, encode_fields_refuses_what_json_cannot_hold)
          "field 's' is a string that is not valid UTF-8"},
         {FIELD("a\xc3", symtask_value_bool(1)), "field name 'a?' is not valid UTF-8"},
         {FIELD("o", ((symtask_value_t){SYMTASK_TYPE_NESTED, 0, 0, "{\"k\":", 5})),
-         "field 'o' holds nested data that is not valid JSON"},
+         "field 'o' holds nested data that is not a JSON object or array (or nests deeper than 64 "
+         "levels with the record)"},
         {FIELD("o", ((symtask_value_t){SYMTASK_TYPE_NESTED, 0, 0, "[] []", 5})),
-         "field 'o' holds nested data that is not valid JSON"},
+         "field 'o' holds nested data that is not a JSON object or array (or nests deeper than 64 "
+         "levels with the record)"},
+        {FIELD("o", ((symtask_value_t){SYMTASK_TYPE_NESTED, 0, 0, " 1", 2})),
+         "field 'o' holds nested data that is not a JSON object or array (or nests deeper than 64 "
+         "levels with the record)"},
         {FIELD("w", ((symtask_value_t){(symtask_type_t)9, 0, 0, NULL, 0})),
          "field 'w' has a type (9) the json serializer cannot write"},
     };
@@ -687,4 +692,27 @@ Test(json, encode_fields_replaces_a_long_escaped_key_named_like_a_run_time_outpu
         SYMTASK_OK, "%s", errstr);
     cr_expect_str_eq(out.data, "{\"x1\":2,\"prediction\":0.5,\"run_time_output\":true}");
     arena_free(&own_arena);
+}
+
+Test(json, nested_output_fits_the_record_it_goes_into)
+{
+    /* the record is level 1: nested data may add 63 levels, so that json reads it back */
+    char deep[200];
+    symtask_fields_t none = {NULL, 0};
+    for (int levels = 63; levels <= 64; levels++) {
+        memset(deep, '[', (size_t)levels);
+        memset(deep + levels, ']', (size_t)levels);
+        symtask_field_t f =
+            FIELD("o", ((symtask_value_t){SYMTASK_TYPE_NESTED, 0, 0, deep, 2 * (size_t)levels}));
+        symtask_fields_t in = {&f, 1};
+        symtask_status_t st;
+        const char *got = encode_fields_with(NULL, &in, &none, &st);
+        if (levels == 63) {
+            cr_assert_eq(st, SYMTASK_OK, "%s", errstr);
+            cr_expect_eq(decode_n(got, strlen(got)), SYMTASK_OK, "json cannot read back %s: %s",
+                         got, errstr);
+        } else {
+            cr_expect_eq(st, SYMTASK_ERR_RECORD, "%d levels were written", levels);
+        }
+    }
 }

@@ -1237,19 +1237,23 @@ nomem:
     return -1;
 }
 
-/* Whether [@p, @p + @len) is exactly one JSON number, or one JSON value (@any). */
-static int json_is_text(const char *p, size_t len, int any)
+/* Whether [@p, @p + @len) is exactly one JSON number, or (@nested) one object or array that
+ * fits in a record: inside the record's own level, 63 more at most, so that json reads back
+ * what it writes. */
+static int json_is_text(const char *p, size_t len, int nested)
 {
     json_scan_t s = {.base = (const unsigned char *)p, .p = (const unsigned char *)p};
     json_kind_t kind;
     s.end = s.base + len;
-    if (!any) {
+    if (!nested) {
         if (len == 0 || json_scan_number(&s, NULL) < 0)
             return 0;
         return s.p == s.end;
     }
     s.p = json_skip_ws(s.p, s.end);
-    if (json_scan_value(&s, 0, &kind) < 0)
+    if (s.p == s.end || (*s.p != '{' && *s.p != '['))
+        return 0;
+    if (json_scan_value(&s, 1, &kind) < 0)
         return 0;
     return json_skip_ws(s.p, s.end) == s.end;
 }
@@ -1301,8 +1305,10 @@ static symtask_status_t json_append_field(json_state_t *st, symtask_buf_t *out,
         break;
     case SYMTASK_TYPE_NESTED:
         if (!v->text || !json_is_text(v->text, v->len, 1)) {
-            snprintf(errstr, errstr_size, "%s '%s' holds nested data that is not valid JSON", what,
-                     json_shown_name(f, name, sizeof(name)));
+            snprintf(errstr, errstr_size,
+                     "%s '%s' holds nested data that is not a JSON object or array (or nests "
+                     "deeper than 64 levels with the record)",
+                     what, json_shown_name(f, name, sizeof(name)));
             return SYMTASK_ERR_RECORD;
         }
         ok = host->buf_append(out, v->text, v->len) == 0;
