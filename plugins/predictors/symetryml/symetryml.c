@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "batch.h"
 #include "body.h"
 #include "crypto.h"
 #include "http_client.h"
@@ -33,9 +34,6 @@
 /* Set by the worker while the daemon checks a task at create (docs/plugins.md). */
 #define SML_VALIDATING "symtask.validate"
 
-/* How long one predict() call may send requests: well within the worker's heartbeat
- * timeout (30 s by default) once the last request's own timeout is added. */
-#define SML_CALL_BUDGET_MS 8000
 #define SML_ID_MAX 256
 
 static const symtask_option_t sml_options[] = {
@@ -79,14 +77,6 @@ typedef struct sml_type {
     char code;
 } sml_type_t;
 
-/* One request of a batch: rows [first, first + rows). */
-typedef struct sml_part {
-    size_t first, rows;
-    body_t body;
-    sign_headers_t sig;
-    char auth_h[80], date_h[64], cid_h[SML_ID_MAX + 16], md5_h[48];
-} sml_part_t;
-
 typedef struct sml {
     const symtask_host_t *host;
     hc_t *hc;
@@ -104,11 +94,10 @@ typedef struct sml {
     size_t prefix_len;
     size_t request_rows;
     int one_row; /* the server predicts one row per request */
-    sml_part_t *parts;
-    hc_request_t *reqs;
-    size_t cap;
-    /* per part: what a round left to do */
-    unsigned char *part_state;
+    mb_t mb;
+    size_t *all_rows; /* 0, 1, 2, ...: every row of a batch goes */
+    size_t all_cap;
+    symtask_batch_t *batch; /* during predict() */
     /* names of a DataFrame's columns and their types, rebuilt per request */
     const char **col_names;
     size_t *col_lens;
@@ -138,13 +127,8 @@ static void sml_free(sml_t *s)
     for (size_t i = 0; i < s->n_types; i++)
         free(s->types[i].name);
     free(s->types);
-    for (size_t i = 0; i < s->cap; i++) {
-        body_free(&s->parts[i].body);
-        hc_request_free(&s->reqs[i]);
-    }
-    free(s->parts);
-    free(s->reqs);
-    free(s->part_state);
+    mb_free(&s->mb);
+    free(s->all_rows);
     free(s->col_names);
     free(s->col_lens);
     free(s->col_types);
@@ -258,29 +242,6 @@ out:
     return rc;
 }
 
-/* Room for @n parts of a batch. */
-static int sml_reserve(sml_t *s, size_t n)
-{
-    if (n <= s->cap)
-        return 0;
-    sml_part_t *parts = realloc(s->parts, n * sizeof(*parts));
-    if (parts == NULL)
-        return -1;
-    s->parts = parts;
-    hc_request_t *reqs = realloc(s->reqs, n * sizeof(*reqs));
-    if (reqs == NULL)
-        return -1;
-    s->reqs = reqs;
-    unsigned char *state = realloc(s->part_state, n);
-    if (state == NULL)
-        return -1;
-    s->part_state = state;
-    memset(s->parts + s->cap, 0, (n - s->cap) * sizeof(*parts));
-    memset(s->reqs + s->cap, 0, (n - s->cap) * sizeof(*reqs));
-    s->cap = n;
-    return 0;
-}
-
 /* ---- A DataFrame ----------------------------------------------------------------------- */
 
 static const symtask_value_t *field_of(const symtask_fields_t *rec, const char *name,
@@ -329,8 +290,8 @@ static int sml_add_column(sml_t *s, size_t *n, const char *name, size_t len)
     return 0;
 }
 
-/* The DataFrame of rows [first, first + rows) of @batch into @b. -1 when out of memory. */
-static int sml_dataframe(sml_t *s, const symtask_batch_t *batch, size_t first, size_t rows,
+/* The DataFrame of the batch rows @rows (@n of them) into @b. -1 when out of memory. */
+static int sml_dataframe(sml_t *s, const symtask_batch_t *batch, const size_t *rows, size_t n,
                          body_t *b)
 {
     size_t cols = 0;
@@ -341,20 +302,21 @@ static int sml_dataframe(sml_t *s, const symtask_batch_t *batch, size_t first, s
                 return -1;
     } else {
         /* Every field any of the rows has, in the order they first appear. */
-        for (size_t r = first; r < first + rows; r++)
-            for (size_t i = 0; i < batch->records[r].count; i++)
-                if (sml_add_column(s, &cols, batch->records[r].items[i].name,
-                                   batch->records[r].items[i].name_len) != 0)
+        for (size_t k = 0; k < n; k++) {
+            const symtask_fields_t *rec = &batch->records[rows[k]];
+            for (size_t i = 0; i < rec->count; i++)
+                if (sml_add_column(s, &cols, rec->items[i].name, rec->items[i].name_len) != 0)
                     return -1;
+        }
     }
     for (size_t c = 0; c < cols; c++) {
         char code = type_override(s, s->col_names[c], s->col_lens[c]);
         if (code == 0) {
             /* By the values: all numbers C, all booleans B, anything else S. */
             int numbers = 0, bools = 0, others = 0;
-            for (size_t r = first; r < first + rows; r++) {
+            for (size_t k = 0; k < n; k++) {
                 const symtask_value_t *v =
-                    field_of(&batch->records[r], s->col_names[c], s->col_lens[c]);
+                    field_of(&batch->records[rows[k]], s->col_names[c], s->col_lens[c]);
                 if (v == NULL || v->type == SYMTASK_TYPE_MISSING)
                     continue;
                 numbers += v->type == SYMTASK_TYPE_NUMBER;
@@ -381,11 +343,11 @@ static int sml_dataframe(sml_t *s, const symtask_batch_t *batch, size_t first, s
     }
     body_puts(b, "],\"data\":[");
     body_t text = {0};
-    for (size_t r = first; r < first + rows; r++) {
-        body_puts(b, r > first ? ",[" : "[");
+    for (size_t k = 0; k < n; k++) {
+        body_puts(b, k > 0 ? ",[" : "[");
         for (size_t c = 0; c < cols; c++) {
             const symtask_value_t *v =
-                field_of(&batch->records[r], s->col_names[c], s->col_lens[c]);
+                field_of(&batch->records[rows[k]], s->col_names[c], s->col_lens[c]);
             body_reset(&text);
             if (v != NULL)
                 body_value_text(&text, v);
@@ -402,34 +364,32 @@ static int sml_dataframe(sml_t *s, const symtask_batch_t *batch, size_t first, s
     return b->failed ? -1 : 0;
 }
 
-/* Signs @part's request, built for rows @first.. into @req. */
-static int sml_sign(sml_t *s, sml_part_t *part, hc_request_t *req)
+/* Signs @part's request (its body written) and sets it up. -1 when out of memory. */
+static int sml_sign(sml_t *s, mb_part_t *part)
 {
     struct timespec now;
+    sign_headers_t sig;
     clock_gettime(CLOCK_REALTIME, &now);
-    if (sign_request("POST", s->path, s->query, part->body.data, part->body.len, s->cid, s->secret,
-                     s->key, s->key_len, &now, &part->sig) != 0)
+    if (part->body.failed ||
+        sign_request("POST", s->path, s->query, part->body.data, part->body.len, s->cid, s->secret,
+                     s->key, s->key_len, &now, &sig) != 0)
         return -1;
-    snprintf(part->auth_h, sizeof(part->auth_h), "Authorization: %s", part->sig.authorization);
-    snprintf(part->date_h, sizeof(part->date_h), "Sym-date: %s", part->sig.sym_date);
-    snprintf(part->cid_h, sizeof(part->cid_h), "Customer-ID: %s", s->cid);
-    snprintf(part->md5_h, sizeof(part->md5_h), "Content-MD5: %s", part->sig.content_md5);
-    void *user = req->user;
-    char *answer = req->answer;
-    size_t cap = req->answer_cap;
-    memset(req, 0, sizeof(*req));
-    req->answer = answer;
-    req->answer_cap = cap;
-    req->user = user;
-    req->method = "POST";
-    req->target = s->target;
-    req->body = part->body.data;
-    req->body_len = part->body.len;
-    req->headers[0] = part->auth_h;
-    req->headers[1] = part->date_h;
-    req->headers[2] = part->cid_h;
-    req->headers[3] = part->md5_h;
+    mb_request(part, "POST", s->target);
+    snprintf(part->headers[0], sizeof(part->headers[0]), "Authorization: %s", sig.authorization);
+    snprintf(part->headers[1], sizeof(part->headers[1]), "Sym-date: %s", sig.sym_date);
+    snprintf(part->headers[2], sizeof(part->headers[2]), "Customer-ID: %s", s->cid);
+    snprintf(part->headers[3], sizeof(part->headers[3]), "Content-MD5: %s", sig.content_md5);
+    for (size_t i = 0; i < 4; i++)
+        part->req.headers[i] = part->headers[i];
     return 0;
+}
+
+static int sml_build(void *ctx, mb_part_t *part)
+{
+    sml_t *s = ctx;
+    if (sml_dataframe(s, s->batch, part->rows, part->n, &part->body) != 0)
+        return -1;
+    return sml_sign(s, part);
 }
 
 /* ---- Answers ----------------------------------------------------------------------------- */
@@ -521,41 +481,33 @@ static int sml_row_outputs(sml_t *s, symtask_batch_t *batch, size_t row, json_t 
     return 0;
 }
 
-/* What happened to one part. */
-enum {
-    PART_DONE = 0,
-    PART_SPLIT = 1, /* send its rows one by one */
-    PART_RETRY = 2, /* the server cannot answer now: the batch waits */
-    PART_FATAL = 3,
-};
-
-/* Reads part @i's answer: outputs, or what is to be done with it. */
-static int sml_read_part(sml_t *s, symtask_batch_t *batch, size_t i, char *errstr,
-                         size_t errstr_size)
+/* Reads @part's answer: outputs, or what is to be done with it (MB_*). */
+static int sml_read(void *ctx, mb_part_t *part, char *errstr, size_t errstr_size)
 {
-    sml_part_t *part = &s->parts[i];
-    hc_request_t *req = &s->reqs[i];
+    sml_t *s = ctx;
+    symtask_batch_t *batch = s->batch;
+    hc_request_t *req = &part->req;
     hc_class_t c = hc_classify(req);
     char said[512] = "";
 
     if (c != HC_OK) {
         if (c != HC_UNREACHABLE)
             sml_said(req, said, sizeof(said));
-        if (c == HC_REFUSED && part->rows > 1)
-            return PART_SPLIT;
+        if (c == HC_REFUSED && part->n > 1)
+            return MB_SPLIT;
         if (c == HC_REFUSED) {
             /* This record is what the server refuses: it goes to the dead letters with the
              * server's message. */
-            char *e = symtask_batch_row_error(batch, part->first);
+            char *e = symtask_batch_row_error(batch, part->rows[0]);
             snprintf(e, batch->row_error_size,
                      "the SymetryML server refused this record (HTTP "
                      "%ld): %s",
                      req->status, said[0] ? said : "no message");
-            batch->row_status[part->first] = SYMTASK_ERR_RECORD;
-            return PART_DONE;
+            batch->row_status[part->rows[0]] = SYMTASK_ERR_RECORD;
+            return MB_DONE;
         }
         hc_describe(s->hc, req, said, errstr, errstr_size);
-        return hc_status(c) == SYMTASK_ERR_RETRIABLE ? PART_RETRY : PART_FATAL;
+        return hc_status(c) == SYMTASK_ERR_RETRIABLE ? MB_RETRY : MB_FATAL;
     }
     json_t *doc = sml_answer_json(req);
     json_t *maps =
@@ -566,30 +518,30 @@ static int sml_read_part(sml_t *s, symtask_batch_t *batch, size_t i, char *errst
                  "SymetryML server?",
                  hc_url(s->hc), req->status, SML_HOST);
         json_decref(doc);
-        return PART_FATAL;
+        return MB_FATAL;
     }
     size_t got = json_array_size(maps);
-    if (got > part->rows) {
+    if (got > part->n) {
         snprintf(errstr, errstr_size,
                  "model server %s answered %zu predictions for %zu records: it is not the "
                  "SymetryML prediction API",
-                 hc_url(s->hc), got, part->rows);
+                 hc_url(s->hc), got, part->n);
         json_decref(doc);
-        return PART_FATAL;
+        return MB_FATAL;
     }
-    if (got < part->rows && part->rows > 1) {
+    if (got < part->n && part->n > 1) {
         if (!s->one_row)
             s->host->log(SYMTASK_LOG_WARN,
                          "symetryml: %s answers %zu prediction%s for a DataFrame of %zu "
                          "records: sending one record per request from now on",
-                         hc_url(s->hc), got, got == 1 ? "" : "s", part->rows);
+                         hc_url(s->hc), got, got == 1 ? "" : "s", part->n);
         s->one_row = 1;
         json_decref(doc);
-        return PART_SPLIT;
+        return MB_SPLIT;
     }
-    for (size_t r = 0; r < part->rows; r++) {
+    for (size_t r = 0; r < part->n; r++) {
         json_t *map = json_array_get(maps, r);
-        size_t row = part->first + r;
+        size_t row = part->rows[r];
         if (!json_is_object(map)) {
             snprintf(symtask_batch_row_error(batch, row), batch->row_error_size,
                      "the SymetryML server answered no prediction for this record");
@@ -599,138 +551,70 @@ static int sml_read_part(sml_t *s, symtask_batch_t *batch, size_t i, char *errst
         if (sml_row_outputs(s, batch, row, map) != 0) {
             snprintf(errstr, errstr_size, "out of memory");
             json_decref(doc);
-            return PART_FATAL;
+            return MB_FATAL;
         }
     }
     json_decref(doc);
-    return PART_DONE;
+    return MB_DONE;
 }
 
 /* ---- Calls ------------------------------------------------------------------------------- */
 
-/* Sends the parts [0, n) and reads their answers; parts to split are replaced by one part a
- * row and sent again, once. */
-static symtask_status_t sml_send(sml_t *s, symtask_batch_t *batch, size_t n, char *errstr,
-                                 size_t errstr_size)
-{
-    char first_retry[1024] = "";
-    int retry = 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-
-    for (int round = 0; round < 2 && n > 0; round++) {
-        for (size_t i = 0; i < n; i++) {
-            if (sml_dataframe(s, batch, s->parts[i].first, s->parts[i].rows, &s->parts[i].body) !=
-                    0 ||
-                sml_sign(s, &s->parts[i], &s->reqs[i]) != 0) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return SYMTASK_ERR_FATAL;
-            }
-        }
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        long spent = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-        hc_run(s->hc, s->reqs, n, spent < SML_CALL_BUDGET_MS ? SML_CALL_BUDGET_MS - spent : 0);
-        size_t split_rows = 0;
-        for (size_t i = 0; i < n; i++) {
-            char why[1024] = "";
-            s->part_state[i] = (unsigned char)sml_read_part(s, batch, i, why, sizeof(why));
-            if (s->part_state[i] == PART_FATAL) {
-                snprintf(errstr, errstr_size, "%s", why);
-                return SYMTASK_ERR_FATAL;
-            }
-            if (s->part_state[i] == PART_RETRY && !retry) {
-                retry = 1;
-                snprintf(first_retry, sizeof(first_retry), "%s", why);
-            }
-            if (s->part_state[i] == PART_SPLIT)
-                split_rows += s->parts[i].rows;
-        }
-        if (retry || split_rows == 0)
-            break;
-        /* The rows of split parts, one part each, for the next round. */
-        size_t rows_to_send = 0;
-        if (sml_reserve(s, n + split_rows) != 0) {
-            snprintf(errstr, errstr_size, "out of memory");
-            return SYMTASK_ERR_FATAL;
-        }
-        size_t *firsts = malloc(split_rows * sizeof(*firsts));
-        if (firsts == NULL) {
-            snprintf(errstr, errstr_size, "out of memory");
-            return SYMTASK_ERR_FATAL;
-        }
-        for (size_t i = 0; i < n; i++)
-            if (s->part_state[i] == PART_SPLIT)
-                for (size_t r = 0; r < s->parts[i].rows; r++)
-                    firsts[rows_to_send++] = s->parts[i].first + r;
-        for (size_t i = 0; i < rows_to_send; i++) {
-            s->parts[i].first = firsts[i];
-            s->parts[i].rows = 1;
-        }
-        free(firsts);
-        n = rows_to_send;
-    }
-    if (retry) {
-        snprintf(errstr, errstr_size, "%s", first_retry);
-        return SYMTASK_ERR_RETRIABLE;
-    }
-    return SYMTASK_OK;
-}
+static const mb_ops_t sml_ops = {sml_build, sml_read};
 
 static symtask_status_t sml_predict(void *state, symtask_batch_t *batch, char *errstr,
                                     size_t errstr_size)
 {
     sml_t *s = state;
-    size_t rows = batch->rows;
-    size_t per = s->one_row ? 1 : s->request_rows;
-    size_t n = (rows + per - 1) / per;
 
-    if (rows == 0)
-        return SYMTASK_OK;
-    if (sml_reserve(s, n) != 0) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return SYMTASK_ERR_FATAL;
+    if (batch->rows > s->all_cap) {
+        size_t *all = realloc(s->all_rows, batch->rows * sizeof(*all));
+        if (all == NULL) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return SYMTASK_ERR_FATAL;
+        }
+        s->all_rows = all;
+        s->all_cap = batch->rows;
     }
-    /* Even parts: 500 records at 128 a request are 4 requests of 125. */
-    size_t base = rows / n, extra = rows % n, first = 0;
-    for (size_t i = 0; i < n; i++) {
-        s->parts[i].first = first;
-        s->parts[i].rows = base + (i < extra);
-        first += s->parts[i].rows;
-    }
-    return sml_send(s, batch, n, errstr, errstr_size);
+    for (size_t i = 0; i < batch->rows; i++)
+        s->all_rows[i] = i;
+    s->batch = batch;
+    symtask_status_t status =
+        mb_run(&s->mb, s->hc, s->all_rows, batch->rows, s->one_row ? 1 : s->request_rows, &sml_ops,
+               s, errstr, errstr_size);
+    s->batch = NULL;
+    return status;
 }
 
 /* The check at create: an empty DataFrame posted to the predict endpoint answers OK when
  * the server is there, takes the credentials and knows the project and model. */
 static int sml_check(sml_t *s, char *errstr, size_t errstr_size)
 {
-    if (sml_reserve(s, 1) != 0) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    sml_part_t *part = &s->parts[0];
-    body_reset(&part->body);
-    body_puts(&part->body, "{\"attributeNames\":[],\"attributeTypes\":[],\"data\":[]}");
-    if (part->body.failed || sml_sign(s, part, &s->reqs[0]) != 0) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    hc_run(s->hc, s->reqs, 1, SML_CALL_BUDGET_MS);
-    hc_request_t *req = &s->reqs[0];
-    hc_class_t c = hc_classify(req);
+    mb_part_t part = {0};
+    hc_request_t *req = &part.req;
     char said[512] = "", what[1024];
+    int rc = -1;
+
+    body_puts(&part.body, "{\"attributeNames\":[],\"attributeTypes\":[],\"data\":[]}");
+    if (sml_sign(s, &part) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    hc_run(s->hc, req, 1, MB_CALL_BUDGET_MS);
+    hc_class_t c = hc_classify(req);
     if (c == HC_OK) {
         json_t *doc = sml_answer_json(req);
         int ok = json_is_array(
             json_object_get(json_object_get(json_object_get(doc, "values"), "KSVSMap"), "values"));
         json_decref(doc);
         if (ok)
-            return 0;
-        snprintf(errstr, errstr_size,
-                 "params.%s: %s answered without values.KSVSMap.values: is it a SymetryML "
-                 "server? (set %s = false to create the task anyway)",
-                 SML_HOST, hc_url(s->hc), SML_CHECK);
-        return -1;
+            rc = 0;
+        else
+            snprintf(errstr, errstr_size,
+                     "params.%s: %s answered without values.KSVSMap.values: is it a SymetryML "
+                     "server? (set %s = false to create the task anyway)",
+                     SML_HOST, hc_url(s->hc), SML_CHECK);
+        goto out;
     }
     if (c != HC_UNREACHABLE)
         sml_said(req, said, sizeof(said));
@@ -738,6 +622,7 @@ static int sml_check(sml_t *s, char *errstr, size_t errstr_size)
     if (c == HC_DENIED)
         snprintf(errstr, errstr_size, "params.%s: %s", SML_USER, what);
     else if (c == HC_REFUSED || c == HC_NOT_FOUND || (c == HC_BUSY && req->status == 500))
+        /* SymetryML answers 400 for an unknown project and 500 for an unknown model. */
         snprintf(errstr, errstr_size,
                  "params.%s, %s: %s: check the project and model ids (set %s = false to create "
                  "the task anyway)",
@@ -746,7 +631,10 @@ static int sml_check(sml_t *s, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size,
                  "params.%s: %s (set %s = false to create the task while it is away)", SML_HOST,
                  what, SML_CHECK);
-    return -1;
+out:
+    body_free(&part.body);
+    hc_request_free(req);
+    return rc;
 }
 
 static symtask_status_t sml_create(const symtask_host_t *host, const symtask_params_t *params,
