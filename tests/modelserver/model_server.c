@@ -134,11 +134,13 @@ static const char *reason(int status)
     }
 }
 
-static void note_error(ms_t *ms, int status, const char *message)
+static void note_error(ms_t *ms, int status, const char *message, int signature)
 {
     pthread_mutex_lock(&ms->lock);
-    if (status == 401)
+    if (status == 401 && signature)
         ms->stats.bad_signatures++;
+    else if (status == 401)
+        ms->stats.denied++;
     else if (status == 400)
         ms->stats.bad_requests++;
     snprintf(ms->stats.last_error, sizeof(ms->stats.last_error), "%s", message);
@@ -157,7 +159,7 @@ static answer_t envelope(int status, const char *code, const char *message, json
 
 static answer_t sml_error(ms_t *ms, int status, const char *message, json_t *values)
 {
-    note_error(ms, status, message);
+    note_error(ms, status, message, 1);
     const char *code = status == 400   ? "BAD_REQUEST"
                        : status == 401 ? "UNAUTHORIZED"
                                        : "INTERNAL_SERVER_ERROR";
@@ -166,7 +168,7 @@ static answer_t sml_error(ms_t *ms, int status, const char *message, json_t *val
 
 static answer_t oip_error(ms_t *ms, int status, const char *message)
 {
-    note_error(ms, status, message);
+    note_error(ms, status, message, 0);
     json_t *doc = json_pack("{s:s}", "error", message);
     answer_t a = {status, json_dumps(doc, JSON_COMPACT)};
     json_decref(doc);

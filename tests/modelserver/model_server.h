@@ -30,13 +30,16 @@ typedef struct ms_config {
 } ms_config_t;
 
 typedef struct ms_stats {
-    unsigned long requests;                             /* every request answered */
-    unsigned long predictions;                          /* rows predicted */
-    unsigned long connections;                          /* connections accepted */
-    unsigned long bad_signatures, bad_requests, failed; /* 401 and 400 answers; made-up 5xx */
-    unsigned long max_rows;                             /* most rows in one request */
-    unsigned long max_active;                           /* most requests in progress at once */
-    char last_error[512];                               /* the last 400 or 401 answer's message */
+    unsigned long requests;       /* every request answered */
+    unsigned long predictions;    /* rows predicted */
+    unsigned long connections;    /* connections accepted */
+    unsigned long bad_signatures; /* SymetryML requests refused by the signature check */
+    unsigned long denied;         /* OIP requests without the credentials asked for */
+    unsigned long bad_requests;   /* 400 answers */
+    unsigned long failed;         /* answers made to fail (ms_fail) */
+    unsigned long max_rows;       /* most rows in one request */
+    unsigned long max_active;     /* most requests in progress at once */
+    char last_error[512];         /* the last 400 or 401 answer's message */
 } ms_stats_t;
 
 /* Listens on 127.0.0.1 and serves from threads of its own. NULL when it cannot. */
