@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "auth.h"
 #include "customers.h"
@@ -42,6 +45,7 @@
 typedef struct conn {
     ms_t *ms;
     int fd;
+    SSL *ssl; /* https: the connection's TLS session */
     pthread_t thread;
     int used;
 } conn_t;
@@ -49,6 +53,7 @@ typedef struct conn {
 struct ms {
     ms_config_t cfg;
     customers_t *customers;
+    SSL_CTX *tls; /* https when set */
     int port;
     char url[64];
     atomic_int listen_fd;
@@ -80,12 +85,31 @@ static int ms_listen(int port)
     return fd;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+static ssize_t conn_recv(conn_t *c, char *buf, size_t n)
+{
+    if (c->ssl != NULL) {
+        int r = SSL_read(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+        return r > 0 ? r : -1;
+    }
+    ssize_t r;
+    do
+        r = recv(c->fd, buf, n, 0);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+static int write_all(conn_t *c, const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
+        ssize_t w;
+        if (c->ssl != NULL) {
+            int r = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+            w = r > 0 ? r : -1;
+        } else {
+            w = send(c->fd, p, n, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
+                continue;
+        }
         if (w <= 0)
             return -1;
         p += w;
@@ -709,15 +733,18 @@ static void *conn_main(void *arg)
     size_t cap = 65536, len = 0;
     char *buf = malloc(cap);
 
+    if (ms->tls != NULL) {
+        c->ssl = SSL_new(ms->tls);
+        if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_accept(c->ssl) != 1)
+            goto done;
+    }
     while (buf != NULL && !atomic_load(&ms->stopping)) {
         char *head_end = NULL;
         /* Reads until the head is whole. */
         while ((head_end = memmem(buf, len, "\r\n\r\n", 4)) == NULL) {
             if (len >= MS_HEAD_MAX)
                 goto done;
-            ssize_t n = recv(c->fd, buf + len, cap - len - 1, 0);
-            if (n < 0 && errno == EINTR)
-                continue;
+            ssize_t n = conn_recv(c, buf + len, cap - len - 1);
             if (n <= 0)
                 goto done;
             len += (size_t)n;
@@ -741,9 +768,7 @@ static void *conn_main(void *arg)
             buf = grown;
         }
         while (len < head_len + content_length) {
-            ssize_t n = recv(c->fd, buf + len, cap - len - 1, 0);
-            if (n < 0 && errno == EINTR)
-                continue;
+            ssize_t n = conn_recv(c, buf + len, cap - len - 1);
             if (n <= 0) {
                 free(r);
                 goto done;
@@ -775,8 +800,7 @@ static void *conn_main(void *arg)
         pthread_mutex_lock(&ms->lock);
         ms->stats.requests++;
         pthread_mutex_unlock(&ms->lock);
-        int ok = write_all(c->fd, head_out, (size_t)hn) == 0 &&
-                 write_all(c->fd, body, strlen(body)) == 0;
+        int ok = write_all(c, head_out, (size_t)hn) == 0 && write_all(c, body, strlen(body)) == 0;
         int close_after = r->close;
         free(a.body);
         free(r);
@@ -787,6 +811,9 @@ static void *conn_main(void *arg)
     }
 done:
     free(buf);
+    if (c->ssl != NULL)
+        SSL_free(c->ssl);
+    c->ssl = NULL;
     shutdown(c->fd, SHUT_RDWR);
     return NULL;
 }
@@ -875,8 +902,20 @@ ms_t *ms_start(const ms_config_t *cfg)
             return NULL;
         }
     }
+    if (cfg->tls_cert != NULL) {
+        ms->tls = SSL_CTX_new(TLS_server_method());
+        if (ms->tls == NULL || SSL_CTX_use_certificate_chain_file(ms->tls, cfg->tls_cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ms->tls, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+            fprintf(stderr, "model server: cannot use %s and %s\n", cfg->tls_cert, cfg->tls_key);
+            SSL_CTX_free(ms->tls);
+            customers_free(ms->customers);
+            free(ms);
+            return NULL;
+        }
+    }
     int fd = ms_listen(cfg->port);
     if (fd < 0) {
+        SSL_CTX_free(ms->tls);
         customers_free(ms->customers);
         free(ms);
         return NULL;
@@ -885,10 +924,11 @@ ms_t *ms_start(const ms_config_t *cfg)
     socklen_t sl = sizeof(sa);
     getsockname(fd, (struct sockaddr *)&sa, &sl);
     ms->port = ntohs(sa.sin_port);
-    snprintf(ms->url, sizeof(ms->url), "http://127.0.0.1:%d", ms->port);
+    snprintf(ms->url, sizeof(ms->url), "%s://127.0.0.1:%d", ms->tls ? "https" : "http", ms->port);
     atomic_store(&ms->listen_fd, fd);
     if (pthread_create(&ms->acceptor, NULL, accept_main, ms) != 0) {
         close(fd);
+        SSL_CTX_free(ms->tls);
         customers_free(ms->customers);
         free(ms);
         return NULL;
@@ -906,6 +946,7 @@ void ms_stop(ms_t *ms)
     if (fd >= 0)
         close(fd);
     reap(ms, 1);
+    SSL_CTX_free(ms->tls);
     customers_free(ms->customers);
     pthread_mutex_destroy(&ms->lock);
     free(ms);

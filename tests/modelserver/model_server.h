@@ -14,7 +14,8 @@
  *              POST /v2/models/{name}[/versions/{v}]/infer  inference
  *     models "adder" (one tensor per input) and "matrix" (one FP64 [rows, 3] tensor); the
  *     request's tensors checked against the metadata (names, datatypes, shapes, values);
- *     optional bearer token or basic credentials. */
+ *     optional bearer token or basic credentials.
+ *   Either over https with a certificate of the test's own (ms_config_t.tls_cert). */
 #ifndef SYMTASK_TESTS_MODEL_SERVER_H
 #define SYMTASK_TESTS_MODEL_SERVER_H
 
@@ -27,6 +28,8 @@ typedef struct ms_config {
     const char *bearer_token; /* OIP: the token every request must carry; NULL: none */
     const char *basic;        /* OIP: "user:password" every request must carry; NULL: none */
     int port;                 /* 0: any free port */
+    const char *tls_cert;     /* PEM certificate and key: https; NULL: http */
+    const char *tls_key;
 } ms_config_t;
 
 typedef struct ms_stats {
@@ -47,7 +50,7 @@ ms_t *ms_start(const ms_config_t *cfg);
 /* Closes every connection, joins every thread, frees everything. */
 void ms_stop(ms_t *ms);
 int ms_port(const ms_t *ms);
-/* "http://127.0.0.1:PORT" */
+/* "http://127.0.0.1:PORT", or https:// */
 const char *ms_url(const ms_t *ms);
 
 /* Every answer waits @ms milliseconds first (each connection on its own). */

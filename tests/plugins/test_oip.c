@@ -5,6 +5,7 @@
  * first batch, bearer and basic credentials, 5xx and a server that goes away. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model_task.h"
@@ -215,4 +216,32 @@ Test(oip, params_are_checked)
                    "params.sml.predictor.ca.file");
     expect_refused("\"sml.predictor.request.rows\":\"0\"",
                    "params.sml.predictor.request.rows: 0 is not from 1 to 100000");
+}
+
+Test(oip, https_with_a_ca_file)
+{
+    if (system("command -v openssl >/dev/null 2>&1") != 0)
+        cr_skip_test("the openssl command is not installed");
+    char cmd[1024], cert[300], key[300];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out "
+             "cert.pem -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+             ">/dev/null 2>&1",
+             dir);
+    cr_assert_eq(system(cmd), 0, "openssl could not make a certificate");
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    ms_config_t cfg = {.tls_cert = cert, .tls_key = key};
+    mt_restart_server(&cfg);
+    cr_assert(strncmp(ms_url(ms), "https://", 8) == 0);
+
+    /* A certificate no CA of the system signed: refused without the CA file. */
+    expect_refused(VALIDATING, "unreachable: SSL certificate problem");
+    char fragment[512];
+    snprintf(fragment, sizeof(fragment), VALIDATING ",\"sml.predictor.ca.file\":\"%s\"", cert);
+    open_task(fragment);
+    run_ok(adder_records, 2);
+    expect_out(1, "{\"plan\":\"basic\",\"vip\":false,\"x2\":-7,\"x1\":20,\"sum\":13,"
+                  "\"pair_0\":20,\"pair_1\":-7,\"tag\":\"basic\",\"big\":true}");
+    cr_expect_leq(ms_stats(ms).connections, 2, "the TLS connection is kept");
 }
