@@ -11,6 +11,7 @@
 #include "batch.h"
 #include "body.h"
 #include "http_client.h"
+#include "params.h"
 #include "symtask/plugin.h"
 
 #define OIP_URL "sml.predictor.url"
@@ -109,13 +110,6 @@ typedef struct oip {
     symtask_batch_t *batch;
 } oip_t;
 
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; v != NULL && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void oip_free(oip_t *o)
 {
     if (o == NULL)
@@ -124,70 +118,14 @@ static void oip_free(oip_t *o)
     free(o->model);
     free(o->target_meta);
     free(o->target_infer);
-    strv_free(o->features, o->n_features);
-    strv_free(o->outputs, o->n_outputs);
+    mp_strv_free(o->features, o->n_features);
+    mp_strv_free(o->outputs, o->n_outputs);
     for (size_t i = 0; i < o->n_inputs; i++)
         free(o->inputs[i].name);
     free(o->inputs);
     mb_free(&o->mb);
     free(o->good);
     free(o);
-}
-
-static int split_list(const char *value, char ***out, size_t *n)
-{
-    size_t count = 1;
-    for (const char *p = value; *p; p++)
-        count += *p == ',';
-    *out = calloc(count, sizeof(**out));
-    if (*out == NULL)
-        return -1;
-    *n = 0;
-    for (const char *p = value;;) {
-        size_t len = strcspn(p, ",");
-        const char *start = p;
-        while (len > 0 && (*start == ' ' || *start == '\t')) {
-            start++;
-            len--;
-        }
-        while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
-            len--;
-        if (((*out)[(*n)++] = strndup(start, len)) == NULL)
-            return -1;
-        p += strcspn(p, ",");
-        if (*p != ',')
-            break;
-        p++;
-    }
-    return 0;
-}
-
-static int range_check(const char *key, long v, long min, long max, char *errstr,
-                       size_t errstr_size)
-{
-    if (v >= min && v <= max)
-        return 0;
-    snprintf(errstr, errstr_size, "params.%s: %ld is not from %ld to %ld", key, v, min, max);
-    return -1;
-}
-
-static int id_check(const char *key, const char *v, char *errstr, size_t errstr_size)
-{
-    size_t len = strlen(v);
-    if (len == 0 || len > 255) {
-        snprintf(errstr, errstr_size, "params.%s: must be 1 to 255 characters", key);
-        return -1;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c <= ' ' || c == 0x7f || strchr("/?#%\\", c) != NULL) {
-            snprintf(errstr, errstr_size,
-                     "params.%s: '%.64s' cannot be part of a URL path (no / ? # %% \\ or blanks)",
-                     key, v);
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* ---- Metadata ---------------------------------------------------------------------------- */
@@ -762,12 +700,11 @@ static symtask_status_t oip_create(const symtask_host_t *host, const symtask_par
         goto error;
     }
     o->matrix = strcmp(layout, "matrix") == 0;
-    if (id_check(OIP_MODEL, model, errstr, errstr_size) != 0 ||
-        (version != NULL && id_check(OIP_VERSION, version, errstr, errstr_size) != 0) ||
-        range_check(OIP_CONCURRENCY, concurrency, 1, HC_CONCURRENCY_MAX, errstr, errstr_size) !=
-            0 ||
-        range_check(OIP_TIMEOUT, timeout, 100, HC_TIMEOUT_MAX_MS, errstr, errstr_size) != 0 ||
-        range_check(OIP_ROWS, rows, 1, 100000, errstr, errstr_size) != 0)
+    if (mp_path_id(OIP_MODEL, model, 255, errstr, errstr_size) != 0 ||
+        (version != NULL && mp_path_id(OIP_VERSION, version, 255, errstr, errstr_size) != 0) ||
+        mp_range(OIP_CONCURRENCY, concurrency, 1, HC_CONCURRENCY_MAX, errstr, errstr_size) != 0 ||
+        mp_range(OIP_TIMEOUT, timeout, 100, HC_TIMEOUT_MAX_MS, errstr, errstr_size) != 0 ||
+        mp_range(OIP_ROWS, rows, 1, 100000, errstr, errstr_size) != 0)
         goto error;
     if (o->matrix && features == NULL) {
         snprintf(errstr, errstr_size,
@@ -798,8 +735,8 @@ static symtask_status_t oip_create(const symtask_host_t *host, const symtask_par
     o->request_rows = (size_t)rows;
     o->model = strdup(model);
     if (o->model == NULL ||
-        (features != NULL && split_list(features, &o->features, &o->n_features) != 0) ||
-        (outputs != NULL && split_list(outputs, &o->outputs, &o->n_outputs) != 0))
+        (features != NULL && mp_split_list(features, &o->features, &o->n_features) != 0) ||
+        (outputs != NULL && mp_split_list(outputs, &o->outputs, &o->n_outputs) != 0))
         goto oom;
     if (o->n_outputs > 64) {
         snprintf(errstr, errstr_size, "params.%s: 64 outputs at most", OIP_OUTPUTS);

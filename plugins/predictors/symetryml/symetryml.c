@@ -8,10 +8,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "batch.h"
 #include "body.h"
 #include "crypto.h"
 #include "http_client.h"
+#include "params.h"
 #include "sign.h"
 #include "symtask/plugin.h"
 
@@ -103,6 +106,8 @@ typedef struct sml {
     size_t *col_lens;
     char *col_types;
     size_t col_cap;
+    const symtask_value_t **vals; /* rows × columns of a DataFrame */
+    size_t vals_cap;
 } sml_t;
 
 static void sml_free(sml_t *s)
@@ -111,19 +116,17 @@ static void sml_free(sml_t *s)
         return;
     hc_free(s->hc);
     if (s->secret != NULL) {
-        memset(s->secret, 0, strlen(s->secret));
+        sodium_memzero(s->secret, strlen(s->secret));
         free(s->secret);
     }
     if (s->key != NULL) {
-        memset(s->key, 0, s->key_len);
+        sodium_memzero(s->key, s->key_len);
         free(s->key);
     }
     free(s->cid);
     free(s->path);
     free(s->target);
-    for (size_t i = 0; i < s->n_features; i++)
-        free(s->features[i]);
-    free(s->features);
+    mp_strv_free(s->features, s->n_features);
     for (size_t i = 0; i < s->n_types; i++)
         free(s->types[i].name);
     free(s->types);
@@ -132,36 +135,8 @@ static void sml_free(sml_t *s)
     free(s->col_names);
     free(s->col_lens);
     free(s->col_types);
+    free(s->vals);
     free(s);
-}
-
-/* Splits a LIST param (comma-separated, none empty: the loader checked) into @out. */
-static int split_list(const char *value, char ***out, size_t *n)
-{
-    size_t count = 1;
-    for (const char *p = value; *p; p++)
-        count += *p == ',';
-    *out = calloc(count, sizeof(**out));
-    if (*out == NULL)
-        return -1;
-    *n = 0;
-    for (const char *p = value;;) {
-        size_t len = strcspn(p, ",");
-        while (len > 0 && (*p == ' ' || *p == '\t')) {
-            p++;
-            len--;
-        }
-        size_t l = len;
-        while (l > 0 && (p[l - 1] == ' ' || p[l - 1] == '\t'))
-            l--;
-        if (((*out)[(*n)++] = strndup(p, l)) == NULL)
-            return -1;
-        p += len;
-        if (*p != ',')
-            break;
-        p++;
-    }
-    return 0;
 }
 
 static long param_long(const symtask_host_t *host, const symtask_params_t *params, const char *key)
@@ -175,42 +150,13 @@ static int param_true(const symtask_host_t *host, const symtask_params_t *params
     return v != NULL && strcmp(v, "true") == 0;
 }
 
-/* An id that goes into the URL's path: no '/', '?', '#', '%' or blanks. */
-static int id_check(const char *key, const char *v, char *errstr, size_t errstr_size)
-{
-    size_t len = strlen(v);
-    if (len == 0 || len >= SML_ID_MAX) {
-        snprintf(errstr, errstr_size, "params.%s: must be 1 to %d characters", key, SML_ID_MAX - 1);
-        return -1;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c <= ' ' || c == 0x7f || strchr("/?#%\\", c) != NULL) {
-            snprintf(errstr, errstr_size,
-                     "params.%s: '%.64s' cannot be part of a URL path (no / ? # %% \\ or blanks)",
-                     key, v);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int range_check(const char *key, long v, long min, long max, char *errstr,
-                       size_t errstr_size)
-{
-    if (v >= min && v <= max)
-        return 0;
-    snprintf(errstr, errstr_size, "params.%s: %ld is not from %ld to %ld", key, v, min, max);
-    return -1;
-}
-
 static int sml_read_types(sml_t *s, const char *value, char *errstr, size_t errstr_size)
 {
     char **items = NULL;
     size_t n = 0;
     int rc = -1;
 
-    if (split_list(value, &items, &n) != 0) {
+    if (mp_split_list(value, &items, &n) != 0) {
         snprintf(errstr, errstr_size, "out of memory");
         goto out;
     }
@@ -244,17 +190,6 @@ out:
 
 /* ---- A DataFrame ----------------------------------------------------------------------- */
 
-static const symtask_value_t *field_of(const symtask_fields_t *rec, const char *name,
-                                       size_t name_len)
-{
-    const symtask_value_t *found = NULL;
-    /* The last one counts, as for a declared feature. */
-    for (size_t i = 0; i < rec->count; i++)
-        if (rec->items[i].name_len == name_len && memcmp(rec->items[i].name, name, name_len) == 0)
-            found = &rec->items[i].value;
-    return found;
-}
-
 static char type_override(const sml_t *s, const char *name, size_t len)
 {
     for (size_t i = 0; i < s->n_types; i++)
@@ -263,11 +198,22 @@ static char type_override(const sml_t *s, const char *name, size_t len)
     return 0;
 }
 
-static int sml_add_column(sml_t *s, size_t *n, const char *name, size_t len)
+/* The column of @name among the first @cols, or SIZE_MAX; @hint first (the records of a
+ * stream mostly have their fields in one order). */
+static size_t column_of(const sml_t *s, size_t cols, const char *name, size_t len, size_t hint)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (s->col_lens[i] == len && memcmp(s->col_names[i], name, len) == 0)
-            return 0;
+    if (hint < cols && s->col_lens[hint] == len && memcmp(s->col_names[hint], name, len) == 0)
+        return hint;
+    for (size_t c = 0; c < cols; c++)
+        if (s->col_lens[c] == len && memcmp(s->col_names[c], name, len) == 0)
+            return c;
+    return SIZE_MAX;
+}
+
+static int sml_add_column(sml_t *s, size_t *n, const char *name, size_t len, size_t hint)
+{
+    if (column_of(s, *n, name, len, hint) != SIZE_MAX)
+        return 0;
     if (*n == s->col_cap) {
         size_t cap = s->col_cap ? s->col_cap * 2 : 64;
         const char **names = realloc(s->col_names, cap * sizeof(*names));
@@ -298,15 +244,33 @@ static int sml_dataframe(sml_t *s, const symtask_batch_t *batch, const size_t *r
 
     if (s->n_features > 0) {
         for (size_t i = 0; i < s->n_features; i++)
-            if (sml_add_column(s, &cols, s->features[i], strlen(s->features[i])) != 0)
+            if (sml_add_column(s, &cols, s->features[i], strlen(s->features[i]), i) != 0)
                 return -1;
     } else {
         /* Every field any of the rows has, in the order they first appear. */
         for (size_t k = 0; k < n; k++) {
             const symtask_fields_t *rec = &batch->records[rows[k]];
             for (size_t i = 0; i < rec->count; i++)
-                if (sml_add_column(s, &cols, rec->items[i].name, rec->items[i].name_len) != 0)
+                if (sml_add_column(s, &cols, rec->items[i].name, rec->items[i].name_len, i) != 0)
                     return -1;
+        }
+    }
+    /* Each row's value of each column (NULL: the record has none), the last of a field given
+     * twice, as for a declared feature. */
+    if (n * cols > s->vals_cap) {
+        const symtask_value_t **vals = realloc(s->vals, n * cols * sizeof(*vals));
+        if (vals == NULL)
+            return -1;
+        s->vals = vals;
+        s->vals_cap = n * cols;
+    }
+    memset(s->vals, 0, n * cols * sizeof(*s->vals));
+    for (size_t k = 0; k < n; k++) {
+        const symtask_fields_t *rec = &batch->records[rows[k]];
+        for (size_t i = 0; i < rec->count; i++) {
+            size_t c = column_of(s, cols, rec->items[i].name, rec->items[i].name_len, i);
+            if (c != SIZE_MAX)
+                s->vals[k * cols + c] = &rec->items[i].value;
         }
     }
     for (size_t c = 0; c < cols; c++) {
@@ -315,8 +279,7 @@ static int sml_dataframe(sml_t *s, const symtask_batch_t *batch, const size_t *r
             /* By the values: all numbers C, all booleans B, anything else S. */
             int numbers = 0, bools = 0, others = 0;
             for (size_t k = 0; k < n; k++) {
-                const symtask_value_t *v =
-                    field_of(&batch->records[rows[k]], s->col_names[c], s->col_lens[c]);
+                const symtask_value_t *v = s->vals[k * cols + c];
                 if (v == NULL || v->type == SYMTASK_TYPE_MISSING)
                     continue;
                 numbers += v->type == SYMTASK_TYPE_NUMBER;
@@ -346,8 +309,7 @@ static int sml_dataframe(sml_t *s, const symtask_batch_t *batch, const size_t *r
     for (size_t k = 0; k < n; k++) {
         body_puts(b, k > 0 ? ",[" : "[");
         for (size_t c = 0; c < cols; c++) {
-            const symtask_value_t *v =
-                field_of(&batch->records[rows[k]], s->col_names[c], s->col_lens[c]);
+            const symtask_value_t *v = s->vals[k * cols + c];
             body_reset(&text);
             if (v != NULL)
                 body_value_text(&text, v);
@@ -672,13 +634,12 @@ static symtask_status_t sml_create(const symtask_host_t *host, const symtask_par
                  SML_PROJECT, SML_ENDPOINT);
         goto error;
     }
-    if (id_check(SML_USER, cid, errstr, errstr_size) != 0 ||
-        id_check(SML_MODEL, model, errstr, errstr_size) != 0 ||
-        (!tmodels && id_check(SML_PROJECT, project, errstr, errstr_size) != 0) ||
-        range_check(SML_CONCURRENCY, concurrency, 1, HC_CONCURRENCY_MAX, errstr, errstr_size) !=
-            0 ||
-        range_check(SML_TIMEOUT, timeout, 100, HC_TIMEOUT_MAX_MS, errstr, errstr_size) != 0 ||
-        range_check(SML_ROWS, rows, 1, 100000, errstr, errstr_size) != 0)
+    if (mp_path_id(SML_USER, cid, SML_ID_MAX - 1, errstr, errstr_size) != 0 ||
+        mp_path_id(SML_MODEL, model, SML_ID_MAX - 1, errstr, errstr_size) != 0 ||
+        (!tmodels && mp_path_id(SML_PROJECT, project, SML_ID_MAX - 1, errstr, errstr_size) != 0) ||
+        mp_range(SML_CONCURRENCY, concurrency, 1, HC_CONCURRENCY_MAX, errstr, errstr_size) != 0 ||
+        mp_range(SML_TIMEOUT, timeout, 100, HC_TIMEOUT_MAX_MS, errstr, errstr_size) != 0 ||
+        mp_range(SML_ROWS, rows, 1, 100000, errstr, errstr_size) != 0)
         goto error;
     s->key = crypto_b64_decode(secret, strlen(secret), &s->key_len);
     if (s->key == NULL || s->key_len == 0) {
@@ -697,7 +658,7 @@ static symtask_status_t sml_create(const symtask_host_t *host, const symtask_par
     s->query = param_true(host, params, SML_IMPUTE) ? "impute=true" : NULL;
     if (s->cid == NULL || s->secret == NULL)
         goto oom;
-    if (features != NULL && split_list(features, &s->features, &s->n_features) != 0)
+    if (features != NULL && mp_split_list(features, &s->features, &s->n_features) != 0)
         goto oom;
     if (types != NULL && sml_read_types(s, types, errstr, errstr_size) != 0)
         goto error;
