@@ -313,6 +313,8 @@ void hc_run(hc_t *hc, hc_request_t *reqs, size_t n, long budget_ms)
                     snprintf(req->error, sizeof(req->error), "%s", curl_easy_strerror(code));
             }
             curl_multi_remove_handle(hc->multi, easy);
+            /* The request's memory may go before the handle's next transfer. */
+            curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
             curl_slist_free_all(lists[slot]);
             lists[slot] = NULL;
             active--;
