@@ -179,14 +179,15 @@ Test(oip, basic_credentials)
 
 Test(oip, server_errors_and_timeouts_are_passing_failures)
 {
-    open_task("\"sml.predictor.timeout.ms\":\"300\"");
+    /* Room for a slow machine (valgrind) within the timeout, and a latency well beyond it. */
+    open_task("\"sml.predictor.timeout.ms\":\"1500\"");
     run_ok(adder_records, 2);
     ms_fail(ms, 500, 1);
     cr_assert_eq(run(adder_records, 2), SYMTASK_ERR_RETRIABLE);
     char want[512];
     snprintf(want, sizeof(want), "model server %s cannot answer now (HTTP 500)", ms_url(ms));
     cr_expect_str_eq(errstr, want);
-    ms_set_latency(ms, 1000);
+    ms_set_latency(ms, 4000);
     cr_assert_eq(run(adder_records, 2), SYMTASK_ERR_RETRIABLE);
     cr_expect(strstr(errstr, "no answer within sml.predictor.timeout.ms") != NULL, "%s", errstr);
     ms_set_latency(ms, 0);

@@ -172,8 +172,9 @@ Test(symetryml, a_server_that_goes_away_and_comes_back)
 
 Test(symetryml, a_slow_answer_times_out)
 {
-    open_task("\"sml.predictor.timeout.ms\":\"200\"");
-    ms_set_latency(ms, 1000);
+    /* Room for a slow machine (valgrind) within the timeout, and a latency well beyond it. */
+    open_task("\"sml.predictor.timeout.ms\":\"1500\"");
+    ms_set_latency(ms, 4000);
     const char *records[] = {"{\"x\":2}"};
     cr_assert_eq(run(records, 1), SYMTASK_ERR_RETRIABLE);
     char want[256];
