@@ -278,10 +278,13 @@ void hc_run(hc_t *hc, hc_request_t *reqs, size_t n, long budget_ms)
             snprintf(r_->error, sizeof(r_->error), "not sent: the call's time ran out");           \
         } else if (hc_setup(hc, hc->easy[slot], r_, &lists[slot], urls[slot],                      \
                             sizeof(urls[slot])) == 0 &&                                            \
-                   curl_multi_add_handle(hc->multi, hc->easy[slot]) == CURLM_OK)                   \
+                   curl_multi_add_handle(hc->multi, hc->easy[slot]) == CURLM_OK) {                 \
             active++;                                                                              \
-        else                                                                                       \
+        } else {                                                                                   \
+            curl_slist_free_all(lists[slot]);                                                      \
+            lists[slot] = NULL;                                                                    \
             snprintf(r_->error, sizeof(r_->error), "out of memory");                               \
+        }                                                                                          \
     } while (0)
 
     for (int slot = 0; slot < hc->concurrency && next < n; slot++)

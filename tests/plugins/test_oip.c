@@ -112,12 +112,13 @@ Test(oip, the_metadata_at_create_and_at_the_first_batch)
                    "answered HTTP 404: no such model version");
     expect_refused(VALIDATING ",\"sml.predictor.input.layout\":\"matrix\","
                               "\"sml.predictor.features\":\"x1,x2\"",
-                   "params.sml.predictor.input.name: model 'adder' has 4 inputs: name the one "
-                   "the matrix goes to");
+                   "params.sml.predictor.input.layout: model 'adder' has 4 inputs, and the matrix "
+                   "layout sends one tensor: use the columns layout");
     expect_refused(VALIDATING
-                   ",\"sml.predictor.input.layout\":\"matrix\","
-                   "\"sml.predictor.features\":\"x1,x2\",\"sml.predictor.input.name\":\"x1\"",
-                   "model 'adder': input 'x1' has shape [-1], not [-1, 2]");
+                   ",\"sml.predictor.model.name\":\"matrix\","
+                   "\"sml.predictor.input.layout\":\"matrix\","
+                   "\"sml.predictor.features\":\"a,b,c\",\"sml.predictor.input.name\":\"x1\"",
+                   "params.sml.predictor.input.name: model 'matrix' has no input 'x1'");
     expect_refused(VALIDATING ",\"sml.predictor.model.name\":\"matrix\"",
                    "model 'matrix': input 'input' has shape [-1,3]: in the columns layout each "
                    "input is [-1] or [-1, 1]");

@@ -43,7 +43,7 @@ static const symtask_option_t oip_options[] = {
      "columns: one input tensor per model input, from the record field of its name; matrix: "
      "one FP64 tensor of shape [rows, features] from sml.predictor.features."},
     {OIP_INPUT, SYMTASK_OPTION_STRING, NULL, 0,
-     "matrix: the input tensor's name; unset: the model's only input."},
+     "matrix: the name the model's one input must have; unset: whatever its name."},
     {OIP_FEATURES, SYMTASK_OPTION_LIST, NULL, 0,
      "matrix: the record fields of the matrix's columns, in order (required for matrix)."},
     {OIP_OUTPUTS, SYMTASK_OPTION_LIST, NULL, 0,
@@ -228,6 +228,14 @@ static symtask_status_t oip_resolve(oip_t *o, char *errstr, size_t errstr_size)
                  hc_url(o->hc), o->model, OIP_URL);
         goto out;
     }
+    if (o->matrix && json_array_size(inputs) != 1) {
+        /* Every input of a request is required: one tensor cannot serve several. */
+        snprintf(errstr, errstr_size,
+                 "params.%s: model '%s' has %zu inputs, and the matrix layout sends one tensor: "
+                 "use the columns layout",
+                 OIP_LAYOUT, o->model, json_array_size(inputs));
+        goto out;
+    }
     for (size_t i = 0; i < json_array_size(inputs); i++) {
         json_t *in = json_array_get(inputs, i), *shape = json_object_get(in, "shape");
         const char *name = json_string_value(json_object_get(in, "name"));
@@ -264,7 +272,7 @@ static symtask_status_t oip_resolve(oip_t *o, char *errstr, size_t errstr_size)
                 goto oom;
             continue;
         }
-        if (o->input_name != NULL ? strcmp(name, o->input_name) != 0 : json_array_size(inputs) != 1)
+        if (o->input_name != NULL && strcmp(name, o->input_name) != 0)
             continue;
         if (kind != OIP_FLOAT) {
             snprintf(errstr, errstr_size,
@@ -284,13 +292,8 @@ static symtask_status_t oip_resolve(oip_t *o, char *errstr, size_t errstr_size)
             goto oom;
     }
     if (o->matrix && o->n_inputs != 1) {
-        if (o->input_name != NULL)
-            snprintf(errstr, errstr_size, "params.%s: model '%s' has no input '%.64s'", OIP_INPUT,
-                     o->model, o->input_name);
-        else
-            snprintf(errstr, errstr_size,
-                     "params.%s: model '%s' has %zu inputs: name the one the matrix goes to",
-                     OIP_INPUT, o->model, json_array_size(inputs));
+        snprintf(errstr, errstr_size, "params.%s: model '%s' has no input '%.64s'", OIP_INPUT,
+                 o->model, o->input_name);
         goto out;
     }
     o->resolved = 1;
