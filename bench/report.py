@@ -19,12 +19,14 @@ LABELS = {
     "json+linear+eos": "symtask json + linear, exactly once",
     "csv+linear": "symtask csv + linear",
     "json+xgboost": "symtask json + xgboost",
+    "json+symetryml": "symtask json + symetryml (a SymetryML server that answers at once)",
+    "json+symetryml+5ms": "symtask json + symetryml, the server answering after 5 ms",
     "api-symtaskd": "**symtaskd**: signed `GET /tasks/{tid}`",
     "api-nginx-1": "nginx, 1 worker: static file",
     "api-nginx-auto": "nginx, `worker_processes auto` (a worker per core): static file",
 }
 KAFKA = ["passthrough", "python", "python-flush", "json+linear", "json+linear+eos", "csv+linear",
-         "json+xgboost"]
+         "json+xgboost", "json+symetryml", "json+symetryml+5ms"]
 API = ["api-symtaskd", "api-nginx-1", "api-nginx-auto"]
 
 

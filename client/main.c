@@ -19,8 +19,8 @@
 
 #include <sodium.h>
 
-#include "auth.h"
 #include "crypto.h"
+#include "sign.h"
 #include "http.h"
 #include "symtask_build.h"
 
@@ -487,27 +487,19 @@ static int client_call(client_t *c, const char *method, const char *rest, const 
     snprintf(path, sizeof(path), "%s/symetry/rest/%s%s", c->server.prefix, c->cid.value, rest);
     snprintf(target, sizeof(target), "%s%s%s", path, query ? "?" : "", query ? query : "");
 
-    char md5[25] = "", date[40], sig[45];
-    if (body_len > 0)
-        crypto_md5_b64(body, body_len, md5);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    auth_format_date(now.tv_sec, now.tv_nsec, date);
-    char *sts = auth_string_to_sign(method, md5, c->secret.value, date, c->cid.value,
-                                    body_len > 0 ? body : NULL, body_len, path, query);
-    if (sts == NULL) {
+    sign_headers_t sh;
+    if (sign_request(method, path, query, body, body_len, c->cid.value, c->secret.value, c->key,
+                     SECRET_BYTES, &now, &sh) != 0) {
         error("out of memory");
         return EXIT_FAILURE;
     }
-    size_t sts_len = strlen(sts);
-    crypto_hmac_sha256_b64(c->key, SECRET_BYTES, sts, sts_len, sig);
-    sodium_memzero(sts, sts_len);
-    free(sts);
 
     http_header_t headers[8] = {
-        {"Authorization", sig},         {"Sym-date", date},
-        {"Customer-ID", c->cid.value},  {"Content-MD5", md5},
-        {"Accept", "application/json"}, {"User-Agent", "symtask/" SYMTASK_VERSION},
+        {"Authorization", sh.authorization}, {"Sym-date", sh.sym_date},
+        {"Customer-ID", c->cid.value},       {"Content-MD5", sh.content_md5},
+        {"Accept", "application/json"},      {"User-Agent", "symtask/" SYMTASK_VERSION},
     };
     size_t header_count = 6;
     if (body_len > 0)

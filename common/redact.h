@@ -10,8 +10,9 @@
  * UTF-8 boundary and marked with "...". Returns @out. */
 const char *redact_shown(char *out, const char *s, size_t max);
 
-/* True for param keys whose values must never be shown: *password*, *secret*, *key* (any
- * case), sasl.*, ssl.*, also after a kafka.consumer. / kafka.producer. prefix. */
+/* True for param keys whose values must never be shown: *password*, *secret*, *key*,
+ * *token* (any case: a model server's bearer token), sasl.*, ssl.*, also after a
+ * kafka.consumer. / kafka.producer. prefix. */
 bool redact_key_is_secret(const char *key);
 
 #endif

@@ -279,7 +279,7 @@ static int api_check_replay(api_call_t *call, const auth_request_t *ar, time_t n
     if (call->d->replay == NULL)
         return 0;
     time_t date;
-    if (auth_parse_date(ar->sym_date.ptr, ar->sym_date.len, &date) != 0)
+    if (sign_parse_date(ar->sym_date.ptr, ar->sym_date.len, &date) != 0)
         return 0; /* cannot happen: auth_verify parsed it */
     int r = replay_check(call->d->replay, ar->authorization.ptr, ar->authorization.len, date, now);
     if (r == REPLAY_OK)

@@ -1,5 +1,5 @@
-/* auth.h: verifies requests signed with SymetryML's scheme (see API.md "Security").
- * Private to core/. */
+/* auth.h: verifies requests signed with SymetryML's scheme (see API.md "Security"); the
+ * signature itself is common/sign.h's, which clients sign with. Private to core/. */
 #ifndef SYMTASK_CORE_AUTH_H
 #define SYMTASK_CORE_AUTH_H
 
@@ -7,12 +7,10 @@
 #include <time.h>
 
 #include "customers.h"
+#include "sign.h"
 
 /* A string that may be absent (ptr == NULL) and is not NUL-terminated. */
-typedef struct auth_str {
-    const char *ptr;
-    size_t len;
-} auth_str_t;
+typedef sign_str_t auth_str_t;
 
 /* What auth_verify reads from one request; every field points into the request. */
 typedef struct auth_request {
@@ -50,17 +48,5 @@ int auth_verify(const customers_t *customers, const auth_request_t *req, time_t 
                 auth_result_t *res);
 
 void auth_result_clear(auth_result_t *res);
-
-/* Parses "yyyy-MM-dd HH:mm:ss;nanos" (nanos: 1 to 9 digits) as UTC. -1 if malformed. */
-int auth_parse_date(const char *s, size_t len, time_t *out);
-
-/* Formats @t as a Sym-date ("2026-11-28 13:55:08;0") into @out. */
-void auth_format_date(time_t t, long nanos, char out[40]);
-
-/* Builds StringToSign (malloc'd): VERB\n Content-MD5\n secret-b64\n Sym-date\n cid\n
- * [body\n] path\n [query\n]. */
-char *auth_string_to_sign(const char *method, const char *content_md5, const char *secret_b64,
-                          const char *sym_date, const char *cid, const char *body, size_t body_len,
-                          const char *path, const char *query);
 
 #endif

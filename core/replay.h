@@ -34,7 +34,7 @@ void replay_free(replay_t *r);
 
 /* Decides whether a request whose signature auth_verify has just verified may proceed.
  * @signature (@sig_len bytes, any content) is the request's Authorization value,
- * @sym_date its parsed Sym-date (auth_parse_date), @now the clock auth_verify used.
+ * @sym_date its parsed Sym-date (sign_parse_date), @now the clock auth_verify used.
  *
  * First forgets every remembered entry that expired at @now. Then returns:
  * - REPLAY_SEEN when @signature is remembered (whatever @sym_date comes with it);

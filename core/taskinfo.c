@@ -210,6 +210,17 @@ static int check_tolerance(const char *key, const char *value, char *errstr, siz
     return -1;
 }
 
+static int check_bool(const char *key, const char *value, char *errstr, size_t errstr_size)
+{
+    char buf[SHOWN_MAX + 4];
+
+    if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
+        return 0;
+    fail(errstr, errstr_size, "params.%s: '%s' is not true or false", key,
+         shown(buf, value, SHOWN_MAX));
+    return -1;
+}
+
 static int check_guarantee(const char *key, const char *value, char *errstr, size_t errstr_size)
 {
     char buf[SHOWN_MAX + 4];
@@ -261,6 +272,14 @@ static const struct known_param {
     {"sml.kstream.errors.tolerance", check_tolerance},
     {"sml.kstream.guarantee", check_guarantee},
     {"sml.kstream.commit.interval.ms", check_commit_interval},
+    /* The original's REST mode (the symetryml predictor reads the rest; its checks are its
+     * own). */
+    {"sml.kstream.rest", check_bool},
+    {"sml.kstream.rest.host", check_nonempty},
+    {"sml.kstream.rest.user", check_nonempty},
+    {"sml.kstream.rest.secret", check_nonempty},
+    {"sml.kstream.project.id", check_nonempty},
+    {"sml.kstream.model.id", check_nonempty},
     {"sml.predictor", check_plugin},
     {"sml.serializer", check_plugin},
     {"sml.serializer.out", check_plugin},
@@ -271,8 +290,10 @@ static const struct known_param {
 static const char *const required_params[] = {
     "sml.kstream.source.topic",
     "sml.kstream.sink.topic",
-    "sml.predictor",
 };
+
+/* The predictor of the original's REST mode (sml.kstream.rest = true). */
+#define REST_PREDICTOR "symetryml"
 
 static int check_sml_param(const char *key, const char *value, char *errstr, size_t errstr_size)
 {
@@ -446,6 +467,20 @@ static int check_cross(json_t *params, char *errstr, size_t errstr_size)
 
     if (check_guarantee_props(params, errstr, errstr_size) < 0)
         return -1;
+    const char *rest = param(params, "sml.kstream.rest");
+    const char *predictor = param(params, "sml.predictor");
+    if (rest != NULL && strcmp(rest, "true") == 0) {
+        if (predictor != NULL && strcmp(predictor, REST_PREDICTOR) != 0) {
+            fail(errstr, errstr_size,
+                 "params.sml.kstream.rest: true predicts through a SymetryML server (predictor "
+                 "%s), but sml.predictor is %s: leave one of them out",
+                 REST_PREDICTOR, predictor);
+            return -1;
+        }
+    } else if (predictor == NULL) {
+        fail(errstr, errstr_size, "params: required key sml.predictor is missing");
+        return -1;
+    }
     if (strcmp(source, sink) == 0) {
         fail(errstr, errstr_size,
              "params.sml.kstream.sink.topic: must differ from sml.kstream.source.topic (the "
@@ -592,6 +627,14 @@ json_t *taskinfo_validate(json_t *doc, char *errstr, size_t errstr_size)
     if (out == NULL || json_object_set_new(out, "type", json_string("kstream")) < 0 ||
         json_object_set_new(out, "name", json_string(json_string_value(name))) < 0 ||
         json_object_set_new(out, "params", json_deep_copy(params)) < 0) {
+        fail(errstr, errstr_size, "out of memory");
+        goto error;
+    }
+    /* The original's REST mode names its predictor here, once: the worker and the status
+     * read sml.predictor only. */
+    json_t *out_params = json_object_get(out, "params");
+    if (json_object_get(out_params, "sml.predictor") == NULL &&
+        json_object_set_new(out_params, "sml.predictor", json_string(REST_PREDICTOR)) < 0) {
         fail(errstr, errstr_size, "out of memory");
         goto error;
     }

@@ -20,13 +20,14 @@ bool taskinfo_id_valid(const char *s, size_t len);
  * "name: 't 1' is not a valid task id (1 to 128 of A-Z a-z 0-9 . _ -)", "params: required
  * key sml.kstream.source.topic is missing". Checks: JSON object; type == "kstream"; name a
  * valid id; params an object whose values are all strings; required keys
- * (sml.kstream.source.topic, sml.kstream.sink.topic, sml.predictor); numeric keys
+ * (sml.kstream.source.topic, sml.kstream.sink.topic, sml.predictor unless sml.kstream.rest
+ * is true, which means sml.predictor symetryml and is normalised to it); numeric keys
  * (record.poll.max 1..1000000, schedule.ms 0..3600000); heap sizes; errors.tolerance
  * none|all; guarantee at_least_once (exactly_once: "not supported yet" message); every
  * key not starting with "sml." (and every kafka.consumer.X / kafka.producer.X) accepted by
  * librdkafka's rd_kafka_conf_set, with plugin.library.paths and interceptor-style keys
  * refused because they would load code into the daemon. Messages never quote the value of
- * a key that looks secret (*password*, *secret*, *key*, sasl.*, ssl.*). */
+ * a key that looks secret (*password*, *secret*, *key*, *token*, sasl.*, ssl.*). */
 json_t *taskinfo_parse(const char *text, size_t len, char *errstr, size_t errstr_size);
 
 /* Opens an encrypted TaskInfo body of customer @cid (whose 16-byte secret is @key), in
@@ -44,8 +45,8 @@ json_t *taskinfo_validate(json_t *doc, char *errstr, size_t errstr_size);
 /* Looks up params[key] of a normalised TaskInfo, or @def. */
 const char *taskinfo_param(json_t *taskinfo, const char *key, const char *def);
 
-/* True for keys whose values must never be shown: *password*, *secret*, *key* (any case),
- * sasl.*, ssl.*. */
+/* True for keys whose values must never be shown: *password*, *secret*, *key*, *token*
+ * (any case), sasl.*, ssl.*. */
 bool taskinfo_key_is_secret(const char *key);
 
 /* Replaces in @text (a NUL-terminated string in a buffer of @size bytes), in place, every

@@ -77,6 +77,11 @@ int plugin_params_have_output_options(json_t *params);
 int plugin_check_unknown_keys(json_t *params, const plugin_t *const *plugins, size_t n,
                               const plugin_t *output, char *errstr, size_t errstr_size);
 
+/* The param the check at create (symtask-worker --validate) sets to "true" for the plugins
+ * (host->param); no task sets it: keys outside sml.* are librdkafka's, which has no such
+ * property. */
+#define PLUGIN_VALIDATE_PARAM "symtask.validate"
+
 /* The host table handed to every plugin. @tag ("cid/tid") prefixes plugin log lines. */
 const symtask_host_t *plugin_host(void);
 void plugin_host_set_tag(const char *tag);

@@ -599,6 +599,10 @@ static int worker_list_plugins(worker_t *w, const char *dir)
 static int worker_validate(worker_t *w)
 {
     char errstr[1024];
+    /* Tells the plugins that this is the check at create (docs/plugins.md): one that calls a
+     * server checks it now, and not at every start of a task, when the server may be away
+     * for a while. */
+    json_object_set_new(w->task.params, PLUGIN_VALIDATE_PARAM, json_string("true"));
     stages_t *st = stages_open(w->task.params, w->task.plugin_dir, 1, errstr, sizeof(errstr));
     if (st == NULL) {
         worker_send(w, json_pack("{s:s, s:s}", "type", "invalid", "message", errstr));

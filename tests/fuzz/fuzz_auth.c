@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "customers.h"
+#include "sign.h"
 #include "fuzz_util.h"
 
 static customers_t *customers;
@@ -28,15 +29,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* A date that parses must come back unchanged through auth_format_date. */
+/* A date that parses must come back unchanged through sign_format_date. */
 static void check_date(const uint8_t *data, size_t size)
 {
     char *s = fuzz_dup(data, size, 0);
     char formatted[40];
     time_t t, again;
-    if (auth_parse_date(s, size, &t) == 0) {
-        auth_format_date(t, 0, formatted);
-        if (auth_parse_date(formatted, strlen(formatted), &again) != 0 || again != t) {
+    if (sign_parse_date(s, size, &t) == 0) {
+        sign_format_date(t, 0, formatted);
+        if (sign_parse_date(formatted, strlen(formatted), &again) != 0 || again != t) {
             fprintf(stderr, "date %lld formats as '%s', which does not parse back\n", (long long)t,
                     formatted);
             abort();

@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "crypto.h"
+#include "sign.h"
 #include "fuzz_util.h"
 
 static const char *outdir;
@@ -58,11 +59,18 @@ static void sign(seed_req_t *r, char md5[25], char sig[45])
         crypto_md5_b64(body, strlen(body), md5);
         r->f[F_CONTENT_MD5] = md5;
     }
-    char *sts = auth_string_to_sign(r->f[F_METHOD], r->f[F_CONTENT_MD5], FUZZ_SECRET_C1,
-                                    r->f[F_SYM_DATE], r->f[F_CUSTOMER_ID], body,
-                                    body != NULL ? strlen(body) : 0, r->f[F_PATH], r->f[F_QUERY]);
-    crypto_hmac_sha256_b64(fuzz_key_c1, 16, sts, strlen(sts), sig);
-    free(sts);
+#define STR(s) ((sign_str_t){(s), (s) != NULL ? strlen(s) : 0})
+    sign_parts_t parts = {
+        .method = STR(r->f[F_METHOD]),
+        .content_md5 = STR(r->f[F_CONTENT_MD5]),
+        .sym_date = STR(r->f[F_SYM_DATE]),
+        .cid = STR(r->f[F_CUSTOMER_ID]),
+        .body = STR(body),
+        .path = STR(r->f[F_PATH]),
+        .query = STR(r->f[F_QUERY]),
+    };
+    sign_authorization(&parts, STR(FUZZ_SECRET_C1), fuzz_key_c1, 16, sig);
+#undef STR
     r->f[F_AUTHORIZATION] = sig;
 }
 

@@ -20,6 +20,7 @@
 
 #include "auth.h"
 #include "crypto.h"
+#include "sign.h"
 
 static void sleep_ms(int ms)
 {
@@ -346,15 +347,9 @@ h_response_t h_request(harness_t *h, const char *method, const char *path, const
                        const char *cid, const char *secret_b64)
 {
     size_t body_len = body ? strlen(body) : 0;
-    char md5[25] = "";
-    if (body_len > 0)
-        crypto_md5_b64(body, body_len, md5);
     /* every request signs anew: the daemon refuses a signature it saw before */
-    char date[40];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    auth_format_date(ts.tv_sec, ts.tv_nsec, date);
-
     char raw_path[2048];
     snprintf(raw_path, sizeof(raw_path), "%s", path);
     char *q = strchr(raw_path, '?');
@@ -363,14 +358,14 @@ h_response_t h_request(harness_t *h, const char *method, const char *path, const
         *q = '\0';
         query = q + 1;
     }
-    char *sts =
-        auth_string_to_sign(method, md5, secret_b64, date, cid, body, body_len, raw_path, query);
     size_t key_len;
     uint8_t *key = crypto_b64_decode(secret_b64, strlen(secret_b64), &key_len);
-    char sig[45];
-    crypto_hmac_sha256_b64(key, key_len, sts, strlen(sts), sig);
+    sign_headers_t sh;
+    cr_assert_eq(sign_request(method, raw_path, query, body, body_len, cid, secret_b64, key,
+                              key_len, &ts, &sh),
+                 0);
     free(key);
-    free(sts);
+    const char *md5 = sh.content_md5, *date = sh.sym_date, *sig = sh.authorization;
 
     size_t cap = body_len + 4096;
     char *req = malloc(cap);

@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "crypto.h"
+#include "sign.h"
 #include "harness.h"
 
 #define BASE "/symetry/rest/" H_CID1
@@ -35,17 +36,15 @@ TestSuite(security, .init = setup, .fini = teardown, .timeout = 60);
 /* A signed GET of @path as c1, as raw bytes, so that it can be sent twice. */
 static char *signed_get(const char *path, const char *content_md5_header)
 {
-    char date[40];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    auth_format_date(ts.tv_sec, ts.tv_nsec, date);
-    char *sts = auth_string_to_sign("GET", "", H_SECRET1, date, H_CID1, NULL, 0, path, NULL);
     size_t key_len;
     uint8_t *key = crypto_b64_decode(H_SECRET1, strlen(H_SECRET1), &key_len);
-    char sig[45];
-    crypto_hmac_sha256_b64(key, key_len, sts, strlen(sts), sig);
+    sign_headers_t sh;
+    cr_assert_eq(
+        sign_request("GET", path, NULL, NULL, 0, H_CID1, H_SECRET1, key, key_len, &ts, &sh), 0);
     free(key);
-    free(sts);
+    const char *date = sh.sym_date, *sig = sh.authorization;
     char *req;
     cr_assert(asprintf(&req,
                        "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: %s\r\n"
@@ -102,7 +101,7 @@ Test(security, a_body_that_does_not_match_its_content_md5_is_refused)
     crypto_md5_b64("something else", 14, md5);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    auth_format_date(ts.tv_sec, ts.tv_nsec, date);
+    sign_format_date(ts.tv_sec, ts.tv_nsec, date);
     char *req;
     cr_assert(asprintf(&req,
                        "POST " BASE "/tasks/create HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"

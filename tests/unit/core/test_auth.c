@@ -1,4 +1,4 @@
-/* test_auth.c: core/auth.c against signatures computed with python3 and the openssl CLI. */
+/* test_auth.c: core/auth.c against the known signatures of tests/unit/common/sign_vectors.h. */
 #include <criterion/criterion.h>
 
 #include <fcntl.h>
@@ -8,48 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/sign_vectors.h"
 #include "auth.h"
 #include "crypto.h"
 #include "customers.h"
-
-/* Customer secrets, each from
- * python3 -c "import os,base64;k=os.urandom(16);print(k.hex(), base64.b64encode(k).decode())"
- * c1: 3311618e17ea3b1e9736165669b71608 MxFhjhfqOx6XNhZWabcWCA==
- * c2: 650dfa30efa6e98763df98ef632207d6 ZQ36MO+m6Ydj35jvYyIH1g== */
-#define SECRET_C1 "MxFhjhfqOx6XNhZWabcWCA=="
-#define SECRET_C2 "ZQ36MO+m6Ydj35jvYyIH1g=="
-
-/* The date every vector is signed at, and the clock it is checked against:
- * python3 -c "import calendar;print(calendar.timegm((2026,11,28,13,55,8)))" */
-#define DATE "2026-11-28 13:55:08;123456789"
-#define NOW ((time_t)1795874108)
-
-#define BODY "{\"taskName\":\"t1\",\"type\":\"predict\"}"
-/* printf '%s' '{"taskName":"t1","type":"predict"}' | openssl dgst -md5 -binary
- *   | openssl base64 */
-#define BODY_MD5 "FYXiypiYi9tE8Jn5WjYZ+Q=="
-
-/* Each signature: printf '<StringToSign>' | openssl dgst -sha256 -mac HMAC
- *   -macopt hexkey:3311618e17ea3b1e9736165669b71608 -binary | openssl base64
- * and again with python3 base64.b64encode(hmac.new(key, sts, hashlib.sha256).digest()),
- * which gave the same. */
-#define STS_GET                                                                                    \
-    "GET\n\n" SECRET_C1 "\n" DATE "\nc1\n"                                                         \
-    "/symetry/rest/c1/tasks\n"
-#define SIG_GET "cp7S+zEIoMTTcvGCntCCyQ0aY3iw6OircKFF9IFuKqI="
-#define STS_POST_QUERY                                                                             \
-    "POST\n" BODY_MD5 "\n" SECRET_C1 "\n" DATE "\nc1\n" BODY "\n"                                  \
-    "/symetry/rest/c1/tasks/create\nforce=true\n"
-#define SIG_POST_QUERY "IlbrmFHWCEwF525gTrJS3s44nOCZikg8JZ3YhShLIcw="
-#define STS_POST                                                                                   \
-    "POST\n" BODY_MD5 "\n" SECRET_C1 "\n" DATE "\nc1\n" BODY "\n"                                  \
-    "/symetry/rest/c1/tasks/create\n"
-#define SIG_POST "h85PQq8xdES6vHKaGMXL/ZCDHAsPfhwsRHGNe6UBEKs="
-/* GET /symetry/rest/c1/tasks/t1/start, no body, no query. */
-#define SIG_GET_START "h14JaxCXFhYII/fxQyGz237SrsKifPOpxrL/PN0ghcI="
-/* c2 signing GET /symetry/rest/c1/tasks with its own key and Customer-ID c2 (python3,
- * key 650dfa30efa6e98763df98ef632207d6). */
-#define SIG_C2_ON_C1 "1p3q4ZH3InSa/NEv8yBn2wAE+J9PSrTJLofy1vY1LXg="
+#include "sign.h"
 
 #define MSG_DATE_WINDOW "Please update your server time, it is likely out of sync with UTC"
 
@@ -472,55 +435,28 @@ Test(auth, invalid_signature_shows_string_to_sign)
     auth_result_clear(&res);
 }
 
-Test(auth, string_to_sign_vectors)
-{
-    char *sts = auth_string_to_sign("GET", "", SECRET_C1, DATE, "c1", NULL, 0,
-                                    "/symetry/rest/c1/tasks", NULL);
-    cr_assert_str_eq(sts, STS_GET);
-    free(sts);
-    sts = auth_string_to_sign("GET", NULL, SECRET_C1, DATE, "c1", "", 0, "/symetry/rest/c1/tasks",
-                              "");
-    cr_assert_str_eq(sts, STS_GET);
-    free(sts);
-    sts = auth_string_to_sign("POST", BODY_MD5, SECRET_C1, DATE, "c1", BODY, strlen(BODY),
-                              "/symetry/rest/c1/tasks/create", "force=true");
-    cr_assert_str_eq(sts, STS_POST_QUERY);
-    free(sts);
-    sts = auth_string_to_sign("POST", BODY_MD5, SECRET_C1, DATE, "c1", BODY, strlen(BODY),
-                              "/symetry/rest/c1/tasks/create", NULL);
-    cr_assert_str_eq(sts, STS_POST);
-    free(sts);
-    /* body_len bounds the body: the buffer need not end after it. */
-    sts = auth_string_to_sign("POST", BODY_MD5, SECRET_C1, DATE, "c1", BODY "trailing",
-                              strlen(BODY), "/symetry/rest/c1/tasks/create", NULL);
-    cr_assert_str_eq(sts, STS_POST);
-    free(sts);
-}
-
 Test(auth, sign_and_verify_round_trip)
 {
-    /* What a client does: date, StringToSign, HMAC with the decoded secret. */
-    char date[40], md5[25], sig[45];
+    /* What a client does (common/sign.c): Content-MD5, Sym-date, Authorization. */
+    struct timespec at = {1700000000 - 5, 42};
     time_t now = 1700000000;
     size_t key_len = 0;
     uint8_t *key = crypto_b64_decode(SECRET_C2, strlen(SECRET_C2), &key_len);
     cr_assert_not_null(key);
-    auth_format_date(now - 5, 42, date);
-    crypto_md5_b64(BODY, strlen(BODY), md5);
-    char *sts = auth_string_to_sign("POST", md5, SECRET_C2, date, "c2", BODY, strlen(BODY),
-                                    "/symetry/rest/c2/tasks/create", "force=true");
-    cr_assert_not_null(sts);
-    crypto_hmac_sha256_b64(key, key_len, sts, strlen(sts), sig);
+    sign_headers_t h;
+    cr_assert_eq(sign_request("POST", "/symetry/rest/c2/tasks/create", "force=true", BODY,
+                              strlen(BODY), "c2", SECRET_C2, key, key_len, &at, &h),
+                 0);
     auth_request_t req = {
         .method = S("POST"),
         .path = S("/symetry/rest/c2/tasks/create"),
         .query = S("force=true"),
         .body = S(BODY),
         .path_cid = S("c2"),
-        .authorization = S(sig),
-        .sym_date = S(date),
+        .authorization = S(h.authorization),
+        .sym_date = S(h.sym_date),
         .customer_id = S("c2"),
-        .content_md5 = S(md5),
+        .content_md5 = S(h.content_md5),
     };
     auth_result_t res;
     cr_assert_eq(auth_verify(customers, &req, now, &res), 0, "%s", res.message);
@@ -530,111 +466,5 @@ Test(auth, sign_and_verify_round_trip)
     req.path_cid = S("c1");
     req.customer_id = S("c1");
     expect_fail(&req, now, 401, "Invalid Signature");
-    free(sts);
     free(key);
-}
-
-Test(auth, parse_date_nanos_digits)
-{
-    const char *digits = "123456789";
-    for (size_t n = 1; n <= 9; n++) {
-        char s[40];
-        time_t t = 0;
-        snprintf(s, sizeof(s), "2026-11-28 13:55:08;%.*s", (int)n, digits);
-        cr_assert_eq(auth_parse_date(s, strlen(s), &t), 0, "%s", s);
-        cr_assert_eq(t, NOW, "%s", s);
-    }
-}
-
-Test(auth, parse_date_vectors)
-{
-    /* Each expected value: python3 -c "import calendar;print(calendar.timegm((Y,M,D,h,m,s)))" */
-    static const struct {
-        const char *s;
-        long long t;
-    } ok[] = {
-        {"1970-01-01 00:00:00;0", 0},
-        {"1969-12-31 23:59:59;0", -1},
-        {"2000-03-01 00:00:00;0", 951868800},
-        {"2024-02-29 23:59:59;000000000", 1709251199},
-        {"9999-12-31 23:59:59;999999999", 253402300799LL},
-        {"2026-11-28 13:55:08;0", 1795874108},
-    };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        time_t t = 12345;
-        cr_assert_eq(auth_parse_date(ok[i].s, strlen(ok[i].s), &t), 0, "%s", ok[i].s);
-        cr_assert_eq((long long)t, ok[i].t, "%s", ok[i].s);
-    }
-}
-
-Test(auth, parse_date_malformed)
-{
-    static const char *const bad[] = {
-        "",
-        "2026-11-28 13:55:08",
-        "2026-11-28 13:55:08;",
-        "2026-11-28 13:55:08;1234567890",
-        "2026-11-28 13:55:08;12a",
-        "2026-11-28 13:55:08;-1",
-        "2026-11-28 13:55:08;0 ",
-        " 2026-11-28 13:55:08;0",
-        "2026-11-28T13:55:08;0",
-        "2026/11/28 13:55:08;0",
-        "2026-11-28 13:55:08.0",
-        "2026-11-28 13:55:08,0",
-        "+026-11-28 13:55:08;0",
-        "2026-1-28 13:55:08;00",
-        "26-11-28 13:55:08;0000",
-        "2026-00-28 13:55:08;0",
-        "2026-13-28 13:55:08;0",
-        "2026-11-00 13:55:08;0",
-        "2026-11-31 13:55:08;0",
-        "2026-02-29 13:55:08;0",
-        "1900-02-29 13:55:08;0",
-        "2026-11-28 24:00:00;0",
-        "2026-11-28 13:60:08;0",
-        "2026-11-28 13:55:60;0",
-        "2026-11-28 13:55:0x;0",
-        "yyyy-MM-dd HH:mm:ss;n",
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        time_t t = 0;
-        cr_assert_eq(auth_parse_date(bad[i], strlen(bad[i]), &t), -1, "[%s]", bad[i]);
-    }
-    time_t t = 0;
-    cr_assert_eq(auth_parse_date(NULL, 0, &t), -1);
-    cr_assert_eq(auth_parse_date("2026-11-28 13:55:08;0\0", 22, &t), -1);
-    cr_assert_eq(auth_parse_date("2000-02-29 00:00:00;0", 21, &t), 0);
-}
-
-Test(auth, parse_date_not_nul_terminated)
-{
-    time_t t = 0;
-    const char *s = "2026-11-28 13:55:08;5XYZ";
-    cr_assert_eq(auth_parse_date(s, 21, &t), 0);
-    cr_assert_eq(t, NOW);
-    cr_assert_eq(auth_parse_date(s, 22, &t), -1);
-    cr_assert_eq(auth_parse_date(s, 10, &t), -1);
-}
-
-Test(auth, format_date)
-{
-    char out[40];
-    auth_format_date(NOW, 0, out);
-    cr_assert_str_eq(out, "2026-11-28 13:55:08;0");
-    auth_format_date(NOW, 123456789, out);
-    cr_assert_str_eq(out, DATE);
-    auth_format_date(0, 7, out);
-    cr_assert_str_eq(out, "1970-01-01 00:00:00;7");
-}
-
-Test(auth, format_parse_round_trip)
-{
-    for (time_t t = -86400LL * 800; t < 86400LL * 365 * 60; t += 86400 * 7 + 3661) {
-        char out[40];
-        time_t back = 0;
-        auth_format_date(t, 1, out);
-        cr_assert_eq(auth_parse_date(out, strlen(out), &back), 0, "%s", out);
-        cr_assert_eq(back, t, "%s", out);
-    }
 }

@@ -127,11 +127,21 @@ Test(taskinfo, key_is_secret)
                             "sml.predictor.PASSWORD",
                             "MySecretThing",
                             "keystore",
-                            "sml.serializer.key.column"};
-    const char *plain[] = {
-        "bootstrap.servers", "security.protocol",       "sml.kstream.source.topic",
-        "sml.predictor",     "kafka.consumer.group.id", "kafka.consumer.xsasl.foo",
-        "xssl.foo",          "kafka.other.sasl.x",      ""};
+                            "sml.serializer.key.column",
+                            "sml.predictor.token",
+                            "sml.predictor.AccessToken",
+                            "sml.kstream.rest.secret"};
+    const char *plain[] = {"bootstrap.servers",
+                           "security.protocol",
+                           "sml.kstream.source.topic",
+                           "sml.predictor",
+                           "kafka.consumer.group.id",
+                           "kafka.consumer.xsasl.foo",
+                           "xssl.foo",
+                           "kafka.other.sasl.x",
+                           "sml.kstream.rest.user",
+                           "sml.kstream.rest.host",
+                           ""};
     size_t i;
 
     for (i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
@@ -866,4 +876,66 @@ Test(taskinfo, decrypt_random_bodies_open_to_nothing)
         free(body);
     }
     cr_expect_gt(padded, 0, "no random body had valid padding: the test proves nothing");
+}
+
+/* The original's REST mode: sml.kstream.rest = true predicts through a SymetryML server. */
+Test(taskinfo, rest_mode_names_its_predictor)
+{
+    json_t *doc = minimal();
+    json_object_del(params_of(doc), "sml.predictor");
+    json_t *p = params_of(doc);
+    json_object_set_new(p, "sml.kstream.rest", json_string("true"));
+    json_object_set_new(p, "sml.kstream.rest.host", json_string("http://server:8080"));
+    json_object_set_new(p, "sml.kstream.rest.user", json_string("c1"));
+    json_object_set_new(p, "sml.kstream.rest.secret", json_string("MxFhjhfqOx6XNhZWabcWCA=="));
+    json_object_set_new(p, "sml.kstream.project.id", json_string("p1"));
+    json_object_set_new(p, "sml.kstream.model.id", json_string("m1"));
+    json_t *out = taskinfo_validate(doc, errstr, sizeof(errstr));
+    cr_assert_not_null(out, "%s", errstr);
+    cr_assert_str_eq(taskinfo_param(out, "sml.predictor", ""), "symetryml");
+    json_decref(out);
+
+    /* Named twice, the same way: fine. */
+    json_object_set_new(p, "sml.predictor", json_string("symetryml"));
+    out = taskinfo_validate(doc, errstr, sizeof(errstr));
+    cr_assert_not_null(out, "%s", errstr);
+    json_decref(out);
+
+    /* Named twice, two ways: refused. */
+    json_object_set_new(p, "sml.predictor", json_string("linear"));
+    expect_invalid(json_deep_copy(doc),
+                   "params.sml.kstream.rest: true predicts through a SymetryML server (predictor "
+                   "symetryml), but sml.predictor is linear");
+
+    /* rest = false is the embedded model of the original: a predictor is needed. */
+    json_object_del(p, "sml.predictor");
+    json_object_set_new(p, "sml.kstream.rest", json_string("false"));
+    expect_invalid(json_deep_copy(doc), "params: required key sml.predictor is missing");
+    json_decref(doc);
+}
+
+Test(taskinfo, rest_mode_params_are_checked)
+{
+    expect_param_invalid("sml.kstream.rest", "yes",
+                         "params.sml.kstream.rest: 'yes' is not true or false");
+    expect_param_invalid("sml.kstream.rest.host", "",
+                         "params.sml.kstream.rest.host: must not be empty");
+    expect_param_invalid("sml.kstream.model.id", "",
+                         "params.sml.kstream.model.id: must not be empty");
+    expect_param_invalid("sml.kstream.rest.hots", "x",
+                         "params.sml.kstream.rest.hots: unknown sml.* key");
+    /* The secret is never quoted back. */
+    expect_param_invalid("sml.kstream.rest.secret", "",
+                         "params.sml.kstream.rest.secret: must not be empty");
+    expect_valid(with_param("sml.kstream.rest", "false"));
+    expect_valid(with_param("sml.kstream.project.id", "p1"));
+}
+
+Test(taskinfo, scrub_hides_tokens)
+{
+    json_t *ti = with_param("sml.predictor.token", "tok-1234567890");
+    char text[256] = "401 with Authorization: Bearer tok-1234567890 at http://h";
+    taskinfo_scrub(ti, text, sizeof(text));
+    cr_assert_str_eq(text, "401 with Authorization: Bearer <sml.predictor.token> at http://h");
+    json_decref(ti);
 }

@@ -1,8 +1,8 @@
 /* crypto.h: SymetryML-compatible primitives: base64, MD5, HMAC-SHA256, the legacy
  * AES-128-CBC TaskInfo encryption and our sealed (XChaCha20-Poly1305) TaskInfo form.
- * Private to core/ (the client links it too). */
-#ifndef SYMTASK_CORE_CRYPTO_H
-#define SYMTASK_CORE_CRYPTO_H
+ * Shared by symtaskd and the client (the symtask-sign library, with sign.h). */
+#ifndef SYMTASK_COMMON_CRYPTO_H
+#define SYMTASK_COMMON_CRYPTO_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* test_crypto.c: core/crypto.c against vectors computed with the openssl CLI and python3. */
+/* test_crypto.c: common/crypto.c against vectors computed with the openssl CLI and python3. */
 #include <criterion/criterion.h>
 
 #include <stdint.h>
