@@ -10,7 +10,8 @@
  * UTF-8 boundary and marked with "...". Returns @out. */
 const char *redact_shown(char *out, const char *s, size_t max);
 
-/* True for param keys whose values must never be shown: *password*, *secret*, *key* (any
+/* True for param keys whose values must never be shown: *password*, *secret*, *key*,
+ * *user.info* (basic auth's "user:password", e.g. schema.registry.basic.auth.user.info; any
  * case), sasl.*, ssl.*, also after a kafka.consumer. / kafka.producer. prefix. */
 bool redact_key_is_secret(const char *key);
 
