@@ -599,7 +599,7 @@ static int worker_list_plugins(worker_t *w, const char *dir)
 static int worker_validate(worker_t *w)
 {
     char errstr[1024];
-    stages_t *st = stages_open(w->task.params, w->task.plugin_dir, 1, errstr, sizeof(errstr));
+    stages_t *st = stages_open_check(w->task.params, w->task.plugin_dir, errstr, sizeof(errstr));
     if (st == NULL) {
         worker_send(w, json_pack("{s:s, s:s}", "type", "invalid", "message", errstr));
         return WORKER_EXIT_STOPPED;

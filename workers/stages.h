@@ -18,6 +18,11 @@ typedef struct stages stages_t;
  * when the task cannot run as defined (nothing left allocated). */
 stages_t *stages_open(json_t *params, const char *plugin_dir, size_t max_rows, char *errstr,
                       size_t errstr_size);
+/* The same for the check at create (symtask-worker --validate), room for one record: a
+ * serializer whose bind answers RETRIABLE (a server it needs does not answer) refuses the
+ * task with its message, where stages_open() logs it and goes on. */
+stages_t *stages_open_check(json_t *params, const char *plugin_dir, char *errstr,
+                            size_t errstr_size);
 void stages_close(stages_t *st);
 
 /* One line for the log: formats, predictor, features and outputs. */

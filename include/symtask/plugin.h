@@ -383,7 +383,10 @@ typedef struct symtask_serializer_ops {
     void (*destroy)(void *state);
 
     /* ABI 1.1, optional: bind() with types, flags and the instance's roles. Called once,
-     * after create() and before any record, in place of bind(). */
+     * after create() and before any record, in place of bind(). RETRIABLE when a server the
+     * instance needs does not answer (a schema registry down): the check at create refuses
+     * the task with the message, a task's worker logs it and starts, and the record calls
+     * answer RETRIABLE themselves until the server is back. */
     symtask_status_t (*bind_typed)(void *state, const symtask_binding_t *binding, char *errstr,
                                    size_t errstr_size);
 
