@@ -7,11 +7,14 @@ What it covers and what it does not: docs/testing.md ("The schema registry of th
 
     registry.py --port-file FILE [--port N] [--user-info USER:PASSWORD]
                 [--cert PEM --key PEM] [--control FILE] [--log FILE] [--first-id N]
+                [--state FILE]
 
 --port 0 (the default) takes a free loopback port; the port is written to --port-file once
 the server listens. --control names a file read before each request: while it exists and
 holds a status (401, 403, 500, 503, ...) every request is answered with it; "hang N" holds
-each request N seconds before answering. --log appends "METHOD PATH STATUS" per request.
+each request N seconds before answering. --log appends "METHOD PATH STATUS" per request. --state
+keeps the schemas in FILE, so that a registry stopped and started again on it (an outage)
+knows them.
 Schemas are parsed with Debian's python3-avro, so an invalid one is refused (422, 42201) by
 an implementation independent of the one under test.
 """
@@ -37,11 +40,27 @@ class Store:
     names one schema whatever the subject; registering a schema a subject already holds
     gives its id again without a new version."""
 
-    def __init__(self, first_id):
+    def __init__(self, first_id, state):
         self.lock = threading.Lock()
         self.next_id = first_id
         self.by_id = {}        # id -> (text, parsed JSON)
         self.subjects = {}     # subject -> [id of version 1, id of version 2, ...]
+        self.state = state
+        if state and os.path.exists(state):
+            with open(state) as f:
+                saved = json.load(f)
+            self.next_id = saved["next_id"]
+            self.by_id = {int(k): (t, json.loads(t)) for k, t in saved["schemas"].items()}
+            self.subjects = saved["subjects"]
+
+    def save(self):
+        if not self.state:
+            return
+        tmp = self.state + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"next_id": self.next_id, "subjects": self.subjects,
+                       "schemas": {str(k): t for k, (t, _) in self.by_id.items()}}, f)
+        os.rename(tmp, self.state)
 
     def find(self, parsed):
         for sid, (_, p) in self.by_id.items():
@@ -59,6 +78,7 @@ class Store:
             versions = self.subjects.setdefault(subject, [])
             if sid not in versions:
                 versions.append(sid)
+            self.save()
             return sid
 
 
@@ -223,12 +243,13 @@ def main():
     ap.add_argument("--control")
     ap.add_argument("--log")
     ap.add_argument("--first-id", type=int, default=1)
+    ap.add_argument("--state")
     args = ap.parse_args()
 
     ThreadingHTTPServer.allow_reuse_address = True
     ThreadingHTTPServer.daemon_threads = True
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.store = Store(args.first_id)
+    server.store = Store(args.first_id, args.state)
     server.user_info = args.user_info
     server.control = args.control
     server.log_path = args.log
