@@ -518,6 +518,16 @@ Test(avro, typed_and_run_time_outputs_and_an_output_that_replaces_a_field)
     cr_expect(strstr(errstr, "output 'p.1' is no Avro field name") != NULL, "%s", errstr);
 }
 
+static void expect_create_refused(const char *msg)
+{
+    symtask_params_t *p = plugin_params_new(plugin, param_obj, errstr, sizeof(errstr));
+    cr_assert_not_null(p, "%s", errstr);
+    void *x = NULL;
+    cr_expect_eq(ops->create(plugin_host(), p, &x, errstr, sizeof(errstr)), SYMTASK_ERR_FATAL);
+    cr_expect_str_eq(errstr, msg);
+    plugin_params_free(p);
+}
+
 static void expect_subject(const char *strategy, const char *subject)
 {
     set_param("sml.serializer.subject.name.strategy", strategy);
@@ -541,11 +551,8 @@ Test(avro, subject_name_strategies)
     expect_subject("RecordNameStrategy", "t.XY");
     expect_subject("io.confluent.kafka.serializers.subject.TopicRecordNameStrategy", "out-t.XY");
     set_param("sml.serializer.subject.name.strategy", "ByHand");
-    params = plugin_params_new(plugin, param_obj, errstr, sizeof(errstr));
-    void *x = NULL;
-    cr_expect_eq(ops->create(plugin_host(), params, &x, errstr, sizeof(errstr)), SYMTASK_ERR_FATAL);
-    cr_expect_str_eq(errstr, "params.sml.serializer.subject.name.strategy: 'ByHand' is none of "
-                             "TopicNameStrategy, RecordNameStrategy, TopicRecordNameStrategy");
+    expect_create_refused("params.sml.serializer.subject.name.strategy: 'ByHand' is none of "
+                          "TopicNameStrategy, RecordNameStrategy, TopicRecordNameStrategy");
 }
 
 Test(avro, without_auto_register_the_subject_must_hold_the_schema)
@@ -561,10 +568,11 @@ Test(avro, without_auto_register_the_subject_must_hold_the_schema)
     cr_expect_eq(s, SYMTASK_ERR_RECORD);
     char want[512];
     snprintf(want, sizeof(want),
-             "the output schema of schema id %u is not registered under subject out-value (schema "
+             "the sink's schema for records of schema id %u is not registered under subject "
+             "out-value (schema "
              "registry %s: Subject 'out-value' not found. (404, error code 40401)); "
-             "sml.serializer.auto.register.schemas is false: register it (the log of the task's "
-             "start shows it) or set it to true",
+             "sml.serializer.auto.register.schemas is false: register it (the task's log shows "
+             "it) or set it to true",
              id_of(in), reg.url);
     cr_expect_str_eq(errstr, want);
     cr_expect_eq(avr_count(&reg, "POST /subjects/out-value/versions"), 0, "registered anyway");
@@ -703,16 +711,6 @@ Test(avro, records_of_another_format_with_a_schema_file)
 }
 
 /* ---- The registry: settings and faults ---------------------------------------------------- */
-
-static void expect_create_refused(const char *msg)
-{
-    symtask_params_t *p = plugin_params_new(plugin, param_obj, errstr, sizeof(errstr));
-    cr_assert_not_null(p, "%s", errstr);
-    void *x = NULL;
-    cr_expect_eq(ops->create(plugin_host(), p, &x, errstr, sizeof(errstr)), SYMTASK_ERR_FATAL);
-    cr_expect_str_eq(errstr, msg);
-    plugin_params_free(p);
-}
 
 Test(avro, registry_settings)
 {

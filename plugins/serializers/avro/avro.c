@@ -586,7 +586,7 @@ static symtask_status_t av_out_resolve(av_state_t *st, av_out_t *o, const char *
             ? registry_register(st->registry, o->subject, o->text, &o->id, msg, sizeof(msg))
             : registry_lookup(st->registry, o->subject, o->text, &o->id, msg, sizeof(msg));
     if (res == REG_OK) {
-        st->host->log(SYMTASK_LOG_INFO, "avro: records of %s are written with schema id %ld (%s)",
+        st->host->log(SYMTASK_LOG_INFO, "avro: the sink's records for %s have schema id %ld (%s)",
                       source, (long)o->id, o->subject);
         free(o->failure);
         o->failure = NULL;
@@ -596,14 +596,14 @@ static symtask_status_t av_out_resolve(av_state_t *st, av_out_t *o, const char *
     char full[1400];
     if (res == REG_NOT_FOUND && !st->auto_register) {
         snprintf(full, sizeof(full),
-                 "the output schema of %s is not registered under subject %s (%s); "
-                 "sml.serializer.auto.register.schemas is false: register it (the log of the "
-                 "task's start shows it) or set it to true",
+                 "the sink's schema for %s is not registered under subject %s (%s); "
+                 "sml.serializer.auto.register.schemas is false: register it (the task's log "
+                 "shows it) or set it to true",
                  source, o->subject, msg);
-        st->host->log(SYMTASK_LOG_WARN, "avro: output schema of %s, to register under %s: %s",
+        st->host->log(SYMTASK_LOG_WARN, "avro: the sink's schema for %s, to register under %s: %s",
                       source, o->subject, o->text);
     } else if (res == REG_REFUSED || res == REG_NOT_FOUND) {
-        snprintf(full, sizeof(full), "the output schema of %s cannot be registered under %s: %s",
+        snprintf(full, sizeof(full), "the sink's schema for %s cannot be registered under %s: %s",
                  source, o->subject, msg);
     } else {
         snprintf(full, sizeof(full), "%s", msg);
@@ -726,7 +726,7 @@ static symtask_status_t av_out_of_writer(av_state_t *st, av_writer_t *w,
         return SYMTASK_OK;
     }
     char source[64];
-    snprintf(source, sizeof(source), "schema id %ld", (long)w->id);
+    snprintf(source, sizeof(source), "records of schema id %ld", (long)w->id);
     if (!dynamic && w->out != NULL) {
         *out = w->out;
         return av_out_resolve(st, w->out, source, errstr, errstr_size);
