@@ -2,10 +2,11 @@
 """records.py: Avro records in Confluent's wire format, encoded and decoded by Debian's
 python3-avro, an implementation independent of the avro serializer under test.
 
-    records.py encode URL SUBJECT SCHEMA   stdin: one datum a line (JSON, conventions below)
+    records.py encode URL SUBJECT SCHEMA [DIR]   stdin: one datum a line (JSON, see below)
         registers SCHEMA (JSON text) under SUBJECT at the registry URL and prints, for each
         datum, the record: magic byte 0, the schema id (4 bytes, big-endian) and the datum's
-        Avro binary encoding, as one line of hex.
+        Avro binary encoding, as one line of hex; with DIR, writes record i to DIR/i.avro
+        instead (`kcat -P -b ... -t TOPIC DIR/*.avro` produces one message a file).
     records.py register URL SUBJECT SCHEMA
         registers SCHEMA under SUBJECT and prints its id.
     records.py decode URL                  stdin: records as lines of hex
@@ -85,17 +86,23 @@ def register(url, subject, schema_text):
                     {"schema": schema_text})["id"]
 
 
-def encode(url, subject, schema_text):
+def encode(url, subject, schema_text, out_dir=None):
     schema = avro.schema.parse(schema_text)
     sid = register(url, subject, schema_text)
     writer = avro.io.DatumWriter(schema)
+    n = 0
     for line in sys.stdin:
         if not line.strip():
             continue
         out = io.BytesIO()
         out.write(b"\0" + sid.to_bytes(4, "big"))
         writer.write(from_json(json.loads(line)), avro.io.BinaryEncoder(out))
-        print(out.getvalue().hex())
+        n += 1
+        if out_dir is None:
+            print(out.getvalue().hex())
+            continue
+        with open(f"{out_dir}/{n}.avro", "wb") as f:
+            f.write(out.getvalue())
 
 
 def decode(url):
@@ -121,8 +128,8 @@ def decode(url):
 
 def main():
     warnings.simplefilter("ignore")
-    if len(sys.argv) == 5 and sys.argv[1] == "encode":
-        encode(sys.argv[2], sys.argv[3], sys.argv[4])
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "encode":
+        encode(*sys.argv[2:])
     elif len(sys.argv) == 5 and sys.argv[1] == "register":
         print(register(sys.argv[2], sys.argv[3], sys.argv[4]))
     elif len(sys.argv) == 3 and sys.argv[1] == "decode":
