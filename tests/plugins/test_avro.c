@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "avro_util.h"
@@ -811,7 +812,7 @@ Test(avro, credentials_and_a_registry_that_refuses_them)
                  SYMTASK_ERR_FATAL);
     char want[256];
     snprintf(want, sizeof(want),
-             "schema registry %s asks for credentials (401 to GET /schemas/types): set "
+             "schema registry %s asks for credentials (401 to GET /subjects): set "
              "schema.registry.basic.auth.user.info",
              reg.url);
     cr_expect_str_eq(errstr, want);
@@ -819,7 +820,7 @@ Test(avro, credentials_and_a_registry_that_refuses_them)
     cr_expect_eq(avro_instance(numbers, 2, 1, SYMTASK_ROLE_DECODE | SYMTASK_ROLE_ENCODE),
                  SYMTASK_ERR_FATAL);
     cr_expect(strstr(errstr, "refuses the credentials of schema.registry.basic.auth.user.info (401 "
-                             "to GET /schemas/types): correct them") != NULL &&
+                             "to GET /subjects): correct them") != NULL &&
                   strstr(errstr, "wrong") == NULL,
               "%s", errstr);
     set_param("schema.registry.basic.auth.user.info", "reader:s3cr3t");
@@ -880,4 +881,85 @@ Test(avro, an_https_registry_checked_against_a_ca_file)
     cr_assert_eq(decode_bytes(in), SYMTASK_OK, "%s", errstr);
     cr_expect_eq(feat[0], 1);
     avr_bytes_free(&in, 1);
+}
+
+Test(avro, a_url_that_names_no_registry_fails_the_check_and_the_task)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/not-here", reg.url);
+    set_param("schema.registry.url", url);
+    cr_expect_eq(avro_instance(numbers, 2, 1, SYMTASK_ROLE_DECODE | SYMTASK_ROLE_ENCODE),
+                 SYMTASK_ERR_FATAL);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "%s answers 404 to GET /subjects (error code 404: HTTP 404 Not Found: GET "
+             "/not-here/subjects), as no schema registry does for it: check schema.registry.url",
+             url);
+    cr_expect_str_eq(errstr, want);
+    /* created without the check, its first record fails the task */
+    set_param("sml.serializer.registry.check", "false");
+    cr_assert_eq(avro_instance(numbers, 2, 1, SYMTASK_ROLE_DECODE | SYMTASK_ROLE_ENCODE),
+                 SYMTASK_OK, "%s", errstr);
+    av_bytes_t in = one(XY_SCHEMA, "{\"id\":\"a\",\"x1\":1,\"x2\":2}");
+    cr_expect_eq(decode_bytes(in), SYMTASK_ERR_FATAL);
+    cr_expect(strstr(errstr, "answers 404 to GET /schemas/ids/") != NULL, "%s", errstr);
+    avr_bytes_free(&in, 1);
+}
+
+Test(avro, a_registry_that_refuses_the_sinks_schema)
+{
+    av_bytes_t in = one(XY_SCHEMA, "{\"id\":\"a\",\"x1\":1,\"x2\":2}");
+    cr_assert_eq(decode_bytes(in), SYMTASK_OK, "%s", errstr);
+    avr_fault(&reg, "409");
+    double p = 1;
+    symtask_status_t s;
+    av_bytes_t o = encode_bytes(in, &p, &s);
+    cr_expect_eq(s, SYMTASK_ERR_RECORD);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "the sink's schema for records of schema id %u cannot be registered under out-value: "
+             "schema registry %s: test registry told to answer 409 (409, error code 409)",
+             id_of(in), reg.url);
+    cr_expect_str_eq(errstr, want);
+    avr_bytes_free(&o, 1);
+    /* the refusal holds for a while, without asking the registry for each record */
+    avr_fault(&reg, NULL);
+    o = encode_bytes(in, &p, &s);
+    cr_expect_eq(s, SYMTASK_ERR_RECORD);
+    cr_expect_str_eq(errstr, want);
+    cr_expect_eq(avr_count(&reg, "POST /subjects/out-value/versions "), 1);
+    avr_bytes_free(&o, 1);
+    avr_bytes_free(&in, 1);
+}
+
+Test(avro, a_registry_that_does_not_answer_in_time)
+{
+    set_param("schema.registry.request.timeout.ms", "300");
+    cr_assert_eq(avro_instance(numbers, 2, 1, SYMTASK_ROLE_DECODE | SYMTASK_ROLE_ENCODE),
+                 SYMTASK_OK, "%s", errstr);
+    av_bytes_t in = one(XY_SCHEMA, "{\"id\":\"a\",\"x1\":1,\"x2\":2}");
+    avr_fault(&reg, "hang 5");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_expect_eq(decode_bytes(in), SYMTASK_ERR_RETRIABLE);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    /* promptly: the worker waits, not the call (bounds are loose for a busy machine) */
+    cr_expect(took < 3, "the call took %.1f s", took);
+    cr_expect(strstr(errstr, "cannot be reached (Operation timed out after 3") != NULL, "%s",
+              errstr);
+    avr_fault(&reg, NULL);
+    avr_bytes_free(&in, 1);
+}
+
+Test(avro, a_schema_that_is_no_record)
+{
+    av_bytes_t s = one("\"string\"", "\"just text\"");
+    cr_expect_eq(decode_bytes(s), SYMTASK_ERR_RECORD);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "schema id %u is no record schema: the avro serializer reads records of fields",
+             id_of(s));
+    cr_expect_str_eq(errstr, want);
+    avr_bytes_free(&s, 1);
 }

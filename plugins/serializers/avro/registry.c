@@ -301,14 +301,24 @@ static reg_result_t reg_failure(const registry_t *r, const char *url, const char
                 url, method, path);
         return REG_DENIED;
     }
-    if (coded && (status == 404 || status == 409 || status == 422)) {
+    /* 40401 subject, 40402 version, 40403 schema not found; a bare 404 is an endpoint the
+     * server does not have, as when the URL's path is wrong */
+    if (coded &&
+        ((status == 404 && code >= 40400 && code <= 40499) || status == 409 || status == 422)) {
         reg_msg(msg, msg_size, "schema registry %s: %.300s (%ld, error code %ld)", url, text,
                 status, code);
         return status == 404 ? REG_NOT_FOUND : REG_REFUSED;
     }
-    reg_msg(msg, msg_size,
-            "%s answers %ld to %s %s%s, as no schema registry does: check schema.registry.url", url,
-            status, method, path, coded ? "" : " without a registry error code");
+    if (coded)
+        reg_msg(msg, msg_size,
+                "%s answers %ld to %s %s (error code %ld: %.200s), as no schema registry does "
+                "for it: check schema.registry.url",
+                url, status, method, path, code, text);
+    else
+        reg_msg(msg, msg_size,
+                "%s answers %ld to %s %s without a registry error code, as no schema registry "
+                "does: check schema.registry.url",
+                url, status, method, path);
     return REG_BROKEN;
 }
 
@@ -317,14 +327,20 @@ reg_result_t registry_ping(registry_t *r, char *msg, size_t msg_size)
     long status = 0;
     json_t *answer;
     const char *url;
+    /* every version of the registry has it, and lists only what the credentials may read */
     reg_result_t res =
-        reg_request(r, "GET", "/schemas/types", NULL, &status, &answer, &url, msg, msg_size);
+        reg_request(r, "GET", "/subjects", NULL, &status, &answer, &url, msg, msg_size);
     if (res != REG_OK)
         return res;
-    /* any answer but a refusal says that the registry is there (an older one has no
-     * /schemas/types and answers 404) */
-    if (status == 401 || status == 403)
-        res = reg_failure(r, url, "GET", "/schemas/types", status, answer, msg, msg_size);
+    if (status != 200) {
+        res = reg_failure(r, url, "GET", "/subjects", status, answer, msg, msg_size);
+    } else if (!json_is_array(answer)) {
+        reg_msg(msg, msg_size,
+                "%s answers GET /subjects with something else than a list of subjects, as no "
+                "schema registry does: check schema.registry.url",
+                url);
+        res = REG_BROKEN;
+    }
     json_decref(answer);
     return res;
 }

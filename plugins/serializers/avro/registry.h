@@ -30,7 +30,7 @@ void registry_free(registry_t *r);
 /* How many URLs the client tries. */
 size_t registry_url_count(const registry_t *r);
 
-/* Whether a registry answers at all (GET /schemas/types). */
+/* Whether a registry answers, and accepts the credentials (GET /subjects). */
 reg_result_t registry_ping(registry_t *r, char *msg, size_t msg_size);
 
 /* GET /schemas/ids/{id}: the schema's text (malloc'd) in *@schema. REG_BROKEN also for a
