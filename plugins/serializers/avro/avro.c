@@ -927,13 +927,33 @@ static symtask_status_t av_out_of_fields(av_state_t *st, const symtask_fields_t 
     int dynamic = outputs->count > st->n_outputs;
     if (dynamic && av_check_dynamic(st, outputs, errstr, errstr_size) != SYMTASK_OK)
         return SYMTASK_ERR_RECORD;
+    /* the key: the file's and the outputs' beyond the declared ones, or each field's name
+     * and type too */
     st->key.len = 0;
+    if (avs_buf_add(&st->key, st->file_schema != NULL ? "f|" : "d|", 2) != 0)
+        return av_nomem(errstr, errstr_size);
+    for (size_t i = 0; st->file_schema == NULL && i < fields->count; i++) {
+        const symtask_field_t *f = &fields->items[i];
+        if (!av_field_kept(st, fields, i, outputs))
+            continue;
+        char t[2] = {':', av_type_letter(f->value.type)};
+        if (avs_buf_add(&st->key, f->name, f->name_len) != 0 || avs_buf_add(&st->key, t, 2) != 0 ||
+            avs_buf_add(&st->key, ",", 1) != 0)
+            return av_nomem(errstr, errstr_size);
+    }
+    if (avs_buf_add(&st->key, "|", 1) != 0 || av_key_dynamic(st, outputs) != 0)
+        return av_nomem(errstr, errstr_size);
+    av_out_t *known =
+        av_map_find(&st->outs, av_hash(st->key.data, st->key.len - 1), av_out_is, st->key.data);
+    if (known != NULL) {
+        *out = known;
+        return av_out_resolve(st, known, "records of another format", errstr, errstr_size);
+    }
+
     json_t *base, *schema_fields = json_array();
     if (schema_fields == NULL)
         return av_nomem(errstr, errstr_size);
     if (st->file_schema != NULL) {
-        if (avs_buf_add(&st->key, "f|", 2) != 0 || av_key_dynamic(st, outputs) != 0)
-            goto nomem;
         base = json_deep_copy(st->file_schema->json);
         if (base == NULL ||
             json_array_extend(schema_fields, json_object_get(base, "fields")) != 0 ||
@@ -942,26 +962,6 @@ static symtask_status_t av_out_of_fields(av_state_t *st, const symtask_fields_t 
             goto nomem;
         }
     } else {
-        if (avs_buf_add(&st->key, "d|", 2) != 0)
-            goto nomem;
-        for (size_t i = 0; i < fields->count; i++) {
-            const symtask_field_t *f = &fields->items[i];
-            if (!av_field_kept(st, fields, i, outputs))
-                continue;
-            char t[2] = {':', av_type_letter(f->value.type)};
-            if (avs_buf_add(&st->key, f->name, f->name_len) != 0 ||
-                avs_buf_add(&st->key, t, 2) != 0 || avs_buf_add(&st->key, ",", 1) != 0)
-                goto nomem;
-        }
-        if (avs_buf_add(&st->key, "|", 1) != 0 || av_key_dynamic(st, outputs) != 0)
-            goto nomem;
-        uint64_t h = av_hash(st->key.data, st->key.len - 1);
-        av_out_t *known = av_map_find(&st->outs, h, av_out_is, st->key.data);
-        if (known != NULL) {
-            json_decref(schema_fields);
-            *out = known;
-            return av_out_resolve(st, known, "records of another format", errstr, errstr_size);
-        }
         for (size_t i = 0; i < fields->count; i++) {
             const symtask_field_t *f = &fields->items[i];
             if (!av_field_kept(st, fields, i, outputs))

@@ -1402,7 +1402,8 @@ int avs_write_value(avs_buf_t *b, const avs_node_t *n, const symtask_value_t *v,
             if (!isfinite(v->number))
                 return avs_why(why, why_size,
                                "is not a finite number, which a decimal cannot hold");
-            size_t len = (size_t)snprintf(text, sizeof(text), "%.17g", v->number);
+            /* the shortest text of the double: 0.1, not 0.10000000000000001 */
+            size_t len = avs_format_double(v->number, 0, text);
             return avs_write_decimal(b, n, text, len, why, why_size);
         }
         if (v->type == SYMTASK_TYPE_STRING)
@@ -1525,7 +1526,7 @@ int avs_write_json(avs_buf_t *b, const avs_node_t *n, json_t *j, int depth, char
                 len = (size_t)snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
                                        json_integer_value(j));
             else if (json_is_real(j))
-                len = (size_t)snprintf(text, sizeof(text), "%.17g", json_real_value(j));
+                len = avs_format_double(json_real_value(j), 0, text);
             else
                 break;
             return avs_write_decimal(b, n, text, len, why, why_size);
