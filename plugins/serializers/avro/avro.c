@@ -34,6 +34,7 @@ typedef enum av_strategy {
  * with the outputs added, registered under the sink's subject. */
 typedef struct av_out {
     char *key; /* what it is for (the map's key) */
+    size_t key_len;
     char *text;
     avs_schema_t *schema;
     char *subject;
@@ -101,7 +102,7 @@ static uint64_t av_hash(const void *data, size_t len)
     return h | 1; /* never 0, which marks an empty slot */
 }
 
-static int av_map_grow(av_map_t *m, size_t (*rehash)(void *))
+static int av_map_grow(av_map_t *m)
 {
     size_t size = m->mask ? (m->mask + 1) * 2 : 16;
     uint64_t *hashes = calloc(size, sizeof(*hashes));
@@ -125,7 +126,6 @@ static int av_map_grow(av_map_t *m, size_t (*rehash)(void *))
     m->hashes = hashes;
     m->values = values;
     m->mask = size - 1;
-    (void)rehash;
     return 0;
 }
 
@@ -143,7 +143,7 @@ static void *av_map_find(const av_map_t *m, uint64_t hash, int (*same)(const voi
 
 static int av_map_put(av_map_t *m, uint64_t hash, void *value)
 {
-    if ((m->count + 1) * 2 > m->mask + 1 && av_map_grow(m, NULL) != 0)
+    if ((m->count + 1) * 2 > m->mask + 1 && av_map_grow(m) != 0)
         return -1;
     size_t k = hash & m->mask;
     while (m->hashes[k] != 0)
@@ -169,9 +169,17 @@ static int av_writer_is(const void *value, const void *key)
     return ((const av_writer_t *)value)->id == *(const int32_t *)key;
 }
 
+/* The key of an output schema: bytes (field names may hold NUL bytes). */
+typedef struct av_key {
+    const char *data;
+    size_t len;
+} av_key_t;
+
 static int av_out_is(const void *value, const void *key)
 {
-    return strcmp(((const av_out_t *)value)->key, key) == 0;
+    const av_out_t *o = value;
+    const av_key_t *k = key;
+    return o->key_len == k->len && memcmp(o->key, k->data, k->len) == 0;
 }
 
 /* names map: values are feature index + 1 cast to a pointer, keys (name, len) */
@@ -619,14 +627,15 @@ static symtask_status_t av_out_resolve(av_state_t *st, av_out_t *o, const char *
     return status;
 }
 
-/* The output schema for the key in st->key, built by @build from @base (a schema's JSON, a
- * new reference) when it is new. */
+/* The output schema for the key in st->key (with its NUL): @base (a schema's JSON, a new
+ * reference) with @fields_json as its fields, when the key is new. */
 static symtask_status_t av_out_get(av_state_t *st, json_t *fields_json, json_t *base,
                                    size_t n_outputs, av_out_t **out, char *errstr,
                                    size_t errstr_size)
 {
-    uint64_t h = av_hash(st->key.data, st->key.len - 1);
-    av_out_t *o = av_map_find(&st->outs, h, av_out_is, st->key.data);
+    av_key_t key = {st->key.data, st->key.len - 1};
+    uint64_t h = av_hash(key.data, key.len);
+    av_out_t *o = av_map_find(&st->outs, h, av_out_is, &key);
     if (o != NULL) {
         json_decref(base);
         *out = o;
@@ -642,11 +651,13 @@ static symtask_status_t av_out_get(av_state_t *st, json_t *fields_json, json_t *
     }
     char why[512];
     o = calloc(1, sizeof(*o));
-    if (o == NULL || (o->key = strdup(st->key.data)) == NULL) {
+    if (o == NULL || (o->key = malloc(st->key.len)) == NULL) {
         free(o);
         json_decref(base);
         return av_nomem(errstr, errstr_size);
     }
+    memcpy(o->key, st->key.data, st->key.len);
+    o->key_len = key.len;
     o->id = -1;
     o->n_outputs = n_outputs;
     json_object_set(base, "fields", fields_json);
@@ -740,6 +751,12 @@ static symtask_status_t av_out_of_writer(av_state_t *st, av_writer_t *w,
     if (avs_buf_add(&st->key, head, strlen(head)) != 0 ||
         av_key_dynamic(st, dynamic ? outputs : NULL) != 0)
         return av_nomem(errstr, errstr_size);
+    av_key_t key = {st->key.data, st->key.len - 1};
+    av_out_t *known = av_map_find(&st->outs, av_hash(key.data, key.len), av_out_is, &key);
+    if (known != NULL) { /* outputs named at run time, as a record before had them */
+        *out = known;
+        return av_out_resolve(st, known, source, errstr, errstr_size);
+    }
     json_t *base = json_deep_copy(w->schema->json), *fields = json_array();
     if (base == NULL || fields == NULL) {
         json_decref(base);
@@ -943,8 +960,8 @@ static symtask_status_t av_out_of_fields(av_state_t *st, const symtask_fields_t 
     }
     if (avs_buf_add(&st->key, "|", 1) != 0 || av_key_dynamic(st, outputs) != 0)
         return av_nomem(errstr, errstr_size);
-    av_out_t *known =
-        av_map_find(&st->outs, av_hash(st->key.data, st->key.len - 1), av_out_is, st->key.data);
+    av_key_t key = {st->key.data, st->key.len - 1};
+    av_out_t *known = av_map_find(&st->outs, av_hash(key.data, key.len), av_out_is, &key);
     if (known != NULL) {
         *out = known;
         return av_out_resolve(st, known, "records of another format", errstr, errstr_size);
