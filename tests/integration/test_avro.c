@@ -428,14 +428,22 @@ Test(avro, a_registry_that_is_down_or_answers_5xx_holds_the_records)
                             "\"seen\":{\"$timestamp\":\"1970-01-01T00:00:00\"},\"note\":null}\n",
                             b, 3),
                  3);
-    /* down: nothing listens on its port; the worker has not seen these ids yet */
+    /* down: nothing listens on its port; the worker has not seen these ids yet. A worker
+     * that starts meanwhile starts anyway (the check at create is past) */
     int port = reg.port;
     avr_stop(&reg);
+    h_response_t r = h_req(&h, "POST", BASE "/tasks/t1/restart", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    h_response_free(&r);
+    cr_assert(h_wait_status(&h, "t1", "status", "running", 20000), "see %s", h.log_path);
     produce("in-t1", a, 3, 0);
     char needle[128];
     snprintf(needle, sizeof(needle), "sml.serializer: schema registry %s cannot be reached",
              reg.url);
     expect_retrying("t1", needle);
+    cr_expect(h_log_contains(&h, "cannot be reached") &&
+                  h_log_contains(&h, "(starting anyway: the records wait)"),
+              "see %s", h.log_path);
     avr_start(&reg, h.dir, port, state_arg);
     cr_assert(wait_number("t1", "recordsOut", 3, 30000), "see %s", h.log_path);
 
