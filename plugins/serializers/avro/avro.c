@@ -41,7 +41,7 @@ typedef struct av_out {
     int32_t id;    /* -1 until registered or found */
     char *failure; /* why it cannot be used, until retry_at_ms */
     int64_t retry_at_ms;
-    size_t n_outputs; /* its last n_outputs fields are the outputs */
+    size_t n_outputs; /* its last n_outputs fields are the outputs (of Avro records) */
 } av_out_t;
 
 /* A writer schema of the source, by its registry id. */
@@ -81,7 +81,7 @@ typedef struct av_state {
 
     av_map_t writers, outs, names; /* names: feature name → first feature index + 1 */
     av_writer_t *last;             /* the writer of the last record */
-    avs_buf_t scratch, body, key, why_buf;
+    avs_buf_t scratch, body, key;  /* nested JSON, a record being written, a cache key */
 } av_state_t;
 
 /* ---- Small things ------------------------------------------------------------------------- */
@@ -1149,7 +1149,6 @@ static void av_destroy(void *state)
     avs_buf_free(&st->scratch);
     avs_buf_free(&st->body);
     avs_buf_free(&st->key);
-    avs_buf_free(&st->why_buf);
     free(st);
 }
 
