@@ -21,12 +21,15 @@ LABELS = {
     "json+xgboost": "symtask json + xgboost",
     "json+symetryml": "symtask json + symetryml (a SymetryML server that answers at once)",
     "json+symetryml+5ms": "symtask json + symetryml, the server answering after 5 ms",
+    "passthrough+avro": "passthrough of the Avro records",
+    "avro+linear": "symtask avro + linear (Avro records)",
     "api-symtaskd": "**symtaskd**: signed `GET /tasks/{tid}`",
     "api-nginx-1": "nginx, 1 worker: static file",
     "api-nginx-auto": "nginx, `worker_processes auto` (a worker per core): static file",
 }
 KAFKA = ["passthrough", "python", "python-flush", "json+linear", "json+linear+eos", "csv+linear",
-         "json+xgboost", "json+symetryml", "json+symetryml+5ms"]
+         "json+xgboost", "json+symetryml", "json+symetryml+5ms", "passthrough+avro",
+         "avro+linear"]
 API = ["api-symtaskd", "api-nginx-1", "api-nginx-auto"]
 
 
@@ -116,6 +119,12 @@ def main():
            ratios(runs, "json+linear+eos", "json+linear", "tput"), 0.5)
     target("symtask json + linear ÷ Python loop",
            ratios(runs, "json+linear", "python", "tput"), 2.5)
+    target("symtask avro + linear ÷ json + linear",
+           ratios(runs, "avro+linear", "json+linear", "tput"), 0.8)
+    avro = ratios(runs, "avro+linear", "passthrough+avro", "tput")
+    if avro:
+        targets.append("- symtask avro + linear ÷ the passthrough of the same Avro records: %s"
+                       % spread(avro, x))
     target("symtaskd ÷ nginx (1 worker), requests/s",
            ratios(runs, "api-symtaskd", "api-nginx-1", "rps"), 1.0)
     target("symtaskd ÷ nginx (auto), requests/s",

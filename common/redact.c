@@ -33,7 +33,7 @@ static bool has_prefix_ci(const char *s, const char *prefix)
 bool redact_key_is_secret(const char *key)
 {
     if (strcasestr(key, "password") || strcasestr(key, "secret") || strcasestr(key, "key") ||
-        strcasestr(key, "token"))
+        strcasestr(key, "token") || strcasestr(key, "user.info"))
         return true;
     if (has_prefix_ci(key, "kafka.consumer."))
         key += strlen("kafka.consumer.");

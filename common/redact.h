@@ -11,8 +11,9 @@
 const char *redact_shown(char *out, const char *s, size_t max);
 
 /* True for param keys whose values must never be shown: *password*, *secret*, *key*,
- * *token* (any case: a model server's bearer token), sasl.*, ssl.*, also after a
- * kafka.consumer. / kafka.producer. prefix. */
+ * *token* (any case: a model server's bearer token), *user.info* (basic auth's
+ * "user:password", e.g. schema.registry.basic.auth.user.info; any case), sasl.*, ssl.*, also
+ * after a kafka.consumer. / kafka.producer. prefix. */
 bool redact_key_is_secret(const char *key);
 
 #endif

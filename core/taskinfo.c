@@ -1,6 +1,7 @@
 /* taskinfo.c: ids and TaskInfo validation, so that a task the API accepted can start. */
 #include "taskinfo.h"
 #include "crypto.h"
+#include "optkeys.h"
 #include "redact.h"
 #include "size.h"
 
@@ -561,6 +562,9 @@ static int check_params(json_t *params, char *errstr, size_t errstr_size)
                 goto error;
             continue;
         }
+        /* schema.registry.* and the like: the plugins' options, which they check */
+        if (optkeys_is_plugin_option(key))
+            continue;
         if (conf == NULL && (conf = rd_kafka_conf_new()) == NULL) {
             fail(errstr, errstr_size, "out of memory");
             goto error;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "optkeys.h"
 
 /* A metadata request for no topic is the cheapest question every broker answers. It runs in
  * its own thread because, while the cluster is down, it blocks for the whole timeout; the
@@ -241,7 +242,7 @@ static rd_kafka_conf_t *kafka_conf_build(const kafka_settings_t *s, kafka_client
                 continue;
             if (pass == 0) {
                 if (kafka_has_prefix(key, "sml.") || kafka_has_prefix(key, side_prefix[0]) ||
-                    kafka_has_prefix(key, side_prefix[1]))
+                    kafka_has_prefix(key, side_prefix[1]) || optkeys_is_plugin_option(key))
                     continue;
             } else {
                 if (!kafka_has_prefix(key, own))

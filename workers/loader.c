@@ -1,6 +1,7 @@
 /* loader.c: loads plugins by name, checks them against the ABI, validates their params against
  * their option tables, and is the host table (include/symtask/plugin.h) they call back into. */
 #include "loader.h"
+#include "optkeys.h"
 #include "redact.h"
 
 #include <ctype.h>
@@ -904,11 +905,14 @@ void plugin_params_free(symtask_params_t *params)
     free(params);
 }
 
+/* A key that some plugin of the task must declare: under sml.predictor. or sml.serializer.,
+ * or a plugin option outside sml.* (schema.registry.*). */
 static int key_is_plugin_setting(const char *key)
 {
-    return (strncmp(key, "sml.predictor.", strlen("sml.predictor.")) == 0 ||
-            strncmp(key, SERIALIZER_PREFIX, strlen(SERIALIZER_PREFIX)) == 0) &&
-           strcmp(key, "sml.serializer.out") != 0;
+    return ((strncmp(key, "sml.predictor.", strlen("sml.predictor.")) == 0 ||
+             strncmp(key, SERIALIZER_PREFIX, strlen(SERIALIZER_PREFIX)) == 0) &&
+            strcmp(key, "sml.serializer.out") != 0) ||
+           optkeys_is_plugin_option(key);
 }
 
 static int key_is_output_setting(const char *key)
@@ -1001,6 +1005,9 @@ int plugin_check_unknown_keys(json_t *params, const plugin_t *const *plugins, si
             if (option_find(plugins[i], key) != NULL)
                 break;
         if (i < n)
+            continue;
+        /* a key outside sml.* is read under its own name by the sink's serializer too */
+        if (output != NULL && optkeys_is_plugin_option(key) && option_find(output, key) != NULL)
             continue;
         unknown_key(key, plugins, n, 0, errstr, errstr_size);
         return -1;

@@ -73,7 +73,9 @@ int plugin_params_have_output_options(json_t *params);
 /* Checks that every key of @params under "sml.predictor." or "sml.serializer." is an option
  * of one of @plugins, and every key under "sml.serializer.out." an option of @output (the
  * serializer of the sink's own instance, or NULL when there is none) once that prefix is
- * read as "sml.serializer."; names the first unknown key and the options known. */
+ * read as "sml.serializer."; a plugin option outside sml.* (optkeys.h: schema.registry.*)
+ * must be an option of one of @plugins or of @output. Names the first unknown key and the
+ * options known. */
 int plugin_check_unknown_keys(json_t *params, const plugin_t *const *plugins, size_t n,
                               const plugin_t *output, char *errstr, size_t errstr_size);
 

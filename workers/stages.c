@@ -23,6 +23,7 @@ struct stages {
     const symtask_serializer_ops_t *rd, *wr;
     void *wr_state; /* writer_state, or reader_state without a writer of its own */
     int own_writer;
+    int checking; /* the check at create (symtask-worker --validate), not a task's worker */
 
     symtask_signature_t sig;
     symtask_column_t *described; /* the signature's columns, built from a 1.0 describe() */
@@ -277,6 +278,14 @@ static int bind_one(const symtask_serializer_ops_t *ops, void *state, symtask_bi
     else if (ops->bind != NULL)
         status = ops->bind(state, b->n_features > 0 ? st->feature_names : NULL, b->n_features,
                            st->output_names, b->n_outputs, perr, sizeof(perr));
+    /* A server the instance needs does not answer (a schema registry): the check at create
+     * refuses the task with the plugin's message; a task's worker goes on, and its record
+     * calls answer RETRIABLE until the server is back (the records wait). */
+    if (status == SYMTASK_ERR_RETRIABLE && !st->checking) {
+        plugin_host()->log(SYMTASK_LOG_WARN, "%s %s: %s (starting anyway: the records wait)", role,
+                           name, perr[0] ? perr : "a passing failure");
+        return 0;
+    }
     if (status != SYMTASK_OK) {
         snprintf(errstr, errstr_size, "%s %s: %s", role, name,
                  perr[0] ? perr : "cannot serve the predictor's features and outputs");
@@ -400,6 +409,8 @@ stages_t *stages_open(json_t *params, const char *plugin_dir, size_t max_rows, c
         return NULL;
     }
     st->max_rows = max_rows > 0 ? max_rows : 1;
+    /* the one signal of the check at create, which the plugins read too */
+    st->checking = strcmp(param_or(params, PLUGIN_VALIDATE_PARAM, ""), "true") == 0;
     arena_init(&st->arena);
 
     if (open_one(&st->predictor, &st->predictor_params, &st->predictor_state, params, plugin_dir,

@@ -18,6 +18,9 @@ typedef struct stages stages_t;
  * when the task cannot run as defined (nothing left allocated). */
 stages_t *stages_open(json_t *params, const char *plugin_dir, size_t max_rows, char *errstr,
                       size_t errstr_size);
+/* The check at create (symtask-worker --validate) sets PLUGIN_VALIDATE_PARAM in @params: a
+ * serializer whose bind answers RETRIABLE (a server it needs does not answer) then refuses
+ * the task with its message, where a task's worker logs it and goes on. */
 void stages_close(stages_t *st);
 
 /* One line for the log: formats, predictor, features and outputs. */

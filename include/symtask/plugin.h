@@ -113,8 +113,9 @@ typedef enum symtask_type {
     SYMTASK_TYPE_NUMBER = 1,  /* a double (NaN and infinities are possible) */
     SYMTASK_TYPE_STRING = 2,  /* UTF-8 text of a given length, NUL bytes allowed */
     SYMTASK_TYPE_BOOL = 3,    /* true or false */
-    /* An object, array or map of the record, carried as its JSON text (RFC 8259). Only in
-     * records: never a declared feature or output type. */
+    /* An object, array or map of the record, or binary data (Avro's bytes and fixed: a JSON
+     * string of one code point per byte, as Avro's JSON encoding writes them), carried as
+     * its JSON text (RFC 8259). Only in records: never a declared feature or output type. */
     SYMTASK_TYPE_NESTED = 4,
     /* Only in declarations of features: the feature is handed over typed as the record has
      * it, whatever that is. */
@@ -383,7 +384,10 @@ typedef struct symtask_serializer_ops {
     void (*destroy)(void *state);
 
     /* ABI 1.1, optional: bind() with types, flags and the instance's roles. Called once,
-     * after create() and before any record, in place of bind(). */
+     * after create() and before any record, in place of bind(). RETRIABLE when a server the
+     * instance needs does not answer (a schema registry down): the check at create refuses
+     * the task with the message, a task's worker logs it and starts, and the record calls
+     * answer RETRIABLE themselves until the server is back. */
     symtask_status_t (*bind_typed)(void *state, const symtask_binding_t *binding, char *errstr,
                                    size_t errstr_size);
 

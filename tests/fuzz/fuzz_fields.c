@@ -990,8 +990,8 @@ static void outputs_as_numbers(const symtask_fields_t *outputs, double numbers[N
     }
 }
 
-/* Whether json can write every value of @e: names and strings UTF-8, nested values an object
- * or array that keeps the record within json's 64 levels (the record is one). */
+/* Whether json can write every value of @e: names and strings UTF-8, nested values an object,
+ * array or string that keeps the record within json's 64 levels (the record is one). */
 static int json_writable(const symtask_fields_t *e)
 {
     for (size_t i = 0; i < e->count; i++) {
@@ -1001,7 +1001,8 @@ static int json_writable(const symtask_fields_t *e)
             return 0;
         if (f->value.type == SYMTASK_TYPE_NESTED) {
             json_t *v = jansson_nested(f->value.text, f->value.len);
-            int fits = v != NULL && depth_of(v) >= 1 && depth_of(v) <= JSON_DEPTH_MAX - 1;
+            int fits = v != NULL && (json_is_string(v) || depth_of(v) >= 1) &&
+                       depth_of(v) <= JSON_DEPTH_MAX - 1;
             json_decref(v);
             if (!fits)
                 return 0;

@@ -57,8 +57,8 @@ static rd_kafka_t *kt_client(harness_t *h, rd_kafka_type_t type)
     return rk;
 }
 
-void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *keys,
-                const char *const *values, const char *header)
+static void kt_produce_n(harness_t *h, const char *topic, size_t n, const char *const *keys,
+                         const void *const *values, const size_t *lens, const char *header)
 {
     rd_kafka_t *rk = kt_client(h, RD_KAFKA_PRODUCER);
     for (size_t i = 0; i < n; i++) {
@@ -73,7 +73,7 @@ void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *ke
         do {
             err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_VALUE((void *)values[i], strlen(values[i])),
+                                    RD_KAFKA_V_VALUE((void *)values[i], lens[i]),
                                     RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
                                     RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
             if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -83,6 +83,23 @@ void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *ke
     }
     cr_assert_eq(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR, "records not acknowledged");
     rd_kafka_destroy(rk);
+}
+
+void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *keys,
+                const char *const *values, const char *header)
+{
+    size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+    cr_assert_not_null(lens);
+    for (size_t i = 0; i < n; i++)
+        lens[i] = strlen(values[i]);
+    kt_produce_n(h, topic, n, keys, (const void *const *)values, lens, header);
+    free(lens);
+}
+
+void kt_produce_bytes(harness_t *h, const char *topic, size_t n, const char *const *keys,
+                      const void *const *values, const size_t *lens)
+{
+    kt_produce_n(h, topic, n, keys, values, lens, NULL);
 }
 
 static int64_t kt_now_ms(void)
@@ -121,7 +138,12 @@ static size_t kt_read(harness_t *h, const char *topic, size_t want, kt_record_t 
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && n < cap) {
             kt_record_t *r = &out[n++];
             memset(r, 0, sizeof(*r));
-            r->value = strndup(m->payload ? (const char *)m->payload : "", m->len);
+            r->value = malloc(m->len + 1);
+            cr_assert_not_null(r->value);
+            if (m->len > 0)
+                memcpy(r->value, m->payload, m->len);
+            r->value[m->len] = '\0';
+            r->value_len = m->len;
             if (m->key != NULL)
                 r->key = strndup(m->key, m->key_len);
             r->partition = (int)m->partition;

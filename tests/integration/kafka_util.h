@@ -10,6 +10,7 @@
 typedef struct kt_record {
     char *key; /* NUL-terminated copies, NULL when absent */
     char *value;
+    size_t value_len; /* the value's bytes, which may hold NUL bytes (Avro) */
     int partition;
     long long offset;
     char *headers; /* "name=value\n" lines, malloc'd */
@@ -26,6 +27,10 @@ void kt_use_bootstrap(const char *bootstrap);
  * waits until all are acknowledged. Asserts on failure. */
 void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *keys,
                 const char *const *values, const char *header);
+
+/* The same with values of @lens bytes each, which may hold NUL bytes. */
+void kt_produce_bytes(harness_t *h, const char *topic, size_t n, const char *const *keys,
+                      const void *const *values, const size_t *lens);
 
 /* Reads @topic from the beginning until @want records arrived or @timeout_ms passed; returns
  * how many were read into @out (at most @cap). */

@@ -573,14 +573,14 @@ Test(json, encode_fields_refuses_what_json_cannot_hold)
          "field 's' is a string that is not valid UTF-8"},
         {FIELD("a\xc3", symtask_value_bool(1)), "field name 'a?' is not valid UTF-8"},
         {FIELD("o", ((symtask_value_t){SYMTASK_TYPE_NESTED, 0, 0, "{\"k\":", 5})),
-         "field 'o' holds nested data that is not a JSON object or array (or nests deeper than 64 "
-         "levels with the record)"},
+         "field 'o' holds nested data that is not a JSON object, array or string (or nests deeper "
+         "than 64 levels with the record)"},
         {FIELD("o", ((symtask_value_t){SYMTASK_TYPE_NESTED, 0, 0, "[] []", 5})),
-         "field 'o' holds nested data that is not a JSON object or array (or nests deeper than 64 "
-         "levels with the record)"},
+         "field 'o' holds nested data that is not a JSON object, array or string (or nests deeper "
+         "than 64 levels with the record)"},
         {FIELD("o", ((symtask_value_t){SYMTASK_TYPE_NESTED, 0, 0, " 1", 2})),
-         "field 'o' holds nested data that is not a JSON object or array (or nests deeper than 64 "
-         "levels with the record)"},
+         "field 'o' holds nested data that is not a JSON object, array or string (or nests deeper "
+         "than 64 levels with the record)"},
         {FIELD("w", ((symtask_value_t){(symtask_type_t)9, 0, 0, NULL, 0})),
          "field 'w' has a type (9) the json serializer cannot write"},
     };

@@ -485,6 +485,15 @@ Test(params, unknown_keys)
                  -1);
     cr_expect(contains(errstr, "params.sml.serializer.columns: not an option of plugin linear;"),
               "%s", errstr);
+    json_object_del(params_doc, "sml.serializer.columns");
+
+    /* schema.registry.* lies outside sml.* but belongs to plugins: one must declare it */
+    json_object_set_new(params_doc, "schema.registry.url", json_string("http://r:8081"));
+    cr_expect_eq(plugin_check_unknown_keys(params_doc, plugins, 3, linear, errstr, sizeof(errstr)),
+                 -1);
+    cr_expect(contains(errstr, "params.schema.registry.url: not an option of plugin linear, "
+                               "all_options; check the spelling"),
+              "%s", errstr);
     plugin_unload(linear);
 }
 

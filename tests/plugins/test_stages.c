@@ -463,3 +463,46 @@ Test(stages, a_field_of_abi_1_1_is_read_only_from_a_plugin_of_1_1)
     open_task("\"sml.predictor\":\"stale_slot\"");
     expect_out("{\"x1\":2.5}", "{\"x1\":2.5,\"twice\":5}");
 }
+
+Test(stages, a_server_down_at_bind_refuses_the_check_at_create_but_not_a_task)
+{
+    char down[400], fragment[1024];
+    snprintf(down, sizeof(down), "%s/down", plugin_dir);
+    FILE *f = fopen(down, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    snprintf(fragment, sizeof(fragment),
+             "{\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"%s\","
+             "\"sml.serializer.when\":\"bind\",\"sml.predictor\":\"echo\","
+             "\"sml.predictor.features\":\"x:number\"}",
+             down);
+    json_error_t error;
+    json_t *params = json_loads(fragment, 0, &error);
+    cr_assert_not_null(params, "%s", error.text);
+
+    /* the check at create, as symtask-worker --validate marks it: a 400 with the plugin's
+     * message */
+    json_t *check = json_deep_copy(params);
+    json_object_set_new(check, PLUGIN_VALIDATE_PARAM, json_string("true"));
+    stages_t *checked = stages_open(check, plugin_dir, 1, errstr, sizeof(errstr));
+    cr_expect_null(checked);
+    cr_expect(strstr(errstr, "sml.serializer outage: outage: the registry cannot be reached") !=
+                  NULL,
+              "%s", errstr);
+    stages_close(checked);
+
+    /* a task's worker starts: its record calls answer for themselves */
+    st = stages_open(params, plugin_dir, ROWS, errstr, sizeof(errstr));
+    cr_assert_not_null(st, "%s", errstr);
+    expect_out("3", "x=3;x_out=3");
+
+    /* with the server back, the check passes */
+    cr_assert_eq(unlink(down), 0);
+    checked = stages_open(check, plugin_dir, 1, errstr, sizeof(errstr));
+    cr_expect_not_null(checked, "%s", errstr);
+    stages_close(checked);
+    stages_close(st);
+    st = NULL;
+    json_decref(check);
+    json_decref(params);
+}

@@ -1237,9 +1237,9 @@ nomem:
     return -1;
 }
 
-/* Whether [@p, @p + @len) is exactly one JSON number, or (@nested) one object or array that
- * fits in a record: inside the record's own level, 63 more at most, so that json reads back
- * what it writes. */
+/* Whether [@p, @p + @len) is exactly one JSON number, or (@nested) one object, array or
+ * string (binary data, plugin.h) that fits in a record: inside the record's own level, 63
+ * more at most, so that json reads back what it writes. */
 static int json_is_text(const char *p, size_t len, int nested)
 {
     json_scan_t s = {.base = (const unsigned char *)p, .p = (const unsigned char *)p};
@@ -1251,7 +1251,7 @@ static int json_is_text(const char *p, size_t len, int nested)
         return s.p == s.end;
     }
     s.p = json_skip_ws(s.p, s.end);
-    if (s.p == s.end || (*s.p != '{' && *s.p != '['))
+    if (s.p == s.end || (*s.p != '{' && *s.p != '[' && *s.p != '"'))
         return 0;
     if (json_scan_value(&s, 1, &kind) < 0)
         return 0;
@@ -1306,8 +1306,8 @@ static symtask_status_t json_append_field(json_state_t *st, symtask_buf_t *out,
     case SYMTASK_TYPE_NESTED:
         if (!v->text || !json_is_text(v->text, v->len, 1)) {
             snprintf(errstr, errstr_size,
-                     "%s '%s' holds nested data that is not a JSON object or array (or nests "
-                     "deeper than 64 levels with the record)",
+                     "%s '%s' holds nested data that is not a JSON object, array or string (or "
+                     "nests deeper than 64 levels with the record)",
                      what, json_shown_name(f, name, sizeof(name)));
             return SYMTASK_ERR_RECORD;
         }

@@ -1,8 +1,9 @@
 /* outage.c: a serializer for tests of passing failures (ABI 1.1, the neutral calls only):
  * a record is a number, read as the field "x"; a sink record is "x=<x>" and ";name=value"
  * for each output. While the file sml.serializer.down names exists, decode_fields() (or,
- * with sml.serializer.when = encode, encode_fields()) answers RETRIABLE, as a serializer
- * whose schema registry cannot be reached: the worker must make the call again later. */
+ * with sml.serializer.when = encode, encode_fields(); with bind, bind_typed()) answers
+ * RETRIABLE, as a serializer whose schema registry cannot be reached: the worker must make
+ * the call again later (and the check at create refuses the task when bind_typed() does). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +15,14 @@ typedef struct outage {
     const symtask_host_t *host;
     const char *down;
     int on_encode;
+    int on_bind;
 } outage_t;
 
 static const symtask_option_t outage_options[] = {
     {"sml.serializer.down", SYMTASK_OPTION_STRING, NULL, 1,
      "A file whose presence makes the serializer answer RETRIABLE."},
     {"sml.serializer.when", SYMTASK_OPTION_STRING, "decode", 0,
-     "Which call fails while the file exists: decode or encode."},
+     "Which call fails while the file exists: decode, encode or bind."},
     {NULL},
 };
 
@@ -33,6 +35,7 @@ static symtask_status_t outage_create(const symtask_host_t *host, const symtask_
     o->host = host;
     o->down = host->param(params, "sml.serializer.down");
     o->on_encode = strcmp(host->param(params, "sml.serializer.when"), "encode") == 0;
+    o->on_bind = strcmp(host->param(params, "sml.serializer.when"), "bind") == 0;
     *state = o;
     return SYMTASK_OK;
 }
@@ -44,7 +47,7 @@ static void outage_destroy(void *state)
 
 static int outage_now(const outage_t *o, int encoding, char *errstr, size_t errstr_size)
 {
-    if (o->on_encode != encoding || access(o->down, F_OK) != 0)
+    if (o->on_bind || o->on_encode != encoding || access(o->down, F_OK) != 0)
         return 0;
     snprintf(errstr, errstr_size, "outage: the registry is down (%s exists)", o->down);
     return 1;
@@ -106,6 +109,16 @@ static symtask_status_t outage_encode_fields(void *state, const symtask_record_t
     return SYMTASK_OK;
 }
 
+static symtask_status_t outage_bind_typed(void *state, const symtask_binding_t *binding,
+                                          char *errstr, size_t errstr_size)
+{
+    outage_t *o = state;
+    if (!o->on_bind || access(o->down, F_OK) != 0)
+        return SYMTASK_OK;
+    snprintf(errstr, errstr_size, "outage: the registry cannot be reached (%s exists)", o->down);
+    return SYMTASK_ERR_RETRIABLE;
+}
+
 static const symtask_plugin_t outage_plugin = {
     SYMTASK_PLUGIN_HEAD(SYMTASK_PLUGIN_SERIALIZER),
     .name = "outage",
@@ -116,6 +129,7 @@ static const symtask_plugin_t outage_plugin = {
         {
             .create = outage_create,
             .destroy = outage_destroy,
+            .bind_typed = outage_bind_typed,
             .decode_fields = outage_decode_fields,
             .encode_fields = outage_encode_fields,
         },

@@ -130,7 +130,9 @@ Test(taskinfo, key_is_secret)
                             "sml.serializer.key.column",
                             "sml.predictor.token",
                             "sml.predictor.AccessToken",
-                            "sml.kstream.rest.secret"};
+                            "sml.kstream.rest.secret",
+                            "schema.registry.basic.auth.user.info",
+                            "basic.auth.user.info"};
     const char *plain[] = {"bootstrap.servers",
                            "security.protocol",
                            "sml.kstream.source.topic",
@@ -607,6 +609,13 @@ Test(taskinfo, kafka_properties)
     expect_param_invalid("dr_msg_cb", "x", "params.dr_msg_cb: not allowed in a task");
     expect_param_invalid("opaque", "x", "params.opaque: ");
     expect_param_invalid("interceptors", "x", "params.interceptors: ");
+    /* the schema registry's settings are plugins' options (common/optkeys.c), which the worker
+     * checks against the plugins' tables; "schema.registry." alone names nothing */
+    expect_valid(with_param("schema.registry.url", "http://registry:8081"));
+    expect_valid(with_param("schema.registry.anything", "x"));
+    expect_param_invalid("schema.registry.", "x", "params.schema.registry.: No such");
+    expect_param_invalid("kafka.consumer.schema.registry.url", "x",
+                         "params.kafka.consumer.schema.registry.url: No such");
 }
 
 Test(taskinfo, properties_that_load_code)
@@ -739,15 +748,19 @@ Test(taskinfo, small_error_buffer)
 /* API.md: model paths and secret values never reach logs or status; worker text is scrubbed. */
 Test(taskinfo, scrub_hides_model_paths_and_secrets)
 {
-    json_t *ti = json_pack("{s:{s:s, s:s, s:s, s:s}}", "params", "sml.predictor.model",
+    json_t *ti = json_pack("{s:{s:s, s:s, s:s, s:s, s:s}}", "params", "sml.predictor.model",
                            "/srv/models/churn.json", "kafka.sasl.password", "hunter22",
-                           "sml.kstream.source.topic", "in-topic", "kafka.ssl.key.password", "abc");
+                           "sml.kstream.source.topic", "in-topic", "kafka.ssl.key.password", "abc",
+                           "schema.registry.basic.auth.user.info", "reader:s3cr3t");
     char text[256] = "params.sml.predictor.model: model file /srv/models/churn.json: No such "
                      "file; again /srv/models/churn.json; auth hunter22 failed on in-topic; abc";
     taskinfo_scrub(ti, text, sizeof(text));
     cr_assert_str_eq(text, "params.sml.predictor.model: model file <sml.predictor.model>: No such "
                            "file; again <sml.predictor.model>; auth <kafka.sasl.password> "
                            "failed on in-topic; abc");
+    char registry[128] = "registry login reader:s3cr3t refused";
+    taskinfo_scrub(ti, registry, sizeof(registry));
+    cr_assert_str_eq(registry, "registry login <schema.registry.basic.auth.user.info> refused");
 
     /* A placeholder longer than the value: what no longer fits is cut, still terminated. */
     char small[32] = "x /srv/models/churn.json y";
