@@ -1,0 +1,732 @@
+/* xgb_forest.c: the native engine: a checked model compiled into a flat forest, and its
+ * evaluation over a batch of rows exactly as XGBoost 1.7 predicts in place
+ * (src/predictor/cpu_predictor.cc, src/gbm/gbtree.cc, the objectives' PredTransform).
+ *
+ * What XGBoost does, and this does the same way, in 32-bit floats:
+ *   - Each row's value starts at base_score through the objective's link (ProbToMargin) and
+ *     adds the leaf of every tree of its output group, tree after tree in the model's order
+ *     (the trees' ids). A dart tree adds ((base + leaf) - base) × weight, as XGBoost's
+ *     in-place dart prediction does; that is a constant of each leaf, computed here once.
+ *   - At a split, a missing value (NaN) takes the node's default child; a numerical split
+ *     sends a value left when it is less than the condition; a categorical split sends it
+ *     right when its integer part is one of the node's categories, and left otherwise (also
+ *     for a negative value and one at or beyond 2^24).
+ *   - The objective's transform, with the same libm calls in the same order.
+ *
+ * Layout. Rows are converted a block at a time (column after column), two columns per
+ * feature the trees read: the value with missing as -inf, then with missing as +inf, plus
+ * one column that is always -inf. Each holds the float's key: its bits turned so that
+ * unsigned integers order as the floats do (-0 as +0). A split then never tests for
+ * missing: a split whose default is left reads the first column, one whose default is right
+ * the second, and goes right unless the key is below its condition's — for any value, ±inf
+ * included, what XGBoost decides; a condition of NaN, which sends every value right, becomes
+ * -inf. (Only a default-left split on -inf or NaN breaks this; its tree takes the general
+ * layout.)
+ *
+ * A tree of depth D whose complete binary tree is small enough is stored complete: 2^D - 1
+ * splits (column offset, condition key: 8 bytes) in heap order, then 2^D leaves. A leaf
+ * above the bottom becomes splits that always go left (the -inf column against +inf) down
+ * to a copy of its value. Every row then takes exactly D steps, index = 2 × index + 2 -
+ * below, without a branch, and eight rows of a block walk a tree side by side. Other trees
+ * (categorical, deep and sparse) keep their nodes with child indices and are walked one row
+ * at a time. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xgb_internal.h"
+
+#define XGB_COMPLETE_DEPTH_MAX 12 /* 4095 splits, 4096 leaves: 32 KiB */
+#define XGB_BLOCK_ROWS 64         /* at most, and a multiple of XGB_GROUP */
+#define XGB_BLOCK_BYTES 65536     /* the scratch of a block, unless 8 rows need more */
+#define XGB_GROUP 8               /* rows that walk a complete tree together */
+#define XGB_FEATURES_MAX (1u << 24)
+
+/* A split of a complete tree: the byte offset of its column in the block (high 32 bits) and
+ * its condition's key (low 32 bits). */
+typedef uint64_t cnode_t;
+
+/* A node of a general tree. */
+#define GNODE_LEAF 0x80000000u
+#define GNODE_CATEGORICAL 0x40000000u
+#define GNODE_DEFAULT_LEFT 0x20000000u
+#define GNODE_FEATURE 0x1fffffffu
+typedef struct gnode {
+    uint32_t meta; /* GNODE_*, the feature's index among those read */
+    union {
+        float cond;    /* a numerical split's condition */
+        float value;   /* a leaf's value */
+        uint32_t cats; /* a categorical split's categories: offset in the pool */
+    } u;
+    uint32_t left, right;
+} gnode_t;
+
+/* A categorical split's categories at pool offset cats: a header word, then either a bitset
+ * of n words (bit c of word c / 32: category c) or, when the largest category would make
+ * that longer than the list, the n categories sorted. */
+#define CATS_LIST 0x80000000u
+
+typedef struct ftree {
+    uint32_t complete;
+    uint32_t depth; /* complete: D */
+    uint32_t group;
+    size_t offset; /* bytes into the pool */
+} ftree_t;
+
+struct xgb_forest {
+    size_t n_features; /* of a row */
+    size_t n_used;     /* of those, the ones the trees read */
+    uint32_t *used;
+    size_t columns; /* of the block: 2 × n_used + 1 */
+    size_t groups, per_row;
+    xgb_link_t link;
+    float base; /* every row's margin before the trees */
+    ftree_t *trees;
+    size_t n_trees;
+    unsigned char *pool;
+    size_t pool_size;
+    size_t block; /* rows of a block: a multiple of XGB_GROUP */
+    uint32_t *xk; /* columns × block, column after column: the values' keys */
+    float *acc;   /* groups × block: each row's margins */
+    float *row;   /* groups: one row's margins, transformed */
+    xgb_forest_stats_t stats;
+};
+
+/* A float's key: unsigned keys order as their floats do (-0 is +0; never NaN). */
+static uint32_t float_key(float v)
+{
+    uint32_t bits;
+
+    if (v == 0.0f)
+        v = 0.0f;
+    memcpy(&bits, &v, sizeof(bits));
+    return bits & 0x80000000u ? ~bits : bits | 0x80000000u;
+}
+
+static float key_float(uint32_t key)
+{
+    uint32_t bits = key & 0x80000000u ? key & 0x7fffffffu : ~key;
+    float v;
+
+    memcpy(&v, &bits, sizeof(v));
+    return v;
+}
+
+size_t xgb_forest_per_row(const xgb_forest_t *f)
+{
+    return f->per_row;
+}
+
+void xgb_forest_stats(const xgb_forest_t *f, xgb_forest_stats_t *stats)
+{
+    *stats = f->stats;
+}
+
+void xgb_forest_free(xgb_forest_t *f)
+{
+    if (f == NULL)
+        return;
+    free(f->used);
+    free(f->trees);
+    free(f->pool);
+    free(f->xk);
+    free(f->acc);
+    free(f->row);
+    free(f);
+}
+
+/* ---- Compiling ---------------------------------------------------------------------------- */
+
+typedef struct compile {
+    const xgb_model_t *m;
+    xgb_forest_t *f;
+    uint32_t *column; /* feature → its index among those read, or UINT32_MAX */
+    size_t *stack;    /* a tree's nodes, for walks */
+    uint32_t *index;  /* a general tree: node → its index in the layout */
+    size_t stack_size;
+    char *why;
+    size_t why_size;
+} compile_t;
+
+static int is_leaf(const xgb_tree_t *t, size_t node)
+{
+    return t->left[node] == -1;
+}
+
+static int is_categorical(const xgb_tree_t *t, size_t node)
+{
+    return t->split_type != NULL && t->split_type[node] == 1;
+}
+
+/* The categories of categorical split @node: *@list and *@n. */
+static void node_categories(const xgb_tree_t *t, size_t node, const int64_t **list, size_t *n)
+{
+    size_t k;
+
+    *list = NULL;
+    *n = 0;
+    for (k = 0; k < t->n_cat_nodes; k++) {
+        if ((size_t)t->cat_nodes[k] == node) {
+            *list = t->categories + t->cat_segments[k];
+            *n = (size_t)t->cat_sizes[k];
+            return;
+        }
+    }
+}
+
+/* How a categorical split's categories are stored: a bitset when the largest category makes
+ * it no longer than the list, else the list. Returns the words after the header. */
+static size_t categories_layout(const int64_t *list, size_t n, int *bitset)
+{
+    int64_t max = 0;
+    size_t i, words;
+
+    for (i = 0; i < n; i++)
+        if (list[i] > max)
+            max = list[i];
+    words = (size_t)max / 32 + 1;
+    *bitset = words <= n + 1;
+    return *bitset ? words : n;
+}
+
+/* Words a categorical split's categories take in the pool, header included. */
+static size_t categories_words(const int64_t *list, size_t n)
+{
+    int bitset;
+
+    return 1 + categories_layout(list, n, &bitset);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* What tree @t needs: its depth, its reachable nodes, whether the complete layout can hold
+ * it, and the bytes of its layout. Marks the features it reads. */
+static void tree_measure(compile_t *c, const xgb_tree_t *t, unsigned *depth, size_t *nodes,
+                         size_t *cat_words, int *complete_ok)
+{
+    size_t top = 0;
+
+    *depth = 0;
+    *nodes = 0;
+    *cat_words = 0;
+    *complete_ok = 1;
+    /* (node, depth) pairs: each node is pushed once (the check proved it a tree). */
+    c->stack[top++] = 0;
+    c->stack[top++] = 0;
+    while (top > 0) {
+        size_t d = c->stack[--top], node = c->stack[--top];
+
+        (*nodes)++;
+        if (d > *depth)
+            *depth = (unsigned)d;
+        if (is_leaf(t, node))
+            continue;
+        c->column[t->split_index[node]] = 0; /* read: numbered later */
+        if (is_categorical(t, node)) {
+            const int64_t *list;
+            size_t n;
+
+            node_categories(t, node, &list, &n);
+            *cat_words += categories_words(list, n);
+            *complete_ok = 0;
+        } else if (t->default_left[node] &&
+                   (isnan(t->split_condition[node]) || t->split_condition[node] == -INFINITY)) {
+            *complete_ok = 0;
+        }
+        c->stack[top++] = (size_t)t->left[node];
+        c->stack[top++] = d + 1;
+        c->stack[top++] = (size_t)t->right[node];
+        c->stack[top++] = d + 1;
+    }
+}
+
+static size_t complete_bytes(unsigned depth)
+{
+    return (((size_t)1 << depth) - 1) * sizeof(cnode_t) + ((size_t)1 << depth) * sizeof(float);
+}
+
+/* A leaf's value as the tree adds it. */
+static float leaf_value(const compile_t *c, const xgb_tree_t *t, size_t node, float weight,
+                        int dart)
+{
+    float v = t->split_condition[node];
+
+    if (dart) {
+        /* XGBoost's in-place dart: the tree's prediction from base_score, less base_score,
+         * times the weight. */
+        float s = c->f->base + v;
+        v = (s - c->f->base) * weight;
+    }
+    return v;
+}
+
+/* Fills position @pos (depth @d) of complete tree @nodes/@leaves of depth @depth from @node. */
+static void emit_complete(const compile_t *c, const xgb_tree_t *t, size_t node, int padded,
+                          size_t pos, unsigned d, unsigned depth, cnode_t *nodes, float *leaves,
+                          float weight, int dart)
+{
+    if (d == depth) {
+        leaves[pos - (((size_t)1 << depth) - 1)] = leaf_value(c, t, node, weight, dart);
+        return;
+    }
+    if (padded || is_leaf(t, node)) {
+        /* Always left: the -inf column is less than +inf. The right side is never taken but
+         * is filled alike. */
+        nodes[pos] = (uint64_t)(2 * c->f->n_used * c->f->block * sizeof(uint32_t)) << 32 |
+                     float_key(INFINITY);
+        emit_complete(c, t, node, 1, 2 * pos + 1, d + 1, depth, nodes, leaves, weight, dart);
+        emit_complete(c, t, node, 1, 2 * pos + 2, d + 1, depth, nodes, leaves, weight, dart);
+        return;
+    }
+    /* NaN sends every value right (x < NaN is false): so does -inf in the +inf column. A
+     * default-left split on NaN never comes here (tree_measure). */
+    nodes[pos] =
+        (uint64_t)((2 * c->column[t->split_index[node]] + (t->default_left[node] ? 0 : 1)) *
+                   c->f->block * sizeof(uint32_t))
+            << 32 |
+        float_key(isnan(t->split_condition[node]) ? -INFINITY : t->split_condition[node]);
+    emit_complete(c, t, (size_t)t->left[node], 0, 2 * pos + 1, d + 1, depth, nodes, leaves, weight,
+                  dart);
+    emit_complete(c, t, (size_t)t->right[node], 0, 2 * pos + 2, d + 1, depth, nodes, leaves, weight,
+                  dart);
+}
+
+/* Lays out general tree @t at @out (its categories at @cats, pool offset @cats_offset). */
+static void emit_general(compile_t *c, const xgb_tree_t *t, gnode_t *out, uint32_t *cats,
+                         size_t cats_offset, float weight, int dart)
+{
+    size_t top = 0, next = 1, i;
+
+    /* Breadth-first: node indices in the layout in the order they are reached. */
+    c->index[0] = 0;
+    c->stack[top++] = 0;
+    for (i = 0; i < top; i++) {
+        size_t node = c->stack[i];
+        gnode_t *g = &out[c->index[node]];
+
+        if (is_leaf(t, node)) {
+            g->meta = GNODE_LEAF;
+            g->u.value = leaf_value(c, t, node, weight, dart);
+            g->left = g->right = 0;
+            continue;
+        }
+        g->meta =
+            c->column[t->split_index[node]] | (t->default_left[node] ? GNODE_DEFAULT_LEFT : 0);
+        if (is_categorical(t, node)) {
+            const int64_t *list;
+            size_t n, k, words;
+            int bitset;
+
+            node_categories(t, node, &list, &n);
+            words = categories_layout(list, n, &bitset);
+            g->meta |= GNODE_CATEGORICAL;
+            g->u.cats = (uint32_t)(cats_offset / sizeof(uint32_t));
+            memset(cats, 0, (1 + words) * sizeof(uint32_t));
+            if (bitset) {
+                cats[0] = (uint32_t)words;
+                for (k = 0; k < n; k++)
+                    cats[1 + list[k] / 32] |= 1u << (list[k] % 32);
+            } else {
+                cats[0] = CATS_LIST | (uint32_t)n;
+                for (k = 0; k < n; k++)
+                    cats[1 + k] = (uint32_t)list[k];
+                qsort(cats + 1, n, sizeof(uint32_t), cmp_u32);
+            }
+            cats += 1 + words;
+            cats_offset += (1 + words) * sizeof(uint32_t);
+        } else {
+            g->u.cond = t->split_condition[node];
+        }
+        c->index[t->left[node]] = (uint32_t)next++;
+        c->index[t->right[node]] = (uint32_t)next++;
+        g->left = c->index[t->left[node]];
+        g->right = c->index[t->right[node]];
+        c->stack[top++] = (size_t)t->left[node];
+        c->stack[top++] = (size_t)t->right[node];
+    }
+}
+
+static xgb_forest_t *compile_fail(compile_t *c, const char *message)
+{
+    snprintf(c->why, c->why_size, "%s", message);
+    return NULL;
+}
+
+xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_size)
+{
+    compile_t c = {m, NULL, NULL, NULL, NULL, 0, why, why_size};
+    xgb_forest_t *f = NULL;
+    size_t *order = NULL, max_nodes = 1, i, offset, cat_offset;
+    int link = xgb_objective_link(m->objective), dart = strcmp(m->booster, "dart") == 0;
+    struct {
+        unsigned depth;
+        size_t nodes, cat_words;
+        int complete_ok;
+    } *plan = NULL;
+
+    if (link < 0) {
+        snprintf(why, why_size, "objective %s is not one the native engine knows (%s)",
+                 m->objective, xgb_objectives_known);
+        return NULL;
+    }
+    if ((size_t)m->num_feature > XGB_FEATURES_MAX) {
+        snprintf(why, why_size, "%ld features: the native engine reads at most %u", m->num_feature,
+                 XGB_FEATURES_MAX);
+        return NULL;
+    }
+    f = calloc(1, sizeof(*f));
+    c.f = f;
+    if (f == NULL)
+        goto nomem;
+    f->n_features = (size_t)m->num_feature;
+    f->groups = m->num_class > 1 ? (size_t)m->num_class : 1;
+    f->link = (xgb_link_t)link;
+    f->per_row = f->link == XGB_LINK_SOFTPROB ? f->groups : 1;
+    if (f->link != XGB_LINK_SOFTMAX && f->link != XGB_LINK_SOFTPROB && f->groups != 1) {
+        compile_fail(&c, "several output groups with an objective that predicts one value");
+        goto error;
+    }
+
+    /* The margin every row starts from (XGBoost's ProbToMargin, in floats). */
+    f->base = m->base_score;
+    if (f->link == XGB_LINK_LOGIT) {
+        if (!(m->base_score > 0.0f && m->base_score < 1.0f)) {
+            snprintf(why, why_size,
+                     "base_score %g is not a probability between 0 and 1, which %s requires",
+                     (double)m->base_score, m->objective);
+            goto error;
+        }
+        f->base = -logf(1.0f / m->base_score - 1.0f);
+    } else if (f->link == XGB_LINK_LOG) {
+        f->base = logf(m->base_score);
+    }
+
+    /* The trees in the model's order: by id (the check proved the ids a permutation). */
+    order = malloc((m->n_trees + 1) * sizeof(*order));
+    c.column = malloc(f->n_features * sizeof(*c.column));
+    plan = calloc(m->n_trees + 1, sizeof(*plan));
+    if (order == NULL || c.column == NULL || plan == NULL)
+        goto nomem;
+    for (i = 0; i < m->n_trees; i++) {
+        order[m->trees[i].id] = i;
+        if (m->trees[i].n_left > max_nodes)
+            max_nodes = m->trees[i].n_left;
+    }
+    memset(c.column, 0xff, f->n_features * sizeof(*c.column));
+    c.stack = malloc(2 * max_nodes * sizeof(*c.stack));
+    c.index = malloc(max_nodes * sizeof(*c.index));
+    if (c.stack == NULL || c.index == NULL)
+        goto nomem;
+
+    /* Plan each tree's layout; number the features read, in the row's order. */
+    offset = 0;
+    for (i = 0; i < m->n_trees; i++) {
+        const xgb_tree_t *t = &m->trees[order[i]];
+        size_t general;
+
+        tree_measure(&c, t, &plan[i].depth, &plan[i].nodes, &plan[i].cat_words,
+                     &plan[i].complete_ok);
+        general = plan[i].nodes * sizeof(gnode_t);
+        if (plan[i].complete_ok &&
+            (plan[i].depth > XGB_COMPLETE_DEPTH_MAX || complete_bytes(plan[i].depth) > 2 * general))
+            plan[i].complete_ok = 0;
+        offset += plan[i].complete_ok ? complete_bytes(plan[i].depth)
+                                      : general + plan[i].cat_words * sizeof(uint32_t);
+        f->stats.nodes += plan[i].nodes;
+        if (plan[i].depth > f->stats.max_depth)
+            f->stats.max_depth = plan[i].depth;
+    }
+    for (i = 0; i < f->n_features; i++)
+        if (c.column[i] == 0)
+            f->n_used++;
+    f->used = malloc((f->n_used + 1) * sizeof(*f->used));
+    if (f->used == NULL)
+        goto nomem;
+    for (i = 0, f->n_used = 0; i < f->n_features; i++) {
+        if (c.column[i] == 0) {
+            f->used[f->n_used] = (uint32_t)i;
+            c.column[i] = (uint32_t)f->n_used++;
+        }
+    }
+    f->columns = 2 * f->n_used + 1;
+
+    /* The block: as many rows as fit the scratch, which the complete trees' columns name by
+     * their byte offsets. */
+    for (f->block = XGB_BLOCK_ROWS;
+         f->block > XGB_GROUP &&
+         (f->columns + f->groups) * f->block * sizeof(float) > XGB_BLOCK_BYTES;
+         f->block /= 2)
+        ;
+    /* zeroed: rows beyond a batch's last in its last group walk the trees on stale values */
+    f->xk = calloc(f->columns * f->block, sizeof(*f->xk));
+    f->acc = malloc(f->groups * f->block * sizeof(*f->acc));
+    f->row = malloc(f->groups * sizeof(*f->row));
+    if (f->xk == NULL || f->acc == NULL || f->row == NULL)
+        goto nomem;
+
+    /* Lay the trees out, 8-byte aligned. */
+    f->pool_size = offset + 8 * m->n_trees + 8;
+    f->pool = calloc(1, f->pool_size);
+    f->trees = calloc(m->n_trees + 1, sizeof(*f->trees));
+    if (f->pool == NULL || f->trees == NULL)
+        goto nomem;
+    f->n_trees = m->n_trees;
+    offset = 0;
+    for (i = 0; i < m->n_trees; i++) {
+        const xgb_tree_t *t = &m->trees[order[i]];
+        ftree_t *ft = &f->trees[i];
+        float weight = dart ? m->weight_drop[t->id] : 1.0f;
+
+        offset = (offset + 7) & ~(size_t)7;
+        ft->offset = offset;
+        ft->group = (uint32_t)m->tree_info[t->id];
+        ft->complete = (uint32_t)plan[i].complete_ok;
+        ft->depth = plan[i].depth;
+        if (ft->complete) {
+            cnode_t *nodes = (cnode_t *)(f->pool + offset);
+            float *leaves = (float *)(nodes + ((size_t)1 << ft->depth) - 1);
+
+            emit_complete(&c, t, 0, 0, 0, 0, ft->depth, nodes, leaves, weight, dart);
+            offset += complete_bytes(ft->depth);
+            f->stats.complete++;
+        } else {
+            gnode_t *nodes = (gnode_t *)(f->pool + offset);
+
+            cat_offset = offset + plan[i].nodes * sizeof(gnode_t);
+            emit_general(&c, t, nodes, (uint32_t *)(f->pool + cat_offset), cat_offset, weight,
+                         dart);
+            offset = cat_offset + plan[i].cat_words * sizeof(uint32_t);
+            f->stats.general++;
+        }
+    }
+
+    f->stats.trees = f->n_trees;
+    f->stats.bytes = sizeof(*f) + (f->n_used + 1) * sizeof(*f->used) +
+                     (f->n_trees + 1) * sizeof(*f->trees) + f->pool_size +
+                     (f->block * (f->columns + f->groups) + f->groups) * sizeof(float);
+    free(order);
+    free(plan);
+    free(c.column);
+    free(c.stack);
+    free(c.index);
+    return f;
+
+nomem:
+    snprintf(why, why_size, "out of memory compiling the model");
+error:
+    free(order);
+    free(plan);
+    free(c.column);
+    free(c.stack);
+    free(c.index);
+    xgb_forest_free(f);
+    return NULL;
+}
+
+/* ---- Evaluating ----------------------------------------------------------------------------- */
+
+/* Converts @n rows of @x into the block's columns of keys. */
+static void block_fill(xgb_forest_t *f, const double *x, size_t n)
+{
+    const size_t block = f->block;
+    const uint32_t low = float_key(-INFINITY), high = float_key(INFINITY);
+    size_t r, j;
+
+    for (r = 0; r < n; r++) {
+        const double *row = x + r * f->n_features;
+        uint32_t *out = f->xk + r;
+
+        for (j = 0; j < f->n_used; j++) {
+            float v = (float)row[f->used[j]];
+            int missing = v != v;
+            uint32_t k = missing ? 0 : float_key(v);
+
+            out[2 * j * block] = missing ? low : k;
+            out[(2 * j + 1) * block] = missing ? high : k;
+        }
+        out[2 * f->n_used * block] = low;
+    }
+}
+
+/* One step of row k of a group down a complete tree: a node is its condition's key (low 32
+ * bits) and its column's byte offset (high 32 bits); the row goes right unless its key is
+ * below the condition's. */
+#define STEP(i, k)                                                                                 \
+    do {                                                                                           \
+        uint64_t nd;                                                                               \
+        uint32_t kv;                                                                               \
+        nd = nodes[i];                                                                             \
+        memcpy(&kv, xg + (nd >> 32) + (k) * sizeof(uint32_t), sizeof(kv));                         \
+        i = 2 * (i) + 2 - (kv < (uint32_t)nd);                                                     \
+    } while (0)
+
+/* Adds complete tree @ft's leaf to each of @n rows' margins at @acc (the tree's group). */
+static void eval_complete(const xgb_forest_t *f, const ftree_t *ft, size_t n, float *acc)
+{
+    const cnode_t *nodes = (const cnode_t *)(const void *)(f->pool + ft->offset);
+    const unsigned depth = ft->depth;
+    /* After the last step i lies in [2^D - 1, 2^(D+1) - 2]; the leaves follow the 2^D - 1
+     * splits, 8 bytes each: leaf i - (2^D - 1) is float 2^D - 1 + i of the tree. */
+    const float *leaves = (const float *)(const void *)nodes + (((size_t)1 << depth) - 1);
+    size_t g;
+    unsigned d;
+
+    for (g = 0; g < n; g += XGB_GROUP) {
+        const char *xg = (const char *)(f->xk + g);
+        size_t i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
+
+        /* Eight rows side by side: each row's steps depend on each other, the rows do not. */
+        for (d = 0; d < depth; d++) {
+            STEP(i0, 0);
+            STEP(i1, 1);
+            STEP(i2, 2);
+            STEP(i3, 3);
+            STEP(i4, 4);
+            STEP(i5, 5);
+            STEP(i6, 6);
+            STEP(i7, 7);
+        }
+        acc[g + 0] += leaves[i0];
+        acc[g + 1] += leaves[i1];
+        acc[g + 2] += leaves[i2];
+        acc[g + 3] += leaves[i3];
+        acc[g + 4] += leaves[i4];
+        acc[g + 5] += leaves[i5];
+        acc[g + 6] += leaves[i6];
+        acc[g + 7] += leaves[i7];
+    }
+}
+
+#undef STEP
+
+static int categories_hold(const uint32_t *cats, float v)
+{
+    uint32_t header = cats[0], n = header & ~CATS_LIST, c, lo, hi;
+
+    /* XGBoost: a negative value, or one at or beyond 2^24, is no category of the split */
+    if (v < 0.0f || v >= 16777216.0f)
+        return 0;
+    c = (uint32_t)v;
+    if (!(header & CATS_LIST))
+        return c / 32 < n && (cats[1 + c / 32] >> (c % 32) & 1);
+    for (lo = 0, hi = n; lo < hi;) {
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        if (cats[1 + mid] < c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && cats[1 + lo] == c;
+}
+
+/* Adds general tree @ft's leaf to each of @n rows' margins at @acc (the tree's group). */
+static void eval_general(const xgb_forest_t *f, const ftree_t *ft, size_t n, float *acc)
+{
+    const gnode_t *nodes = (const gnode_t *)(f->pool + ft->offset);
+    const uint32_t *pool = (const uint32_t *)(const void *)f->pool;
+    const size_t block = f->block;
+    size_t r;
+
+    for (r = 0; r < n; r++) {
+        const uint32_t *x = f->xk + r;
+        const gnode_t *g = nodes;
+
+        while (!(g->meta & GNODE_LEAF)) {
+            uint32_t j = g->meta & GNODE_FEATURE;
+            uint32_t lo = x[2 * j * block], hi = x[(2 * j + 1) * block];
+            int right;
+
+            if (lo != hi) /* missing: the keys of -inf and +inf */
+                right = !(g->meta & GNODE_DEFAULT_LEFT);
+            else if (g->meta & GNODE_CATEGORICAL)
+                right = categories_hold(pool + g->u.cats, key_float(lo));
+            else
+                right = !(key_float(lo) < g->u.cond);
+            g = nodes + (right ? g->right : g->left);
+        }
+        acc[r] += g->u.value;
+    }
+}
+
+/* XGBoost's common::Sigmoid. */
+static float sigmoid(float x)
+{
+    float y = 88.7f < -x ? 88.7f : -x; /* std::min(-x, 88.7f) */
+
+    return 1.0f / (expf(y) + 1.0f + 1e-16f);
+}
+
+/* The objective's transform of row margins @acc (groups of them) into @out (per_row). */
+static void transform(const xgb_forest_t *f, const float *acc, float *out)
+{
+    size_t g, n = f->groups, best;
+    float wmax;
+    double wsum;
+
+    switch (f->link) {
+    case XGB_LINK_IDENTITY:
+        out[0] = acc[0];
+        break;
+    case XGB_LINK_LOGIT:
+        out[0] = sigmoid(acc[0]);
+        break;
+    case XGB_LINK_LOG:
+        out[0] = expf(acc[0]);
+        break;
+    case XGB_LINK_HINGE:
+        out[0] = acc[0] > 0.0f ? 1.0f : 0.0f;
+        break;
+    case XGB_LINK_SOFTMAX:
+        /* The first of the largest; NaN is never larger (FindMaxIndex). */
+        for (best = 0, g = 1; g < n; g++)
+            if (acc[g] > acc[best])
+                best = g;
+        out[0] = (float)best;
+        break;
+    case XGB_LINK_SOFTPROB:
+        /* common::Softmax: the maximum by fmaxf, the sum in double. */
+        wmax = acc[0];
+        for (g = 1; g < n; g++)
+            wmax = fmaxf(acc[g], wmax);
+        wsum = 0.0;
+        for (g = 0; g < n; g++) {
+            out[g] = expf(acc[g] - wmax);
+            wsum += out[g];
+        }
+        for (g = 0; g < n; g++)
+            out[g] /= (float)wsum;
+        break;
+    }
+}
+
+void xgb_forest_predict(xgb_forest_t *f, const double *x, size_t rows, float *out)
+{
+    const size_t block = f->block, groups = f->groups;
+    size_t b, r, t, g, n;
+
+    for (b = 0; b < rows; b += n) {
+        n = rows - b < block ? rows - b : block;
+        block_fill(f, x + b * f->n_features, n);
+        for (r = 0; r < groups * block; r++)
+            f->acc[r] = f->base;
+        for (t = 0; t < f->n_trees; t++) {
+            const ftree_t *ft = &f->trees[t];
+
+            if (ft->complete)
+                eval_complete(f, ft, n, f->acc + ft->group * block);
+            else
+                eval_general(f, ft, n, f->acc + ft->group * block);
+        }
+        for (r = 0; r < n; r++) {
+            for (g = 0; g < groups; g++)
+                f->row[g] = f->acc[g * block + r];
+            transform(f, f->row, out + (b + r) * f->per_row);
+        }
+    }
+}
