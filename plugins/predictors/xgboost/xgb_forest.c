@@ -402,7 +402,7 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
             goto error;
         }
         f->base = -logf(1.0f / m->base_score - 1.0f);
-    } else if (f->link == XGB_LINK_LOG) {
+    } else if (f->link == XGB_LINK_LOG || f->link == XGB_LINK_LOG_AFT) {
         f->base = logf(m->base_score);
     }
 
@@ -678,6 +678,10 @@ static void transform(const xgb_forest_t *f, const float *acc, float *out)
         break;
     case XGB_LINK_LOG:
         out[0] = expf(acc[0]);
+        break;
+    case XGB_LINK_LOG_AFT:
+        /* XGBoost's AFTObj::PredTransform calls exp on a float: the double one, rounded */
+        out[0] = (float)exp((double)acc[0]);
         break;
     case XGB_LINK_HINGE:
         out[0] = acc[0] > 0.0f ? 1.0f : 0.0f;

@@ -133,7 +133,8 @@ void xgb_model_free(xgb_model_t *m);
 typedef enum xgb_link {
     XGB_LINK_IDENTITY, /* the margin is the prediction */
     XGB_LINK_LOGIT,    /* base_score through logit, the margin through the sigmoid */
-    XGB_LINK_LOG,      /* base_score through log, the margin through exp */
+    XGB_LINK_LOG,      /* base_score through log, the margin through exp (expf) */
+    XGB_LINK_LOG_AFT,  /* the same, but exp in double (survival:aft's unqualified exp) */
     XGB_LINK_HINGE,    /* 1 when the margin is positive, else 0 */
     XGB_LINK_SOFTMAX,  /* the class of the largest margin */
     XGB_LINK_SOFTPROB, /* the softmax of the margins */

@@ -40,7 +40,7 @@ int xgb_objective_link(const char *objective)
         {"reg:gamma", XGB_LINK_LOG},
         {"reg:tweedie", XGB_LINK_LOG},
         {"survival:cox", XGB_LINK_LOG},
-        {"survival:aft", XGB_LINK_LOG},
+        {"survival:aft", XGB_LINK_LOG_AFT},
         {"binary:hinge", XGB_LINK_HINGE},
         {"multi:softmax", XGB_LINK_SOFTMAX},
         {"multi:softprob", XGB_LINK_SOFTPROB},
@@ -91,6 +91,7 @@ typedef struct walk {
     int have_learner, have_model_param, have_base_score, have_num_feature, have_num_class;
     int have_objective, have_booster_name, have_model, have_trees, have_tree_info;
     int have_num_trees, have_weight_drop;
+    int model_in_gbtree; /* the trees came from gradient_booster.gbtree.model (dart's place) */
 } walk_t;
 
 /* Fails with a message of the walker's own (what it says includes where). */
@@ -551,6 +552,7 @@ static int read_dart_gbtree(walk_t *w)
         return -1;
     while ((more = xgb_reader_key(&w->r, &key, &len)) > 0) {
         if (key_is(key, len, "model")) {
+            w->model_in_gbtree = 1;
             if (read_gbtree_model(w) != 0)
                 return -1;
         } else if (xgb_reader_skip(&w->r) != 0) {
@@ -797,6 +799,12 @@ static int read_complete(walk_t *w)
                     : !w->have_trees     ? "model.trees"
                     : !w->have_tree_info ? "model.tree_info"
                                          : "model.gbtree_model_param.num_trees");
+    /* XGBoost reads a gbtree's trees from its model, a dart's from its gbtree's model. */
+    if (w->model_in_gbtree != (strcmp(m->booster, "dart") == 0))
+        return fail(w,
+                    "learner.gradient_booster: a %s booster keeps its trees in %s (a damaged "
+                    "model file)",
+                    m->booster, w->model_in_gbtree ? "model" : "gbtree.model");
     if (strcmp(m->booster, "dart") == 0 && !w->have_weight_drop)
         return fail(w, "learner.gradient_booster.weight_drop is missing: a dart booster "
                        "weighs its trees (a damaged model file)");
@@ -1031,6 +1039,9 @@ int xgb_model_check(const xgb_model_t *m, char *why, size_t why_size)
         return check_fail(why, why_size,
                           "tree_info has %zu entries for %zu trees (a damaged model file)",
                           m->n_tree_info, m->n_trees);
+    if (strcmp(m->booster, "dart") == 0 && m->n_trees == 0)
+        return check_fail(why, why_size,
+                          "a dart booster without trees, with which XGBoost 1.7 predicts nothing");
     if (strcmp(m->booster, "dart") == 0 && m->n_weight_drop != m->n_trees)
         return check_fail(why, why_size,
                           "weight_drop has %zu weights for %zu trees (a damaged model file)",
