@@ -43,9 +43,12 @@
 #define XGB_GROUP 8               /* rows that walk a complete tree together */
 #define XGB_FEATURES_MAX (1u << 24)
 
-/* A split of a complete tree: the byte offset of its column in the block (high 32 bits) and
- * its condition's key (low 32 bits). */
+/* A split of a complete tree: its condition's key (high 32 bits) and the byte offset of its
+ * column in the block (low 32 bits). A block's value is its key (high 32 bits) above 32 ones,
+ * so that value < split, as 64-bit integers, is key < condition's key: the offset is never
+ * all ones. */
 typedef uint64_t cnode_t;
+#define KEY_LOW 0xffffffffu
 
 /* A node of a general tree. */
 #define GNODE_LEAF 0x80000000u
@@ -87,7 +90,7 @@ struct xgb_forest {
     unsigned char *pool;
     size_t pool_size;
     size_t block; /* rows of a block: a multiple of XGB_GROUP */
-    uint32_t *xk; /* columns × block, column after column: the values' keys */
+    uint64_t *xk; /* columns × block, column after column: the values' keys, above KEY_LOW */
     float *acc;   /* groups × block: each row's margins */
     float *row;   /* groups: one row's margins, transformed */
     xgb_forest_stats_t stats;
@@ -277,8 +280,8 @@ static void emit_complete(const compile_t *c, const xgb_tree_t *t, size_t node, 
     if (padded || is_leaf(t, node)) {
         /* Always left: the -inf column is less than +inf. The right side is never taken but
          * is filled alike. */
-        nodes[pos] = (uint64_t)(2 * c->f->n_used * c->f->block * sizeof(uint32_t)) << 32 |
-                     float_key(INFINITY);
+        nodes[pos] = (uint64_t)float_key(INFINITY) << 32 |
+                     (uint32_t)(2 * c->f->n_used * c->f->block * sizeof(uint64_t));
         emit_complete(c, t, node, 1, 2 * pos + 1, d + 1, depth, nodes, leaves, weight, dart);
         emit_complete(c, t, node, 1, 2 * pos + 2, d + 1, depth, nodes, leaves, weight, dart);
         return;
@@ -286,10 +289,10 @@ static void emit_complete(const compile_t *c, const xgb_tree_t *t, size_t node, 
     /* NaN sends every value right (x < NaN is false): so does -inf in the +inf column. A
      * default-left split on NaN never comes here (tree_measure). */
     nodes[pos] =
-        (uint64_t)((2 * c->column[t->split_index[node]] + (t->default_left[node] ? 0 : 1)) *
-                   c->f->block * sizeof(uint32_t))
+        (uint64_t)float_key(isnan(t->split_condition[node]) ? -INFINITY : t->split_condition[node])
             << 32 |
-        float_key(isnan(t->split_condition[node]) ? -INFINITY : t->split_condition[node]);
+        (uint32_t)((2 * c->column[t->split_index[node]] + (t->default_left[node] ? 0 : 1)) *
+                   c->f->block * sizeof(uint64_t));
     emit_complete(c, t, (size_t)t->left[node], 0, 2 * pos + 1, d + 1, depth, nodes, leaves, weight,
                   dart);
     emit_complete(c, t, (size_t)t->right[node], 0, 2 * pos + 2, d + 1, depth, nodes, leaves, weight,
@@ -459,7 +462,7 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
      * their byte offsets. */
     for (f->block = XGB_BLOCK_ROWS;
          f->block > XGB_GROUP &&
-         (f->columns + f->groups) * f->block * sizeof(float) > XGB_BLOCK_BYTES;
+         (f->columns * sizeof(uint64_t) + f->groups * sizeof(float)) * f->block > XGB_BLOCK_BYTES;
          f->block /= 2)
         ;
     /* zeroed: rows beyond a batch's last in its last group walk the trees on stale values */
@@ -508,7 +511,8 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
     f->stats.trees = f->n_trees;
     f->stats.bytes = sizeof(*f) + (f->n_used + 1) * sizeof(*f->used) +
                      (f->n_trees + 1) * sizeof(*f->trees) + f->pool_size +
-                     (f->block * (f->columns + f->groups) + f->groups) * sizeof(float);
+                     f->block * f->columns * sizeof(*f->xk) +
+                     (f->block * f->groups + f->groups) * sizeof(float);
     free(order);
     free(plan);
     free(c.column);
@@ -534,17 +538,18 @@ error:
 static void block_fill(xgb_forest_t *f, const double *x, size_t n)
 {
     const size_t block = f->block;
-    const uint32_t low = float_key(-INFINITY), high = float_key(INFINITY);
+    const uint64_t low = (uint64_t)float_key(-INFINITY) << 32 | KEY_LOW,
+                   high = (uint64_t)float_key(INFINITY) << 32 | KEY_LOW;
     size_t r, j;
 
     for (r = 0; r < n; r++) {
         const double *row = x + r * f->n_features;
-        uint32_t *out = f->xk + r;
+        uint64_t *out = f->xk + r;
 
         for (j = 0; j < f->n_used; j++) {
             float v = (float)row[f->used[j]];
             int missing = v != v;
-            uint32_t k = missing ? 0 : float_key(v);
+            uint64_t k = missing ? 0 : (uint64_t)float_key(v) << 32 | KEY_LOW;
 
             out[2 * j * block] = missing ? low : k;
             out[(2 * j + 1) * block] = missing ? high : k;
@@ -553,16 +558,21 @@ static void block_fill(xgb_forest_t *f, const double *x, size_t n)
     }
 }
 
-/* One step of row k of a group down a complete tree: a node is its condition's key (low 32
- * bits) and its column's byte offset (high 32 bits); the row goes right unless its key is
- * below the condition's. */
+/* One step of row k of a group down a complete tree: it goes right unless its value is
+ * below the split's condition. */
 #define STEP(i, k)                                                                                 \
     do {                                                                                           \
-        uint64_t nd;                                                                               \
-        uint32_t kv;                                                                               \
-        nd = nodes[i];                                                                             \
-        memcpy(&kv, xg + (nd >> 32) + (k) * sizeof(uint32_t), sizeof(kv));                         \
-        i = 2 * (i) + 2 - (kv < (uint32_t)nd);                                                     \
+        uint64_t nd = nodes[i], kv;                                                                \
+        memcpy(&kv, xg + (uint32_t)nd + (k) * sizeof(uint64_t), sizeof(kv));                       \
+        i = 2 * (i) + 2 - (kv < nd);                                                               \
+    } while (0)
+
+/* The first step, from the root's split. */
+#define FIRST(i, k)                                                                                \
+    do {                                                                                           \
+        uint64_t kv;                                                                               \
+        memcpy(&kv, xg + (uint32_t)root + (k) * sizeof(uint64_t), sizeof(kv));                     \
+        i = 2 - (kv < root);                                                                       \
     } while (0)
 
 /* Adds complete tree @ft's leaf to each of @n rows' margins at @acc (the tree's group). */
@@ -580,8 +590,21 @@ static void eval_complete(const xgb_forest_t *f, const ftree_t *ft, size_t n, fl
         const char *xg = (const char *)(f->xk + g);
         size_t i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
 
-        /* Eight rows side by side: each row's steps depend on each other, the rows do not. */
-        for (d = 0; d < depth; d++) {
+        /* Eight rows side by side: each row's steps depend on each other, the rows do not.
+         * Every row starts at the root: its split is read once. */
+        if (depth > 0) {
+            const uint64_t root = nodes[0];
+
+            FIRST(i0, 0);
+            FIRST(i1, 1);
+            FIRST(i2, 2);
+            FIRST(i3, 3);
+            FIRST(i4, 4);
+            FIRST(i5, 5);
+            FIRST(i6, 6);
+            FIRST(i7, 7);
+        }
+        for (d = 1; d < depth; d++) {
             STEP(i0, 0);
             STEP(i1, 1);
             STEP(i2, 2);
@@ -603,6 +626,7 @@ static void eval_complete(const xgb_forest_t *f, const ftree_t *ft, size_t n, fl
 }
 
 #undef STEP
+#undef FIRST
 
 static int categories_hold(const uint32_t *cats, float v)
 {
@@ -634,12 +658,13 @@ static void eval_general(const xgb_forest_t *f, const ftree_t *ft, size_t n, flo
     size_t r;
 
     for (r = 0; r < n; r++) {
-        const uint32_t *x = f->xk + r;
+        const uint64_t *x = f->xk + r;
         const gnode_t *g = nodes;
 
         while (!(g->meta & GNODE_LEAF)) {
             uint32_t j = g->meta & GNODE_FEATURE;
-            uint32_t lo = x[2 * j * block], hi = x[(2 * j + 1) * block];
+            uint32_t lo = (uint32_t)(x[2 * j * block] >> 32),
+                     hi = (uint32_t)(x[(2 * j + 1) * block] >> 32);
             int right;
 
             if (lo != hi) /* missing: the keys of -inf and +inf */
