@@ -18,11 +18,13 @@ LABELS = {
     "json+linear": "**symtask json + linear**",
     "csv+linear": "symtask csv + linear",
     "json+xgboost": "symtask json + xgboost",
+    "json+xgboost-lib": "symtask json + xgboost, `sml.predictor.engine = xgboost`",
     "api-symtaskd": "**symtaskd**: signed `GET /tasks/{tid}`",
     "api-nginx-1": "nginx, 1 worker: static file",
     "api-nginx-auto": "nginx, `worker_processes auto` (a worker per core): static file",
 }
-KAFKA = ["passthrough", "python", "python-flush", "json+linear", "csv+linear", "json+xgboost"]
+KAFKA = ["passthrough", "python", "python-flush", "json+linear", "csv+linear", "json+xgboost",
+         "json+xgboost-lib"]
 API = ["api-symtaskd", "api-nginx-1", "api-nginx-auto"]
 
 
@@ -98,6 +100,20 @@ def main():
                 spread(ratios(runs, v, "api-nginx-1", "rps"), x),
                 spread(ratios(runs, v, "api-nginx-auto", "rps"), x)))
 
+    if "xgb-micro" in runs:
+        if out:
+            out.append("")
+        out.append("| xgboost evaluator (1 thread, batches of 500 rows) | rows/s | µs per row "
+                   "| ÷ XGBoost |")
+        out.append("| --- | --- | --- | --- |")
+        us = lambda v: "%.2f" % (1e6 / v) if v > 0 else "—"
+        native, lib = column(runs, "xgb-micro", "native_rps"), column(runs, "xgb-micro", "xgboost_rps")
+        ratio = [n / l for n, l in zip(native, lib) if n and l]
+        out.append("| **native engine** (`xgb_forest_predict`) | %s | %s | %s |" % (
+            spread(native, kilo), spread(native, us), spread(ratio, x)))
+        out.append("| XGBoost 1.7 (`XGBoosterPredictFromDense`) | %s | %s | 1 |" % (
+            spread(lib, kilo), spread(lib, us)))
+
     targets = []
 
     def target(name, values, goal):
@@ -110,6 +126,8 @@ def main():
            ratios(runs, "json+linear", "passthrough", "tput"), 0.70)
     target("symtask json + linear ÷ Python loop",
            ratios(runs, "json+linear", "python", "tput"), 2.5)
+    target("symtask json + xgboost ÷ passthrough",
+           ratios(runs, "json+xgboost", "passthrough", "tput"), 0.80)
     target("symtaskd ÷ nginx (1 worker), requests/s",
            ratios(runs, "api-symtaskd", "api-nginx-1", "rps"), 1.0)
     target("symtaskd ÷ nginx (auto), requests/s",
