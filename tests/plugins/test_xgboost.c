@@ -418,7 +418,7 @@ Test(xgboost, predictions_equal_xgboost)
         }
         models++;
     }
-    cr_expect_geq(models, 28);
+    cr_expect_geq(models, 30);
     fprintf(stderr,
             "xgboost: %zu outputs of %zu model files, both engines, equal to XGBoost %s's "
             "predictions bit for bit\n",
@@ -1233,7 +1233,12 @@ Test(xgboost, log_line)
               "%s", log_text);
     cr_expect(strstr(log_text, fixtures_dir) == NULL, "the log shows the path: %s", log_text);
     destroy();
+    /* categorical splits in complete trees; deep sparse trees in the general layout */
     create_model("categorical.ubj");
+    cr_expect(strstr(log_text, "8 trees (8 complete, 0 general, depth up to 3)") != NULL, "%s",
+              log_text);
+    destroy();
+    create_model("catdeep.json");
     cr_expect(strstr(log_text, "8 trees (0 complete, 8 general, ") != NULL, "%s", log_text);
 }
 

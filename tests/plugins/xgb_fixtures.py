@@ -95,6 +95,9 @@ MODELS = [
     ("deep", "reg:squarederror", "reg",
      {"tree_method": "hist", "grow_policy": "lossguide", "max_depth": 0, "max_leaves": 40,
       "min_child_weight": 0.1}, True, False),
+    ("catdeep", "reg:squarederror", "cat",
+     {"tree_method": "hist", "grow_policy": "lossguide", "max_depth": 0, "max_leaves": 40,
+      "min_child_weight": 0.1}, True, True),
     ("forest", "binary:logistic", "binary",
      {"num_parallel_tree": 3, "subsample": 0.8, "colsample_bynode": 0.6, "eta": 1.0}, True,
      False),
@@ -103,7 +106,7 @@ MODELS = [
 ]
 # Rounds of boosting, and training rows, where a model needs more than the default.
 ROUNDS = {"large": 100}
-TRAIN_ROWS = {"large": 5000, "deep": 2000}
+TRAIN_ROWS = {"large": 5000, "deep": 2000, "catdeep": 2000}
 
 
 def main():

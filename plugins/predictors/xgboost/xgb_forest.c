@@ -20,16 +20,17 @@
  * missing: a split whose default is left reads the first column, one whose default is right
  * the second, and goes right unless the key is below its condition's — for any value, ±inf
  * included, what XGBoost decides; a condition of NaN, which sends every value right, becomes
- * -inf. (Only a default-left split on -inf or NaN breaks this; its tree takes the general
- * layout.)
+ * -inf. A split that is no such comparison (a categorical one, or a default-left one on -inf
+ * or NaN) reads a derived column instead: its decision for the row, computed once when the
+ * row is converted, +inf for right and -inf for left, against 0.
  *
  * A tree of depth D whose complete binary tree is small enough is stored complete: 2^D - 1
  * splits (column offset, condition key: 8 bytes) in heap order, then 2^D leaves. A leaf
  * above the bottom becomes splits that always go left (the -inf column against +inf) down
  * to a copy of its value. Every row then takes exactly D steps, index = 2 × index + 2 -
  * below, without a branch, and eight rows of a block walk a tree side by side. Other trees
- * (categorical, deep and sparse) keep their nodes with child indices and are walked one row
- * at a time. */
+ * (deep and sparse ones, whose complete tree would take more than twice their nodes) keep
+ * their nodes with child indices and are walked one row at a time. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,20 @@ typedef struct gnode {
  * that longer than the list, the n categories sorted. */
 #define CATS_LIST 0x80000000u
 
+/* A column computed from a row's value for a split of a complete tree that is not a
+ * comparison with the value: a categorical split's decision, or whether the value is present
+ * (a default-left split on -inf or NaN, which sends every value right and missing left). It
+ * holds +inf where the split goes right and -inf where it goes left, and the split compares
+ * it with 0. Equal ones are shared. */
+typedef struct derived {
+    uint32_t feature;      /* its index among those read */
+    uint32_t categorical;  /* 1: a categorical split's decision; 0: present */
+    uint32_t default_left; /* categorical: where a missing value goes */
+    uint32_t cats;         /* categorical: its categories' offset in dcats */
+} derived_t;
+
+#define XGB_DERIVED_MAX 4096 /* then a tree that needs more takes the general layout */
+
 typedef struct ftree {
     uint32_t complete;
     uint32_t depth; /* complete: D */
@@ -81,7 +96,11 @@ struct xgb_forest {
     size_t n_features; /* of a row */
     size_t n_used;     /* of those, the ones the trees read */
     uint32_t *used;
-    size_t columns; /* of the block: 2 × n_used + 1 */
+    size_t columns; /* of the block: 2 × n_used + 1 + n_derived */
+    derived_t *derived;
+    size_t n_derived;
+    uint32_t *dcats; /* the derived columns' categories, as categories_hold() reads them */
+    size_t n_dcats;
     size_t groups, per_row;
     xgb_link_t link;
     float base; /* every row's margin before the trees */
@@ -131,6 +150,8 @@ void xgb_forest_free(xgb_forest_t *f)
     if (f == NULL)
         return;
     free(f->used);
+    free(f->derived);
+    free(f->dcats);
     free(f->trees);
     free(f->pool);
     free(f->xk);
@@ -160,6 +181,15 @@ static int is_leaf(const xgb_tree_t *t, size_t node)
 static int is_categorical(const xgb_tree_t *t, size_t node)
 {
     return t->split_type != NULL && t->split_type[node] == 1;
+}
+
+/* A split that is not a comparison with the row's value in the complete layout: a
+ * categorical one, or a default-left one on -inf or NaN. */
+static int needs_derived(const xgb_tree_t *t, size_t node)
+{
+    return is_categorical(t, node) ||
+           (t->default_left[node] &&
+            (isnan(t->split_condition[node]) || t->split_condition[node] == -INFINITY));
 }
 
 /* The categories of categorical split @node: *@list and *@n. */
@@ -207,17 +237,108 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* What tree @t needs: its depth, its reachable nodes, whether the complete layout can hold
- * it, and the bytes of its layout. Marks the features it reads. */
+/* Writes categorical split @node's categories at @out (categories_words() of them). */
+static void categories_write(const xgb_tree_t *t, size_t node, uint32_t *out)
+{
+    const int64_t *list;
+    size_t n, k, words;
+    int bitset;
+
+    node_categories(t, node, &list, &n);
+    words = categories_layout(list, n, &bitset);
+    memset(out, 0, (1 + words) * sizeof(uint32_t));
+    if (bitset) {
+        out[0] = (uint32_t)words;
+        for (k = 0; k < n; k++)
+            out[1 + list[k] / 32] |= 1u << (list[k] % 32);
+    } else {
+        out[0] = CATS_LIST | (uint32_t)n;
+        for (k = 0; k < n; k++)
+            out[1 + k] = (uint32_t)list[k];
+        qsort(out + 1, n, sizeof(uint32_t), cmp_u32);
+    }
+}
+
+/* The derived column of split @node of @t: an equal one's, or a new one. Returns its index,
+ * or -1 when there are XGB_DERIVED_MAX already (or no memory). */
+static long derived_column(compile_t *c, const xgb_tree_t *t, size_t node)
+{
+    xgb_forest_t *f = c->f;
+    derived_t want = {c->column[t->split_index[node]], (uint32_t)is_categorical(t, node), 0, 0};
+    uint32_t *cats = NULL;
+    size_t words = 0, i;
+
+    if (want.categorical) {
+        const int64_t *list;
+        size_t n;
+        void *grown;
+
+        want.default_left = t->default_left[node];
+        node_categories(t, node, &list, &n);
+        words = categories_words(list, n);
+        grown = realloc(f->dcats, (f->n_dcats + words) * sizeof(*f->dcats));
+        if (grown == NULL)
+            return -1;
+        f->dcats = grown;
+        cats = f->dcats + f->n_dcats;
+        categories_write(t, node, cats);
+    }
+    for (i = 0; i < f->n_derived; i++) {
+        const derived_t *d = &f->derived[i];
+
+        if (d->feature != want.feature || d->categorical != want.categorical ||
+            d->default_left != want.default_left)
+            continue;
+        if (!want.categorical || (d->cats + words <= f->n_dcats &&
+                                  memcmp(f->dcats + d->cats, cats, words * sizeof(*cats)) == 0))
+            return (long)i;
+    }
+    if (f->n_derived == XGB_DERIVED_MAX)
+        return -1;
+    if (f->n_derived % 64 == 0) {
+        void *grown = realloc(f->derived, (f->n_derived + 64) * sizeof(*f->derived));
+
+        if (grown == NULL)
+            return -1;
+        f->derived = grown;
+    }
+    want.cats = (uint32_t)f->n_dcats;
+    f->n_dcats += words;
+    f->derived[f->n_derived] = want;
+    return (long)f->n_derived++;
+}
+
+/* Gives every split of @t that needs one a derived column; 0, or -1 when that failed. */
+static int derived_columns(compile_t *c, const xgb_tree_t *t)
+{
+    size_t top = 0;
+
+    c->stack[top++] = 0;
+    while (top > 0) {
+        size_t node = c->stack[--top];
+
+        if (is_leaf(t, node))
+            continue;
+        if (needs_derived(t, node) && derived_column(c, t, node) < 0)
+            return -1;
+        c->stack[top++] = (size_t)t->left[node];
+        c->stack[top++] = (size_t)t->right[node];
+    }
+    return 0;
+}
+
+/* What tree @t needs: its depth, its reachable nodes, the categories' words of its general
+ * layout, whether it has splits that need derived columns in the complete one. Marks the
+ * features it reads. */
 static void tree_measure(compile_t *c, const xgb_tree_t *t, unsigned *depth, size_t *nodes,
-                         size_t *cat_words, int *complete_ok)
+                         size_t *cat_words, int *derived)
 {
     size_t top = 0;
 
     *depth = 0;
     *nodes = 0;
     *cat_words = 0;
-    *complete_ok = 1;
+    *derived = 0;
     /* (node, depth) pairs: each node is pushed once (the check proved it a tree). */
     c->stack[top++] = 0;
     c->stack[top++] = 0;
@@ -236,11 +357,8 @@ static void tree_measure(compile_t *c, const xgb_tree_t *t, unsigned *depth, siz
 
             node_categories(t, node, &list, &n);
             *cat_words += categories_words(list, n);
-            *complete_ok = 0;
-        } else if (t->default_left[node] &&
-                   (isnan(t->split_condition[node]) || t->split_condition[node] == -INFINITY)) {
-            *complete_ok = 0;
         }
+        *derived |= needs_derived(t, node);
         c->stack[top++] = (size_t)t->left[node];
         c->stack[top++] = d + 1;
         c->stack[top++] = (size_t)t->right[node];
@@ -269,9 +387,9 @@ static float leaf_value(const compile_t *c, const xgb_tree_t *t, size_t node, fl
 }
 
 /* Fills position @pos (depth @d) of complete tree @nodes/@leaves of depth @depth from @node. */
-static void emit_complete(const compile_t *c, const xgb_tree_t *t, size_t node, int padded,
-                          size_t pos, unsigned d, unsigned depth, cnode_t *nodes, float *leaves,
-                          float weight, int dart)
+static void emit_complete(compile_t *c, const xgb_tree_t *t, size_t node, int padded, size_t pos,
+                          unsigned d, unsigned depth, cnode_t *nodes, float *leaves, float weight,
+                          int dart)
 {
     if (d == depth) {
         leaves[pos - (((size_t)1 << depth) - 1)] = leaf_value(c, t, node, weight, dart);
@@ -286,8 +404,19 @@ static void emit_complete(const compile_t *c, const xgb_tree_t *t, size_t node, 
         emit_complete(c, t, node, 1, 2 * pos + 2, d + 1, depth, nodes, leaves, weight, dart);
         return;
     }
-    /* NaN sends every value right (x < NaN is false): so does -inf in the +inf column. A
-     * default-left split on NaN never comes here (tree_measure). */
+    if (needs_derived(t, node)) {
+        /* its derived column (made by derived_columns) against 0 */
+        uint32_t column = (uint32_t)(2 * c->f->n_used + 1 + (size_t)derived_column(c, t, node));
+
+        nodes[pos] =
+            (uint64_t)float_key(0.0f) << 32 | (uint32_t)(column * c->f->block * sizeof(uint64_t));
+        emit_complete(c, t, (size_t)t->left[node], 0, 2 * pos + 1, d + 1, depth, nodes, leaves,
+                      weight, dart);
+        emit_complete(c, t, (size_t)t->right[node], 0, 2 * pos + 2, d + 1, depth, nodes, leaves,
+                      weight, dart);
+        return;
+    }
+    /* NaN sends every value right (x < NaN is false): so does -inf in the +inf column. */
     nodes[pos] =
         (uint64_t)float_key(isnan(t->split_condition[node]) ? -INFINITY : t->split_condition[node])
             << 32 |
@@ -322,26 +451,15 @@ static void emit_general(compile_t *c, const xgb_tree_t *t, gnode_t *out, uint32
             c->column[t->split_index[node]] | (t->default_left[node] ? GNODE_DEFAULT_LEFT : 0);
         if (is_categorical(t, node)) {
             const int64_t *list;
-            size_t n, k, words;
-            int bitset;
+            size_t n, words;
 
             node_categories(t, node, &list, &n);
-            words = categories_layout(list, n, &bitset);
+            words = categories_words(list, n);
             g->meta |= GNODE_CATEGORICAL;
             g->u.cats = (uint32_t)(cats_offset / sizeof(uint32_t));
-            memset(cats, 0, (1 + words) * sizeof(uint32_t));
-            if (bitset) {
-                cats[0] = (uint32_t)words;
-                for (k = 0; k < n; k++)
-                    cats[1 + list[k] / 32] |= 1u << (list[k] % 32);
-            } else {
-                cats[0] = CATS_LIST | (uint32_t)n;
-                for (k = 0; k < n; k++)
-                    cats[1 + k] = (uint32_t)list[k];
-                qsort(cats + 1, n, sizeof(uint32_t), cmp_u32);
-            }
-            cats += 1 + words;
-            cats_offset += (1 + words) * sizeof(uint32_t);
+            categories_write(t, node, cats);
+            cats += words;
+            cats_offset += words * sizeof(uint32_t);
         } else {
             g->u.cond = t->split_condition[node];
         }
@@ -369,7 +487,7 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
     struct {
         unsigned depth;
         size_t nodes, cat_words;
-        int complete_ok;
+        int complete_ok, derived;
     } *plan = NULL;
 
     if (link < 0) {
@@ -427,19 +545,12 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
         goto nomem;
 
     /* Plan each tree's layout; number the features read, in the row's order. */
-    offset = 0;
     for (i = 0; i < m->n_trees; i++) {
         const xgb_tree_t *t = &m->trees[order[i]];
-        size_t general;
 
-        tree_measure(&c, t, &plan[i].depth, &plan[i].nodes, &plan[i].cat_words,
-                     &plan[i].complete_ok);
-        general = plan[i].nodes * sizeof(gnode_t);
-        if (plan[i].complete_ok &&
-            (plan[i].depth > XGB_COMPLETE_DEPTH_MAX || complete_bytes(plan[i].depth) > 2 * general))
-            plan[i].complete_ok = 0;
-        offset += plan[i].complete_ok ? complete_bytes(plan[i].depth)
-                                      : general + plan[i].cat_words * sizeof(uint32_t);
+        tree_measure(&c, t, &plan[i].depth, &plan[i].nodes, &plan[i].cat_words, &plan[i].derived);
+        plan[i].complete_ok = plan[i].depth <= XGB_COMPLETE_DEPTH_MAX &&
+                              complete_bytes(plan[i].depth) <= 2 * plan[i].nodes * sizeof(gnode_t);
         f->stats.nodes += plan[i].nodes;
         if (plan[i].depth > f->stats.max_depth)
             f->stats.max_depth = plan[i].depth;
@@ -456,7 +567,16 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
             c.column[i] = (uint32_t)f->n_used++;
         }
     }
-    f->columns = 2 * f->n_used + 1;
+    /* The derived columns of the complete trees' splits that need them. */
+    offset = 0;
+    for (i = 0; i < m->n_trees; i++) {
+        if (plan[i].complete_ok && plan[i].derived && derived_columns(&c, &m->trees[order[i]]) != 0)
+            plan[i].complete_ok = 0;
+        offset += plan[i].complete_ok
+                      ? complete_bytes(plan[i].depth)
+                      : plan[i].nodes * sizeof(gnode_t) + plan[i].cat_words * sizeof(uint32_t);
+    }
+    f->columns = 2 * f->n_used + 1 + f->n_derived;
 
     /* The block: as many rows as fit the scratch, which the complete trees' columns name by
      * their byte offsets. */
@@ -509,10 +629,10 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
     }
 
     f->stats.trees = f->n_trees;
-    f->stats.bytes = sizeof(*f) + (f->n_used + 1) * sizeof(*f->used) +
-                     (f->n_trees + 1) * sizeof(*f->trees) + f->pool_size +
-                     f->block * f->columns * sizeof(*f->xk) +
-                     (f->block * f->groups + f->groups) * sizeof(float);
+    f->stats.bytes =
+        sizeof(*f) + (f->n_used + 1) * sizeof(*f->used) + f->n_derived * sizeof(*f->derived) +
+        f->n_dcats * sizeof(*f->dcats) + (f->n_trees + 1) * sizeof(*f->trees) + f->pool_size +
+        f->block * f->columns * sizeof(*f->xk) + (f->block * f->groups + f->groups) * sizeof(float);
     free(order);
     free(plan);
     free(c.column);
@@ -533,6 +653,27 @@ error:
 }
 
 /* ---- Evaluating ----------------------------------------------------------------------------- */
+
+static int categories_hold(const uint32_t *cats, float v)
+{
+    uint32_t header = cats[0], n = header & ~CATS_LIST, c, lo, hi;
+
+    /* XGBoost: a negative value, or one at or beyond 2^24, is no category of the split */
+    if (v < 0.0f || v >= 16777216.0f)
+        return 0;
+    c = (uint32_t)v;
+    if (!(header & CATS_LIST))
+        return c / 32 < n && (cats[1 + c / 32] >> (c % 32) & 1);
+    for (lo = 0, hi = n; lo < hi;) {
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        if (cats[1 + mid] < c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && cats[1 + lo] == c;
+}
 
 /* Converts @n rows of @x into the block's columns of keys. */
 static void block_fill(xgb_forest_t *f, const double *x, size_t n)
@@ -555,6 +696,19 @@ static void block_fill(xgb_forest_t *f, const double *x, size_t n)
             out[(2 * j + 1) * block] = missing ? high : k;
         }
         out[2 * f->n_used * block] = low;
+        for (j = 0; j < f->n_derived; j++) {
+            const derived_t *dv = &f->derived[j];
+            float v = (float)row[f->used[dv->feature]];
+            int missing = v != v, right;
+
+            if (!dv->categorical)
+                right = !missing;
+            else if (missing)
+                right = !dv->default_left;
+            else
+                right = categories_hold(f->dcats + dv->cats, v);
+            out[(2 * f->n_used + 1 + j) * block] = right ? high : low;
+        }
     }
 }
 
@@ -627,27 +781,6 @@ static void eval_complete(const xgb_forest_t *f, const ftree_t *ft, size_t n, fl
 
 #undef STEP
 #undef FIRST
-
-static int categories_hold(const uint32_t *cats, float v)
-{
-    uint32_t header = cats[0], n = header & ~CATS_LIST, c, lo, hi;
-
-    /* XGBoost: a negative value, or one at or beyond 2^24, is no category of the split */
-    if (v < 0.0f || v >= 16777216.0f)
-        return 0;
-    c = (uint32_t)v;
-    if (!(header & CATS_LIST))
-        return c / 32 < n && (cats[1 + c / 32] >> (c % 32) & 1);
-    for (lo = 0, hi = n; lo < hi;) {
-        uint32_t mid = lo + (hi - lo) / 2;
-
-        if (cats[1 + mid] < c)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && cats[1 + lo] == c;
-}
 
 /* Adds general tree @ft's leaf to each of @n rows' margins at @acc (the tree's group). */
 static void eval_general(const xgb_forest_t *f, const ftree_t *ft, size_t n, float *acc)
