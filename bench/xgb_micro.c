@@ -189,9 +189,10 @@ int main(int argc, char **argv)
         }
     }
 
-    printf("model %s: %zu features, %zu trees (%zu complete, %zu general), %zu nodes, depth up "
-           "to %u\n",
-           path, nf, stats.trees, stats.complete, stats.general, stats.nodes, stats.max_depth);
+    printf("model %s: %zu features, %zu trees (%zu complete, %zu sparse, %zu general), %zu "
+           "nodes, depth up to %u\n",
+           path, nf, stats.trees, stats.complete, stats.sparse, stats.general, stats.nodes,
+           stats.max_depth);
     printf("compiled: %.1f KiB; file %.1f KiB; RSS %ld -> %ld KiB (+%ld KiB)\n",
            (double)stats.bytes / 1024, (double)len / 1024, rss_before, rss_after,
            rss_after - rss_before);

@@ -1226,20 +1226,21 @@ Test(xgboost, log_line)
     create_model("reg.json");
     cr_expect(strstr(log_text, "xgboost: reg:squarederror model with 5 features and 1 outputs "
                                "loaded (sml.predictor.model): native engine, 8 trees (8 "
-                               "complete, 0 general, depth up to 3), ") != NULL,
+                               "complete, 0 sparse, 0 general, depth up to 3), ") != NULL,
               "%s", log_text);
     cr_expect(strstr(log_text, " KiB from a 9.4 KiB file\n") != NULL ||
                   strstr(log_text, " KiB file\n") != NULL,
               "%s", log_text);
     cr_expect(strstr(log_text, fixtures_dir) == NULL, "the log shows the path: %s", log_text);
     destroy();
-    /* categorical splits in complete trees; deep sparse trees in the general layout */
+    /* categorical splits in complete trees; deep lossguide trees in the sparse layout */
     create_model("categorical.ubj");
-    cr_expect(strstr(log_text, "8 trees (8 complete, 0 general, depth up to 3)") != NULL, "%s",
-              log_text);
+    cr_expect(strstr(log_text, "8 trees (8 complete, 0 sparse, 0 general, depth up to 3)") != NULL,
+              "%s", log_text);
     destroy();
     create_model("catdeep.json");
-    cr_expect(strstr(log_text, "8 trees (0 complete, 8 general, ") != NULL, "%s", log_text);
+    cr_expect(strstr(log_text, "8 trees (0 complete, 8 sparse, 0 general, ") != NULL, "%s",
+              log_text);
 }
 
 /* Threads are XGBoost's: the native engine says it predicts on the worker's thread. */
@@ -1478,4 +1479,98 @@ Test(xgboost, transforms_round_as_xgboost)
             unlink(scratch);
         }
     }
+}
+
+/* Tree 0 of @model becomes a chain of CHAIN_SPLITS splits, each with a leaf on its left and
+ * the next split on its right, alternating categorical splits on feature 3 and numerical
+ * ones, default left and right: too deep for the complete and sparse layouts. */
+#define CHAIN_SPLITS 45
+static void chain_tree(json_t *model)
+{
+    json_t *tree = json_array_get(model_trees(model), 0);
+    json_t *left = json_array(), *right = json_array(), *parents = json_array();
+    json_t *index = json_array(), *cond = json_array(), *dleft = json_array();
+    json_t *types = json_array(), *zeros = json_array(), *cats = json_array();
+    json_t *cat_nodes = json_array(), *cat_segments = json_array(), *cat_sizes = json_array();
+    size_t n = 2 * CHAIN_SPLITS + 1, i;
+    char text[16];
+
+    for (i = 0; i < n; i++) {
+        int split = i % 2 == 0 && i < n - 1;
+        size_t k = i / 2;
+
+        json_array_append_new(left, json_integer(split ? (json_int_t)i + 1 : -1));
+        json_array_append_new(right, json_integer(split ? (json_int_t)i + 2 : -1));
+        json_array_append_new(
+            parents, json_integer(i == 0 ? 2147483647 : (json_int_t)((i - 1) & ~(size_t)1)));
+        json_array_append_new(dleft, json_integer(split ? (json_int_t)(k % 2) : 0));
+        json_array_append_new(zeros, json_real(0.0));
+        if (split && k % 3 == 0) {
+            json_array_append_new(index, json_integer(3));
+            json_array_append_new(cond, json_real(0.0)); /* ignored; jansson writes no NaN */
+            json_array_append_new(types, json_integer(1));
+            json_array_append_new(cat_nodes, json_integer((json_int_t)i));
+            json_array_append_new(cat_segments, json_integer((json_int_t)json_array_size(cats)));
+            json_array_append_new(cat_sizes, json_integer(2));
+            json_array_append_new(cats, json_integer((json_int_t)(k % 6)));
+            json_array_append_new(cats, json_integer((json_int_t)((k + 2) % 6)));
+        } else {
+            json_array_append_new(index, json_integer(split ? (json_int_t)(k % 5) : 0));
+            json_array_append_new(cond,
+                                  json_real(split ? (double)(k % 7) - 3 + 0.5 : k * 0.25 - 3));
+            json_array_append_new(types, json_integer(0));
+        }
+    }
+    json_object_set_new(tree, "left_children", left);
+    json_object_set_new(tree, "right_children", right);
+    json_object_set_new(tree, "parents", parents);
+    json_object_set_new(tree, "split_indices", index);
+    json_object_set_new(tree, "split_conditions", cond);
+    json_object_set_new(tree, "default_left", dleft);
+    json_object_set_new(tree, "split_type", types);
+    json_object_set(tree, "base_weights", zeros);
+    json_object_set(tree, "loss_changes", zeros);
+    json_object_set_new(tree, "sum_hessian", zeros);
+    json_object_set_new(tree, "categories", cats);
+    json_object_set_new(tree, "categories_nodes", cat_nodes);
+    json_object_set_new(tree, "categories_segments", cat_segments);
+    json_object_set_new(tree, "categories_sizes", cat_sizes);
+    snprintf(text, sizeof(text), "%zu", n);
+    json_object_set_new(json_object_get(tree, "tree_param"), "num_nodes", json_string(text));
+}
+
+/* The general layout (a tree too deep for the others), with categorical and numerical splits
+ * both ways: both engines agree bit for bit. */
+Test(xgboost, general_layout_agrees)
+{
+    static const char *const engines[] = {"native", "xgboost"};
+    const size_t rows = 2000;
+    double *x = malloc(rows * 5 * sizeof(*x));
+    uint64_t seed = 7;
+    result_t r[2];
+    size_t i;
+
+    cr_assert_not_null(x);
+    for (i = 0; i < rows * 5; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = (seed >> 33) % 9 == 0 ? NAN : ((int)(seed >> 40) % 90) / 10.0 - 2;
+    }
+    write_damaged_model("categorical.json", "chain.json", chain_tree);
+    for (size_t e = 0; e < 2; e++) {
+        set_param("sml.predictor.engine", engines[e]);
+        create_model(scratch + strlen(fixtures_dir) + 1);
+        if (e == 0)
+            cr_expect(strstr(log_text,
+                             "8 trees (7 complete, 0 sparse, 1 general, depth up to 45)") != NULL,
+                      "%s", log_text);
+        cr_assert_eq(predict(x, rows, 5, 1, &r[e]), SYMTASK_OK, "%s", errstr);
+        destroy();
+    }
+    for (i = 0; i < rows; i++)
+        cr_expect(same(r[0].outputs[i], r[1].outputs[i]), "row %zu: native %.17g, xgboost %.17g", i,
+                  r[0].outputs[i], r[1].outputs[i]);
+    result_free(&r[0]);
+    result_free(&r[1]);
+    unlink(scratch);
+    free(x);
 }

@@ -28,9 +28,14 @@
  * splits (column offset, condition key: 8 bytes) in heap order, then 2^D leaves. A leaf
  * above the bottom becomes splits that always go left (the -inf column against +inf) down
  * to a copy of its value. Every row then takes exactly D steps, index = 2 × index + 2 -
- * below, without a branch, and eight rows of a block walk a tree side by side. Other trees
- * (deep and sparse ones, whose complete tree would take more than twice their nodes) keep
- * their nodes with child indices and are walked one row at a time. */
+ * below, without a branch, and eight rows of a block walk a tree side by side. A tree whose
+ * complete tree would take more than twice its nodes' bytes (deep, sparse: lossguide) is
+ * stored sparse: its nodes breadth first with each split's children side by side, a child
+ * index per node, and leaves that go left to themselves; every row takes D steps, index =
+ * child + 1 - below, eight rows side by side again. That costs little more than walking
+ * each row to its leaf while the deepest leaf is at most twice as deep as the average one
+ * (plus 2); a more lopsided tree keeps both children's indices and is walked one row at a
+ * time, to its leaf (the general layout). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +44,10 @@
 #include "xgb_internal.h"
 
 #define XGB_COMPLETE_DEPTH_MAX 12 /* 4095 splits, 4096 leaves: 32 KiB */
-#define XGB_BLOCK_ROWS 64         /* at most, and a multiple of XGB_GROUP */
-#define XGB_BLOCK_BYTES 65536     /* the scratch of a block, unless 8 rows need more */
-#define XGB_GROUP 8               /* rows that walk a complete tree together */
+#define XGB_SPARSE_DEPTH_MAX 40
+#define XGB_BLOCK_ROWS 64     /* at most, and a multiple of XGB_GROUP */
+#define XGB_BLOCK_BYTES 65536 /* the scratch of a block, unless 8 rows need more */
+#define XGB_GROUP 8           /* rows that walk a complete tree together */
 #define XGB_FEATURES_MAX (1u << 24)
 
 /* A split of a complete tree: its condition's key (high 32 bits) and the byte offset of its
@@ -85,11 +91,20 @@ typedef struct derived {
 
 #define XGB_DERIVED_MAX 4096 /* then a tree that needs more takes the general layout */
 
+/* How a tree is laid out. */
+enum {
+    LAYOUT_COMPLETE, /* 2^D - 1 splits in heap order, 2^D leaves: D steps a row */
+    LAYOUT_SPARSE,   /* its nodes breadth first, siblings side by side, a child index each,
+                      * leaves looping onto themselves: D steps a row */
+    LAYOUT_GENERAL,  /* its nodes with both children's indices, walked to a leaf */
+};
+
 typedef struct ftree {
-    uint32_t complete;
-    uint32_t depth; /* complete: D */
+    uint32_t layout;
+    uint32_t depth; /* D */
     uint32_t group;
-    size_t offset; /* bytes into the pool */
+    uint32_t nodes; /* sparse: how many */
+    size_t offset;  /* bytes into the pool */
 } ftree_t;
 
 struct xgb_forest {
@@ -331,12 +346,14 @@ static int derived_columns(compile_t *c, const xgb_tree_t *t)
  * layout, whether it has splits that need derived columns in the complete one. Marks the
  * features it reads. */
 static void tree_measure(compile_t *c, const xgb_tree_t *t, unsigned *depth, size_t *nodes,
-                         size_t *cat_words, int *derived)
+                         size_t *leaves, size_t *leaf_depths, size_t *cat_words, int *derived)
 {
     size_t top = 0;
 
     *depth = 0;
     *nodes = 0;
+    *leaves = 0;
+    *leaf_depths = 0;
     *cat_words = 0;
     *derived = 0;
     /* (node, depth) pairs: each node is pushed once (the check proved it a tree). */
@@ -348,8 +365,11 @@ static void tree_measure(compile_t *c, const xgb_tree_t *t, unsigned *depth, siz
         (*nodes)++;
         if (d > *depth)
             *depth = (unsigned)d;
-        if (is_leaf(t, node))
+        if (is_leaf(t, node)) {
+            (*leaves)++;
+            *leaf_depths += d;
             continue;
+        }
         c->column[t->split_index[node]] = 0; /* read: numbered later */
         if (is_categorical(t, node)) {
             const int64_t *list;
@@ -364,6 +384,11 @@ static void tree_measure(compile_t *c, const xgb_tree_t *t, unsigned *depth, siz
         c->stack[top++] = (size_t)t->right[node];
         c->stack[top++] = d + 1;
     }
+}
+
+static size_t sparse_bytes(size_t nodes)
+{
+    return nodes * (sizeof(cnode_t) + sizeof(uint32_t) + sizeof(float));
 }
 
 static size_t complete_bytes(unsigned depth)
@@ -386,6 +411,31 @@ static float leaf_value(const compile_t *c, const xgb_tree_t *t, size_t node, fl
     return v;
 }
 
+/* The split that always goes left: the -inf column against +inf. */
+static cnode_t split_left(const compile_t *c)
+{
+    return (uint64_t)float_key(INFINITY) << 32 |
+           (uint32_t)(2 * c->f->n_used * c->f->block * sizeof(uint64_t));
+}
+
+/* Split @node of @t as the complete and sparse layouts hold it. */
+static cnode_t split_word(compile_t *c, const xgb_tree_t *t, size_t node)
+{
+    size_t column;
+    float cond;
+
+    if (needs_derived(t, node)) {
+        /* its derived column (made by derived_columns) against 0 */
+        column = 2 * c->f->n_used + 1 + (size_t)derived_column(c, t, node);
+        cond = 0.0f;
+    } else {
+        /* NaN sends every value right (x < NaN is false): so does -inf in the +inf column */
+        column = 2 * c->column[t->split_index[node]] + (t->default_left[node] ? 0 : 1);
+        cond = isnan(t->split_condition[node]) ? -INFINITY : t->split_condition[node];
+    }
+    return (uint64_t)float_key(cond) << 32 | (uint32_t)(column * c->f->block * sizeof(uint64_t));
+}
+
 /* Fills position @pos (depth @d) of complete tree @nodes/@leaves of depth @depth from @node. */
 static void emit_complete(compile_t *c, const xgb_tree_t *t, size_t node, int padded, size_t pos,
                           unsigned d, unsigned depth, cnode_t *nodes, float *leaves, float weight,
@@ -396,36 +446,49 @@ static void emit_complete(compile_t *c, const xgb_tree_t *t, size_t node, int pa
         return;
     }
     if (padded || is_leaf(t, node)) {
-        /* Always left: the -inf column is less than +inf. The right side is never taken but
-         * is filled alike. */
-        nodes[pos] = (uint64_t)float_key(INFINITY) << 32 |
-                     (uint32_t)(2 * c->f->n_used * c->f->block * sizeof(uint64_t));
+        /* Always left; the right side is never taken but is filled alike. */
+        nodes[pos] = split_left(c);
         emit_complete(c, t, node, 1, 2 * pos + 1, d + 1, depth, nodes, leaves, weight, dart);
         emit_complete(c, t, node, 1, 2 * pos + 2, d + 1, depth, nodes, leaves, weight, dart);
         return;
     }
-    if (needs_derived(t, node)) {
-        /* its derived column (made by derived_columns) against 0 */
-        uint32_t column = (uint32_t)(2 * c->f->n_used + 1 + (size_t)derived_column(c, t, node));
-
-        nodes[pos] =
-            (uint64_t)float_key(0.0f) << 32 | (uint32_t)(column * c->f->block * sizeof(uint64_t));
-        emit_complete(c, t, (size_t)t->left[node], 0, 2 * pos + 1, d + 1, depth, nodes, leaves,
-                      weight, dart);
-        emit_complete(c, t, (size_t)t->right[node], 0, 2 * pos + 2, d + 1, depth, nodes, leaves,
-                      weight, dart);
-        return;
-    }
-    /* NaN sends every value right (x < NaN is false): so does -inf in the +inf column. */
-    nodes[pos] =
-        (uint64_t)float_key(isnan(t->split_condition[node]) ? -INFINITY : t->split_condition[node])
-            << 32 |
-        (uint32_t)((2 * c->column[t->split_index[node]] + (t->default_left[node] ? 0 : 1)) *
-                   c->f->block * sizeof(uint64_t));
+    nodes[pos] = split_word(c, t, node);
     emit_complete(c, t, (size_t)t->left[node], 0, 2 * pos + 1, d + 1, depth, nodes, leaves, weight,
                   dart);
     emit_complete(c, t, (size_t)t->right[node], 0, 2 * pos + 2, d + 1, depth, nodes, leaves, weight,
                   dart);
+}
+
+/* Lays out sparse tree @t (@n nodes) at @nodes. */
+static void emit_sparse(compile_t *c, const xgb_tree_t *t, cnode_t *nodes, size_t n, float weight,
+                        int dart)
+{
+    uint32_t *child = (uint32_t *)(nodes + n);
+    float *value = (float *)(child + n);
+    size_t top = 0, next = 1, i;
+
+    /* Breadth first, each split's children side by side: left at child[], right after it. */
+    c->index[0] = 0;
+    c->stack[top++] = 0;
+    for (i = 0; i < top; i++) {
+        size_t node = c->stack[i];
+        uint32_t k = c->index[node];
+
+        if (is_leaf(t, node)) {
+            /* goes left, to itself, until the last step */
+            nodes[k] = split_left(c);
+            child[k] = k;
+            value[k] = leaf_value(c, t, node, weight, dart);
+            continue;
+        }
+        nodes[k] = split_word(c, t, node);
+        child[k] = (uint32_t)next;
+        value[k] = 0.0f;
+        c->index[t->left[node]] = (uint32_t)next++;
+        c->index[t->right[node]] = (uint32_t)next++;
+        c->stack[top++] = (size_t)t->left[node];
+        c->stack[top++] = (size_t)t->right[node];
+    }
 }
 
 /* Lays out general tree @t at @out (its categories at @cats, pool offset @cats_offset). */
@@ -486,8 +549,8 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
     int link = xgb_objective_link(m->objective), dart = strcmp(m->booster, "dart") == 0;
     struct {
         unsigned depth;
-        size_t nodes, cat_words;
-        int complete_ok, derived;
+        size_t nodes, leaves, leaf_depths, cat_words;
+        int layout, derived;
     } *plan = NULL;
 
     if (link < 0) {
@@ -548,9 +611,20 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
     for (i = 0; i < m->n_trees; i++) {
         const xgb_tree_t *t = &m->trees[order[i]];
 
-        tree_measure(&c, t, &plan[i].depth, &plan[i].nodes, &plan[i].cat_words, &plan[i].derived);
-        plan[i].complete_ok = plan[i].depth <= XGB_COMPLETE_DEPTH_MAX &&
-                              complete_bytes(plan[i].depth) <= 2 * plan[i].nodes * sizeof(gnode_t);
+        tree_measure(&c, t, &plan[i].depth, &plan[i].nodes, &plan[i].leaves, &plan[i].leaf_depths,
+                     &plan[i].cat_words, &plan[i].derived);
+        /* Complete when that takes at most twice the nodes' bytes; sparse when the deepest
+         * leaf is at most twice as deep as the leaves on average, plus 2, so that walking
+         * every row that deep costs little more than walking each to its leaf; else the
+         * general walk. */
+        if (plan[i].depth <= XGB_COMPLETE_DEPTH_MAX &&
+            complete_bytes(plan[i].depth) <= 2 * plan[i].nodes * sizeof(gnode_t))
+            plan[i].layout = LAYOUT_COMPLETE;
+        else if (plan[i].depth <= XGB_SPARSE_DEPTH_MAX &&
+                 plan[i].depth * plan[i].leaves <= 2 * (plan[i].leaf_depths + plan[i].leaves))
+            plan[i].layout = LAYOUT_SPARSE;
+        else
+            plan[i].layout = LAYOUT_GENERAL;
         f->stats.nodes += plan[i].nodes;
         if (plan[i].depth > f->stats.max_depth)
             f->stats.max_depth = plan[i].depth;
@@ -570,11 +644,16 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
     /* The derived columns of the complete trees' splits that need them. */
     offset = 0;
     for (i = 0; i < m->n_trees; i++) {
-        if (plan[i].complete_ok && plan[i].derived && derived_columns(&c, &m->trees[order[i]]) != 0)
-            plan[i].complete_ok = 0;
-        offset += plan[i].complete_ok
-                      ? complete_bytes(plan[i].depth)
-                      : plan[i].nodes * sizeof(gnode_t) + plan[i].cat_words * sizeof(uint32_t);
+        if (plan[i].layout != LAYOUT_GENERAL && plan[i].derived &&
+            derived_columns(&c, &m->trees[order[i]]) != 0)
+            plan[i].layout = LAYOUT_GENERAL;
+        if (plan[i].layout == LAYOUT_COMPLETE)
+            offset += complete_bytes(plan[i].depth);
+        else if (plan[i].layout == LAYOUT_SPARSE)
+            offset += sparse_bytes(plan[i].nodes);
+        else
+            offset += plan[i].nodes * sizeof(gnode_t) + plan[i].cat_words * sizeof(uint32_t);
+        offset = (offset + 7) & ~(size_t)7;
     }
     f->columns = 2 * f->n_used + 1 + f->n_derived;
 
@@ -608,9 +687,14 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
         offset = (offset + 7) & ~(size_t)7;
         ft->offset = offset;
         ft->group = (uint32_t)m->tree_info[t->id];
-        ft->complete = (uint32_t)plan[i].complete_ok;
+        ft->layout = (uint32_t)plan[i].layout;
         ft->depth = plan[i].depth;
-        if (ft->complete) {
+        ft->nodes = (uint32_t)plan[i].nodes;
+        if (ft->layout == LAYOUT_SPARSE) {
+            emit_sparse(&c, t, (cnode_t *)(f->pool + offset), plan[i].nodes, weight, dart);
+            offset += sparse_bytes(plan[i].nodes);
+            f->stats.sparse++;
+        } else if (ft->layout == LAYOUT_COMPLETE) {
             cnode_t *nodes = (cnode_t *)(f->pool + offset);
             float *leaves = (float *)(nodes + ((size_t)1 << ft->depth) - 1);
 
@@ -779,6 +863,48 @@ static void eval_complete(const xgb_forest_t *f, const ftree_t *ft, size_t n, fl
     }
 }
 
+/* Adds sparse tree @ft's leaf to each of @n rows' margins at @acc (the tree's group). */
+static void eval_sparse(const xgb_forest_t *f, const ftree_t *ft, size_t n, float *acc)
+{
+    const cnode_t *nodes = (const cnode_t *)(const void *)(f->pool + ft->offset);
+    const uint32_t *child = (const uint32_t *)(const void *)(nodes + ft->nodes);
+    const float *value = (const float *)(const void *)(child + ft->nodes);
+    const unsigned depth = ft->depth;
+    size_t g;
+    unsigned d;
+
+#define SSTEP(i, k)                                                                                \
+    do {                                                                                           \
+        uint64_t nd = nodes[i], kv;                                                                \
+        memcpy(&kv, xg + (uint32_t)nd + (k) * sizeof(uint64_t), sizeof(kv));                       \
+        i = child[i] + 1 - (kv < nd);                                                              \
+    } while (0)
+    for (g = 0; g < n; g += XGB_GROUP) {
+        const char *xg = (const char *)(f->xk + g);
+        size_t i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
+
+        for (d = 0; d < depth; d++) {
+            SSTEP(i0, 0);
+            SSTEP(i1, 1);
+            SSTEP(i2, 2);
+            SSTEP(i3, 3);
+            SSTEP(i4, 4);
+            SSTEP(i5, 5);
+            SSTEP(i6, 6);
+            SSTEP(i7, 7);
+        }
+        acc[g + 0] += value[i0];
+        acc[g + 1] += value[i1];
+        acc[g + 2] += value[i2];
+        acc[g + 3] += value[i3];
+        acc[g + 4] += value[i4];
+        acc[g + 5] += value[i5];
+        acc[g + 6] += value[i6];
+        acc[g + 7] += value[i7];
+    }
+#undef SSTEP
+}
+
 #undef STEP
 #undef FIRST
 
@@ -880,8 +1006,10 @@ void xgb_forest_predict(xgb_forest_t *f, const double *x, size_t rows, float *ou
         for (t = 0; t < f->n_trees; t++) {
             const ftree_t *ft = &f->trees[t];
 
-            if (ft->complete)
+            if (ft->layout == LAYOUT_COMPLETE)
                 eval_complete(f, ft, n, f->acc + ft->group * block);
+            else if (ft->layout == LAYOUT_SPARSE)
+                eval_sparse(f, ft, n, f->acc + ft->group * block);
             else
                 eval_general(f, ft, n, f->acc + ft->group * block);
         }

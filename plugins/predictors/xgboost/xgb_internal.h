@@ -150,9 +150,9 @@ extern const char xgb_objectives_known[];
 typedef struct xgb_forest xgb_forest_t;
 
 typedef struct xgb_forest_stats {
-    size_t trees, complete, general; /* trees, and how many of each layout */
-    size_t nodes;                    /* nodes of the model's trees reached from their roots */
-    size_t bytes;                    /* memory the forest holds, scratch included */
+    size_t trees, complete, sparse, general; /* trees, and how many of each layout */
+    size_t nodes; /* nodes of the model's trees reached from their roots */
+    size_t bytes; /* memory the forest holds, scratch included */
     unsigned max_depth;
 } xgb_forest_stats_t;
 

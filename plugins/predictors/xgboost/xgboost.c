@@ -594,11 +594,11 @@ static symtask_status_t xgb_create(const symtask_host_t *host, const symtask_par
         /* the path is the task's business (API.md counts it as a secret): not in the log */
         host->log(SYMTASK_LOG_INFO,
                   "xgboost: %s model with %zu features and %zu outputs loaded (%s): native "
-                  "engine, %zu trees (%zu complete, %zu general, depth up to %u), %zu nodes "
-                  "compiled into %.1f KiB from a %.1f KiB file",
+                  "engine, %zu trees (%zu complete, %zu sparse, %zu general, depth up to %u), "
+                  "%zu nodes compiled into %.1f KiB from a %.1f KiB file",
                   xgb->objective, xgb->n_features, xgb->n_outputs, key, stats.trees, stats.complete,
-                  stats.general, stats.max_depth, stats.nodes, (double)stats.bytes / 1024,
-                  (double)len / 1024);
+                  stats.sparse, stats.general, stats.max_depth, stats.nodes,
+                  (double)stats.bytes / 1024, (double)len / 1024);
     } else {
         rc = xgb_booster_load(xgb, n_threads, data, len, errstr, errstr_size, why, sizeof(why));
         if (rc < 0)
