@@ -28,11 +28,11 @@
  * splits (column offset, condition key: 8 bytes) in heap order, then 2^D leaves. A leaf
  * above the bottom becomes splits that always go left (the -inf column against +inf) down
  * to a copy of its value. Every row then takes exactly D steps, index = 2 × index + 2 -
- * below, without a branch, and eight rows of a block walk a tree side by side. A tree whose
+ * below, without a branch, and ten rows of a block walk a tree side by side. A tree whose
  * complete tree would take more than twice its nodes' bytes (deep, sparse: lossguide) is
  * stored sparse: its nodes breadth first with each split's children side by side, a child
  * index per node, and leaves that go left to themselves; every row takes D steps, index =
- * child + 1 - below, eight rows side by side again. That costs little more than walking
+ * child + 1 - below, ten rows side by side again. That costs little more than walking
  * each row to its leaf while the deepest leaf is at most twice as deep as the average one
  * (plus 2); a more lopsided tree keeps both children's indices and is walked one row at a
  * time, to its leaf (the general layout). */
@@ -45,9 +45,12 @@
 
 #define XGB_COMPLETE_DEPTH_MAX 12 /* 4095 splits, 4096 leaves: 32 KiB */
 #define XGB_SPARSE_DEPTH_MAX 40
-#define XGB_BLOCK_ROWS 64     /* at most, and a multiple of XGB_GROUP */
-#define XGB_BLOCK_BYTES 65536 /* the scratch of a block, unless 8 rows need more */
-#define XGB_GROUP 8           /* rows that walk a complete tree together */
+#define XGB_BLOCK_ROWS 60     /* at most, and a multiple of XGB_GROUP */
+#define XGB_BLOCK_BYTES 65536 /* the scratch of a block, unless a group's rows need more */
+/* Rows that walk a tree side by side: their 10 indices and the 4 other registers of a step
+ * fit x86-64's 15 (12 rows spill, and were slower). */
+#define XGB_GROUP 10
+#define GROUP_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9)
 #define XGB_FEATURES_MAX (1u << 24)
 
 /* A split of a complete tree: its condition's key (high 32 bits) and the byte offset of its
@@ -662,7 +665,7 @@ xgb_forest_t *xgb_forest_compile(const xgb_model_t *m, char *why, size_t why_siz
     for (f->block = XGB_BLOCK_ROWS;
          f->block > XGB_GROUP &&
          (f->columns * sizeof(uint64_t) + f->groups * sizeof(float)) * f->block > XGB_BLOCK_BYTES;
-         f->block /= 2)
+         f->block -= XGB_GROUP)
         ;
     /* zeroed: rows beyond a batch's last in its last group walk the trees on stale values */
     f->xk = calloc(f->columns * f->block, sizeof(*f->xk));
@@ -796,22 +799,22 @@ static void block_fill(xgb_forest_t *f, const double *x, size_t n)
     }
 }
 
-/* One step of row k of a group down a complete tree: it goes right unless its value is
- * below the split's condition. */
-#define STEP(i, k)                                                                                 \
-    do {                                                                                           \
-        uint64_t nd = nodes[i], kv;                                                                \
-        memcpy(&kv, xg + (uint32_t)nd + (k) * sizeof(uint64_t), sizeof(kv));                       \
-        i = 2 * (i) + 2 - (kv < nd);                                                               \
-    } while (0)
-
-/* The first step, from the root's split. */
-#define FIRST(i, k)                                                                                \
-    do {                                                                                           \
+/* Row k of a group down a complete tree: its index, its first step from the root's split,
+ * a step (right unless its value is below the split's condition), its leaf added. */
+#define INDEX(k) size_t i##k = 0;
+#define FIRST(k)                                                                                   \
+    {                                                                                              \
         uint64_t kv;                                                                               \
         memcpy(&kv, xg + (uint32_t)root + (k) * sizeof(uint64_t), sizeof(kv));                     \
-        i = 2 - (kv < root);                                                                       \
-    } while (0)
+        i##k = 2 - (kv < root);                                                                    \
+    }
+#define STEP(k)                                                                                    \
+    {                                                                                              \
+        uint64_t nd = nodes[i##k], kv;                                                             \
+        memcpy(&kv, xg + (uint32_t)nd + (k) * sizeof(uint64_t), sizeof(kv));                       \
+        i##k = 2 * i##k + 2 - (kv < nd);                                                           \
+    }
+#define ADD(k) acc[g + (k)] += leaves[i##k];
 
 /* Adds complete tree @ft's leaf to each of @n rows' margins at @acc (the tree's group). */
 static void eval_complete(const xgb_forest_t *f, const ftree_t *ft, size_t n, float *acc)
@@ -826,40 +829,19 @@ static void eval_complete(const xgb_forest_t *f, const ftree_t *ft, size_t n, fl
 
     for (g = 0; g < n; g += XGB_GROUP) {
         const char *xg = (const char *)(f->xk + g);
-        size_t i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
 
-        /* Eight rows side by side: each row's steps depend on each other, the rows do not.
-         * Every row starts at the root: its split is read once. */
+        /* The rows of a group side by side: each row's steps depend on each other, the rows
+         * do not. Every row starts at the root: its split is read once. */
+        GROUP_ROWS(INDEX)
         if (depth > 0) {
             const uint64_t root = nodes[0];
 
-            FIRST(i0, 0);
-            FIRST(i1, 1);
-            FIRST(i2, 2);
-            FIRST(i3, 3);
-            FIRST(i4, 4);
-            FIRST(i5, 5);
-            FIRST(i6, 6);
-            FIRST(i7, 7);
+            GROUP_ROWS(FIRST)
         }
         for (d = 1; d < depth; d++) {
-            STEP(i0, 0);
-            STEP(i1, 1);
-            STEP(i2, 2);
-            STEP(i3, 3);
-            STEP(i4, 4);
-            STEP(i5, 5);
-            STEP(i6, 6);
-            STEP(i7, 7);
+            GROUP_ROWS(STEP)
         }
-        acc[g + 0] += leaves[i0];
-        acc[g + 1] += leaves[i1];
-        acc[g + 2] += leaves[i2];
-        acc[g + 3] += leaves[i3];
-        acc[g + 4] += leaves[i4];
-        acc[g + 5] += leaves[i5];
-        acc[g + 6] += leaves[i6];
-        acc[g + 7] += leaves[i7];
+        GROUP_ROWS(ADD)
     }
 }
 
@@ -873,40 +855,31 @@ static void eval_sparse(const xgb_forest_t *f, const ftree_t *ft, size_t n, floa
     size_t g;
     unsigned d;
 
-#define SSTEP(i, k)                                                                                \
-    do {                                                                                           \
-        uint64_t nd = nodes[i], kv;                                                                \
+    /* As in a complete tree, but each split's children are where child[] says. */
+#define SSTEP(k)                                                                                   \
+    {                                                                                              \
+        uint64_t nd = nodes[i##k], kv;                                                             \
         memcpy(&kv, xg + (uint32_t)nd + (k) * sizeof(uint64_t), sizeof(kv));                       \
-        i = child[i] + 1 - (kv < nd);                                                              \
-    } while (0)
+        i##k = child[i##k] + 1 - (kv < nd);                                                        \
+    }
+#define SADD(k) acc[g + (k)] += value[i##k];
     for (g = 0; g < n; g += XGB_GROUP) {
         const char *xg = (const char *)(f->xk + g);
-        size_t i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
 
+        GROUP_ROWS(INDEX)
         for (d = 0; d < depth; d++) {
-            SSTEP(i0, 0);
-            SSTEP(i1, 1);
-            SSTEP(i2, 2);
-            SSTEP(i3, 3);
-            SSTEP(i4, 4);
-            SSTEP(i5, 5);
-            SSTEP(i6, 6);
-            SSTEP(i7, 7);
+            GROUP_ROWS(SSTEP)
         }
-        acc[g + 0] += value[i0];
-        acc[g + 1] += value[i1];
-        acc[g + 2] += value[i2];
-        acc[g + 3] += value[i3];
-        acc[g + 4] += value[i4];
-        acc[g + 5] += value[i5];
-        acc[g + 6] += value[i6];
-        acc[g + 7] += value[i7];
+        GROUP_ROWS(SADD)
     }
 #undef SSTEP
+#undef SADD
 }
 
-#undef STEP
+#undef INDEX
 #undef FIRST
+#undef STEP
+#undef ADD
 
 /* Adds general tree @ft's leaf to each of @n rows' margins at @acc (the tree's group). */
 static void eval_general(const xgb_forest_t *f, const ftree_t *ft, size_t n, float *acc)
