@@ -138,10 +138,10 @@ static uint32_t float_key(float v)
 {
     uint32_t bits;
 
-    if (v == 0.0f)
-        v = 0.0f;
+    v += 0.0f; /* -0 + 0 is +0; any other value is itself */
     memcpy(&bits, &v, sizeof(bits));
-    return bits & 0x80000000u ? ~bits : bits | 0x80000000u;
+    /* negative: all bits flipped; positive: the sign bit set */
+    return bits ^ ((uint32_t)((int32_t)bits >> 31) | 0x80000000u);
 }
 
 static float key_float(uint32_t key)
