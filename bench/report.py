@@ -23,13 +23,14 @@ LABELS = {
     "json+symetryml+5ms": "symtask json + symetryml, the server answering after 5 ms",
     "passthrough+avro": "passthrough of the Avro records",
     "avro+linear": "symtask avro + linear (Avro records)",
+    "json+xgboost-lib": "symtask json + xgboost, `sml.predictor.engine = xgboost`",
     "api-symtaskd": "**symtaskd**: signed `GET /tasks/{tid}`",
     "api-nginx-1": "nginx, 1 worker: static file",
     "api-nginx-auto": "nginx, `worker_processes auto` (a worker per core): static file",
 }
 KAFKA = ["passthrough", "python", "python-flush", "json+linear", "json+linear+eos", "csv+linear",
-         "json+xgboost", "json+symetryml", "json+symetryml+5ms", "passthrough+avro",
-         "avro+linear"]
+         "json+xgboost", "json+xgboost-lib", "json+symetryml", "json+symetryml+5ms",
+         "passthrough+avro", "avro+linear"]
 API = ["api-symtaskd", "api-nginx-1", "api-nginx-auto"]
 
 
@@ -105,6 +106,20 @@ def main():
                 spread(ratios(runs, v, "api-nginx-1", "rps"), x),
                 spread(ratios(runs, v, "api-nginx-auto", "rps"), x)))
 
+    if "xgb-micro" in runs:
+        if out:
+            out.append("")
+        out.append("| xgboost evaluator (1 thread, batches of 500 rows) | rows/s | µs per row "
+                   "| ÷ XGBoost |")
+        out.append("| --- | --- | --- | --- |")
+        us = lambda v: "%.2f" % (1e6 / v) if v > 0 else "—"
+        native, lib = column(runs, "xgb-micro", "native_rps"), column(runs, "xgb-micro", "xgboost_rps")
+        ratio = [n / l for n, l in zip(native, lib) if n and l]
+        out.append("| **native engine** (`xgb_forest_predict`) | %s | %s | %s |" % (
+            spread(native, kilo), spread(native, us), spread(ratio, x)))
+        out.append("| XGBoost 1.7 (`XGBoosterPredictFromDense`) | %s | %s | 1 |" % (
+            spread(lib, kilo), spread(lib, us)))
+
     targets = []
 
     def target(name, values, goal):
@@ -125,6 +140,8 @@ def main():
     if avro:
         targets.append("- symtask avro + linear ÷ the passthrough of the same Avro records: %s"
                        % spread(avro, x))
+    target("symtask json + xgboost ÷ passthrough",
+           ratios(runs, "json+xgboost", "passthrough", "tput"), 0.80)
     target("symtaskd ÷ nginx (1 worker), requests/s",
            ratios(runs, "api-symtaskd", "api-nginx-1", "rps"), 1.0)
     target("symtaskd ÷ nginx (auto), requests/s",
