@@ -973,6 +973,36 @@ static const char *example_copy(const char *example, const char *const *override
     return path;
 }
 
+/* Asserts that README.md shows examples/tasks/@example as it is, and the lines of @said. */
+static void expect_in_readme(const char *example, const char *said)
+{
+    char path[512];
+    size_t len;
+    snprintf(path, sizeof(path), "%s/README.md", getenv("SYMTASK_SOURCE_ROOT"));
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    static char readme[1 << 20], file[8192];
+    len = fread(readme, 1, sizeof(readme) - 1, f);
+    readme[len] = '\0';
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/examples/tasks/%s", getenv("SYMTASK_SOURCE_ROOT"), example);
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    len = fread(file, 1, sizeof(file) - 1, f);
+    file[len] = '\0';
+    fclose(f);
+    cr_expect_not_null(strstr(readme, file), "README.md does not show %s as it is", example);
+    /* each line of it, indented as a code block */
+    for (const char *line = said; *line != '\0';) {
+        size_t n = strcspn(line, "\n");
+        char indented[1024];
+        snprintf(indented, sizeof(indented), "    %.*s\n", (int)n, line);
+        cr_expect_not_null(strstr(readme, indented),
+                           "README.md does not show what the client says: %s", indented);
+        line += n + (line[n] == '\n');
+    }
+}
+
 /* The records of examples/data/customers.jsonl, keyed by their customer; returns how many. */
 static size_t example_customers(char *keys[32], char *values[32])
 {
@@ -1029,6 +1059,10 @@ Test(client_properties, the_embedded_model_file_of_the_readme_end_to_end)
     snprintf(want, sizeof(want),
              "symtask: %s:13: " AUTO_COMMIT_WARNING "symtask: %s: " SCHEDULE_NOTE, file, file);
     cr_expect_str_eq(r.err, want);
+    snprintf(want, sizeof(want),
+             "symtask: examples/tasks/churn.properties:13: " AUTO_COMMIT_WARNING
+             "symtask: examples/tasks/churn.properties: " SCHEDULE_NOTE);
+    expect_in_readme("churn.properties", want);
 
     kt_record_t out[32];
     size_t n = run_example_task("churn", out, 32);
@@ -1093,6 +1127,8 @@ Test(client_properties, the_rest_mode_file_of_the_readme_end_to_end)
     char want[2048];
     snprintf(want, sizeof(want), "symtask: %s:15: " AUTO_COMMIT_WARNING, file);
     cr_expect_str_eq(r.err, want);
+    expect_in_readme("churn-rest.properties",
+                     "symtask: examples/tasks/churn-rest.properties:15: " AUTO_COMMIT_WARNING);
 
     kt_record_t out[32];
     size_t n = run_example_task("churn-rest", out, 32);
