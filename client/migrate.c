@@ -235,8 +235,8 @@ static int validate(migrate_t *m, const props_t *props, json_t *doc, bool export
             json_decref(out);
             break;
         }
-        const char *key = key_of(params, errstr);
-        if (key == NULL) {
+        const char *found = key_of(params, errstr);
+        if (found == NULL) {
             static const char missing[] = "params: required key ";
             const char *text = file_message(errstr);
             if (strncmp(errstr, missing, strlen(missing)) == 0) {
@@ -261,15 +261,21 @@ static int validate(migrate_t *m, const props_t *props, json_t *doc, bool export
                 goto done;
             break;
         }
-        char hint[160] = "";
+        /* a copy: deleting the param frees its key */
+        char *key = strdup(found), hint[160] = "";
+        if (key == NULL)
+            goto done;
         for (size_t i = 0; i < sizeof(streams_keys) / sizeof(streams_keys[0]); i++)
             if (strcmp(key, streams_keys[i][0]) == 0)
                 snprintf(hint, sizeof(hint), " (a setting of Kafka Streams; symtask's is %s)",
                          streams_keys[i][1]);
-        if (say(m, MIGRATE_ERROR, line_of(props, key), "%s%s", file_message(errstr), hint) != 0 ||
-            json_object_set_new(removed, key, json_true()) != 0)
-            goto done;
+        int said = say(m, MIGRATE_ERROR, line_of(props, key), "%s%s", file_message(errstr), hint);
+        if (said == 0)
+            said = json_object_set_new(removed, key, json_true());
         json_object_del(params, key);
+        free(key);
+        if (said != 0)
+            goto done;
     }
     rc = 0;
 done:
