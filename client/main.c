@@ -20,8 +20,12 @@
 #include <sodium.h>
 
 #include "crypto.h"
+#include "redact.h"
 #include "sign.h"
+#include "taskinfo.h"
 #include "http.h"
+#include "migrate.h"
+#include "properties.h"
 #include "symtask_build.h"
 
 /* Exit statuses besides EXIT_SUCCESS. */
@@ -31,7 +35,7 @@
 
 #define DEFAULT_URL "http://127.0.0.1:8080"
 #define SECRET_BYTES 16
-#define ID_MAX 128
+#define ID_MAX TASKINFO_ID_MAX
 
 static const char usage[] =
     "Usage: symtask [OPTIONS] COMMAND [ARGS]\n"
@@ -42,6 +46,12 @@ static const char usage[] =
     "  create FILE [--force]  create a task from a TaskInfo JSON file (- reads stdin), sent\n"
     "                         sealed with the secret key (see --legacy and --plain);\n"
     "                         --force replaces an existing task (a running one restarts)\n"
+    "  create --properties FILE [--name TID] [--force]\n"
+    "                         create a task from a properties file of SymetryML's Kafka\n"
+    "                         stream application: its keys become the params, the task id\n"
+    "                         is --name or else sml.kstream.app.id; keys symtask does not\n"
+    "                         use are reported, and what the server would refuse is\n"
+    "                         refused before sending\n"
     "  start TID              start a task\n"
     "  stop TID               stop a task\n"
     "  restart TID            restart a task\n"
@@ -66,6 +76,8 @@ static const char usage[] =
     "                   sealed: XChaCha20-Poly1305, authenticated, bound to the customer)\n"
     "  --plain          create: send TaskInfo unencrypted (the daemon needs\n"
     "                   auth.allow_plaintext_taskinfo = true)\n"
+    "  --dry-run        create: print the TaskInfo that would be sent, secret values\n"
+    "                   masked, and send nothing (needs no server settings)\n"
     "  --insecure       https: do not verify the server's certificate\n"
     "  --cacert FILE    https: trust the CA certificates in FILE instead of the system's\n"
     "  -v, --verbose    print each request line and answer status to stderr\n"
@@ -97,7 +109,9 @@ typedef struct client {
     setting_t url, cid, secret;
     const char *config_path; /* --config, or NULL for the default */
     const char *cacert;
-    bool json, verbose, force, insecure;
+    const char *properties; /* create --properties FILE, or NULL */
+    const char *name;       /* create --name TID, or NULL */
+    bool json, verbose, force, insecure, dry_run;
     bool form_given;
     taskinfo_form_t form;
     http_url_t server;
@@ -136,16 +150,10 @@ static void setting_clear(setting_t *s)
     s->value = NULL;
 }
 
-/* Ids are what the server accepts: 1 to 128 of [A-Za-z0-9._-], not "." or "..". */
+/* Ids are what the server accepts (common/taskinfo.c). */
 static bool id_valid(const char *id)
 {
-    size_t len = strlen(id);
-    if (len == 0 || len > ID_MAX || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)id[i]) && id[i] != '.' && id[i] != '_' && id[i] != '-')
-            return false;
-    return true;
+    return taskinfo_id_valid(id, strlen(id));
 }
 
 static char *trim(char *s)
@@ -604,7 +612,68 @@ static char *read_input(const char *path, size_t *len)
     return buf;
 }
 
-static int cmd_create(client_t *c, const char *file)
+/* A copy of @taskinfo for people to read: the values of secret params masked. */
+static json_t *taskinfo_masked(json_t *taskinfo)
+{
+    json_t *copy = json_deep_copy(taskinfo), *value;
+    json_t *params = json_object_get(copy, "params");
+    const char *key;
+    void *tmp;
+    json_object_foreach_safe (params, tmp, key, value) {
+        if (redact_key_is_secret(key))
+            json_object_set_new(params, key, json_string("********"));
+    }
+    return copy;
+}
+
+/* --dry-run: the TaskInfo, masked, on stdout. */
+static int print_dry_run(json_t *taskinfo)
+{
+    json_t *masked = taskinfo_masked(taskinfo);
+    char *text = masked != NULL ? json_dumps(masked, JSON_INDENT(2)) : NULL;
+    json_decref(masked);
+    if (text == NULL) {
+        error("out of memory");
+        return EXIT_FAILURE;
+    }
+    puts(text);
+    free(text);
+    if (fflush(stdout) != 0) {
+        error("cannot write the output: %s", strerror(errno));
+        return EXIT_FAILURE;
+    }
+    return EXIT_SUCCESS;
+}
+
+/* Sends the TaskInfo @text (@len bytes) in the client's form. */
+static int send_taskinfo(client_t *c, const char *text, size_t len)
+{
+    const char *body = text, *content_type = "application/json";
+    char *sealed = NULL;
+    if (c->form != FORM_PLAIN) {
+        sealed = c->form == FORM_SEALED ? crypto_sealed_encrypt(c->key, c->cid.value, text, len)
+                                        : crypto_legacy_encrypt(c->key, text, len);
+        if (sealed == NULL) {
+            error("cannot encrypt the TaskInfo");
+            return EXIT_FAILURE;
+        }
+        body = sealed;
+        len = strlen(sealed);
+        content_type = "text/plain";
+    }
+    int rc = client_call(c, "POST", "/tasks/create", c->force ? "force=true" : NULL, body, len,
+                         content_type, print_message);
+    free(sealed);
+    return rc;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t len = strlen(s), n = strlen(suffix);
+    return len >= n && strcmp(s + len - n, suffix) == 0;
+}
+
+static int create_from_json(client_t *c, const char *file)
 {
     const char *name = strcmp(file, "-") == 0 ? "<stdin>" : file;
     size_t len;
@@ -615,39 +684,96 @@ static int cmd_create(client_t *c, const char *file)
     }
     json_error_t jerr;
     json_t *taskinfo = json_loadb(text, len, 0, &jerr);
+    int rc = EXIT_USAGE;
     if (taskinfo == NULL || !json_is_object(taskinfo)) {
         if (taskinfo == NULL)
-            error("%s:%d:%d: not valid JSON: %s", name, jerr.line, jerr.column, jerr.text);
+            error("%s:%d:%d: not valid JSON: %s%s", name, jerr.line, jerr.column, jerr.text,
+                  has_suffix(name, ".properties")
+                      ? " (a properties file of SymetryML's Kafka stream application is read "
+                        "with create --properties FILE)"
+                      : "");
         else
             error("%s: a TaskInfo is a JSON object: "
                   "{\"type\":\"kstream\",\"name\":\"TID\",\"params\":{...}}",
                   name);
-        json_decref(taskinfo);
-        free(text);
-        return EXIT_USAGE;
+    } else if (c->dry_run) {
+        rc = print_dry_run(taskinfo);
+    } else {
+        rc = send_taskinfo(c, text, len);
     }
     json_decref(taskinfo);
-
-    const char *body = text, *content_type = "application/json";
-    char *sealed = NULL;
-    if (c->form != FORM_PLAIN) {
-        sealed = c->form == FORM_SEALED ? crypto_sealed_encrypt(c->key, c->cid.value, text, len)
-                                        : crypto_legacy_encrypt(c->key, text, len);
-        if (sealed == NULL) {
-            error("cannot encrypt the TaskInfo");
-            free(text);
-            return EXIT_FAILURE;
-        }
-        body = sealed;
-        len = strlen(sealed);
-        content_type = "text/plain";
-    }
-    int rc = client_call(c, "POST", "/tasks/create", c->force ? "force=true" : NULL, body, len,
-                         content_type, print_message);
-    sodium_memzero(text, strlen(text));
+    sodium_memzero(text, len);
     free(text);
-    free(sealed);
     return rc;
+}
+
+static void print_migrate_messages(const char *file, const migrate_t *m)
+{
+    static const char *const level[] = {
+        [MIGRATE_NOTE] = "note: ", [MIGRATE_WARNING] = "warning: ", [MIGRATE_ERROR] = ""};
+    for (size_t i = 0; i < m->count; i++) {
+        const migrate_message_t *msg = &m->messages[i];
+        if (msg->line > 0)
+            fprintf(stderr, "symtask: %s:%u: %s%s\n", file, msg->line, level[msg->level],
+                    msg->text);
+        else
+            fprintf(stderr, "symtask: %s: %s%s\n", file, level[msg->level], msg->text);
+    }
+}
+
+/* create --properties FILE: a task of SymetryML's Kafka stream application (migrate.h). */
+static int create_from_properties(client_t *c, const char *file)
+{
+    const char *name = strcmp(file, "-") == 0 ? "<stdin>" : file;
+    char errstr[256];
+    size_t len;
+    props_t props;
+    migrate_t m;
+    char *text = read_input(file, &len);
+    if (text == NULL) {
+        error("cannot read %s: %s", name, strerror(errno));
+        return EXIT_USAGE;
+    }
+    int parsed = props_parse(text, len, &props, errstr, sizeof(errstr));
+    sodium_memzero(text, len);
+    free(text);
+    if (parsed != 0) {
+        error("%s:%s", name, errstr + (strncmp(errstr, "line ", 5) == 0 ? 5 : 0));
+        return EXIT_USAGE;
+    }
+    int built = migrate_properties(&props, c->name, &m);
+    props_free(&props);
+    if (built != 0) {
+        error("out of memory");
+        return EXIT_FAILURE;
+    }
+    print_migrate_messages(name, &m);
+    int rc;
+    if (m.errors > 0) {
+        error("%s: %zu error%s: nothing %s", name, m.errors, m.errors == 1 ? "" : "s",
+              c->dry_run ? "would be sent" : "sent");
+        rc = EXIT_USAGE;
+    } else if (c->dry_run) {
+        rc = print_dry_run(m.taskinfo);
+    } else {
+        char *json = json_dumps(m.taskinfo, JSON_COMPACT);
+        if (json == NULL) {
+            error("out of memory");
+            rc = EXIT_FAILURE;
+        } else {
+            rc = send_taskinfo(c, json, strlen(json));
+            sodium_memzero(json, strlen(json));
+            free(json);
+        }
+    }
+    migrate_free(&m);
+    return rc;
+}
+
+static int cmd_create(client_t *c, const char *file)
+{
+    return c->properties != NULL ? create_from_properties(c, c->properties)
+                                 : create_from_json(c, file);
 }
 
 /* Checks a task id operand; returns 0 or EXIT_USAGE after printing why. */
@@ -756,6 +882,9 @@ enum {
     OPT_FORCE,
     OPT_INSECURE,
     OPT_CACERT,
+    OPT_PROPERTIES,
+    OPT_NAME,
+    OPT_DRY_RUN,
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -786,6 +915,9 @@ static const command_t *parse_args(client_t *c, int argc, char **argv, const cha
         {"force", no_argument, NULL, OPT_FORCE},
         {"insecure", no_argument, NULL, OPT_INSECURE},
         {"cacert", required_argument, NULL, OPT_CACERT},
+        {"properties", required_argument, NULL, OPT_PROPERTIES},
+        {"name", required_argument, NULL, OPT_NAME},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -831,6 +963,15 @@ static const command_t *parse_args(client_t *c, int argc, char **argv, const cha
         case OPT_CACERT:
             c->cacert = optarg;
             break;
+        case OPT_PROPERTIES:
+            c->properties = optarg;
+            break;
+        case OPT_NAME:
+            c->name = optarg;
+            break;
+        case OPT_DRY_RUN:
+            c->dry_run = true;
+            break;
         case 'v':
             c->verbose = true;
             break;
@@ -866,19 +1007,31 @@ static const command_t *parse_args(client_t *c, int argc, char **argv, const cha
         usage_error("unknown command '%.64s'", name);
         return NULL;
     }
-    int want = cmd->operand != NULL ? 1 : 0;
+    /* create --properties FILE names its file with the option */
+    bool from_properties = cmd->run == cmd_create && c->properties != NULL;
+    int want = cmd->operand != NULL && !from_properties ? 1 : 0;
     if (argc - optind != want) {
-        if (want == 1 && argc == optind)
+        if (from_properties)
+            usage_error("create --properties FILE takes no other operand");
+        else if (want == 1 && argc == optind)
             usage_error("%s needs %s", cmd->name, cmd->operand);
         else
             usage_error("%s takes %s", cmd->name, want == 1 ? "one operand" : "no operands");
         return NULL;
     }
     *operand = want == 1 ? argv[optind] : NULL;
-    if (cmd->run != cmd_create && (c->force || c->form_given)) {
-        usage_error("%s applies to create only", c->force                ? "--force"
-                                                 : c->form == FORM_PLAIN ? "--plain"
-                                                                         : "--legacy");
+    if (cmd->run != cmd_create &&
+        (c->force || c->form_given || c->dry_run || c->properties != NULL)) {
+        usage_error("%s applies to create only",
+                    c->force        ? "--force"
+                    : c->form_given ? (c->form == FORM_PLAIN ? "--plain" : "--legacy")
+                    : c->dry_run    ? "--dry-run"
+                                    : "--properties");
+        return NULL;
+    }
+    if (c->name != NULL && !from_properties) {
+        usage_error("--name applies to create --properties only (a TaskInfo file names its "
+                    "task)");
         return NULL;
     }
     *rc = EXIT_SUCCESS;
@@ -894,7 +1047,8 @@ int main(int argc, char **argv)
     int rc;
     const command_t *cmd = parse_args(&c, argc, argv, &operand, &rc);
     if (cmd != NULL) {
-        rc = cmd->needs_server ? settings_load(&c) : 0;
+        /* a dry run sends nothing, so it needs no server */
+        rc = cmd->needs_server && !c.dry_run ? settings_load(&c) : 0;
         if (rc == 0)
             rc = cmd->run(&c, operand);
     }

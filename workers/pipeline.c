@@ -167,7 +167,7 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errs
     }
     p->poll_max = (size_t)poll_max;
     p->schedule_ms = schedule_ms;
-    /* the ranges are checked at create (core/taskinfo.c); a worker takes what it is given */
+    /* the ranges are checked at create (common/taskinfo.c); a worker takes what it is given */
     p->exactly_once = strcmp(param_or(cfg->params, "sml.kstream.guarantee", "at_least_once"),
                              "exactly_once") == 0;
     long long interval;

@@ -1,6 +1,7 @@
 /* test_client.c: the symtask command-line client, run as a program against the real symtaskd
  * (and against small fake servers for HTTP details): every command, its output for people and
- * for scripts, settings and their precedence, errors and exit statuses. */
+ * for scripts, settings and their precedence, errors and exit statuses; tasks of SymetryML's
+ * Kafka stream application created from their properties files (create --properties). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -22,6 +23,8 @@
 #include "crypto.h"
 #include "sign.h"
 #include "harness.h"
+#include "kafka_util.h"
+#include "model_server.h"
 
 static harness_t h;
 static char url[64];
@@ -925,4 +928,412 @@ Test(client_http, create_legacy_sends_the_symetryml_form_signed_with_its_md5)
     cr_assert_not_null(plain, "the body is not the legacy form: %s", body);
     cr_assert_str_eq(plain, json);
     free(plain);
+}
+
+/* ---- create --properties: tasks of SymetryML's Kafka stream application -------------------- */
+
+TestSuite(client_properties, .init = setup, .fini = teardown, .timeout = 180);
+
+#define SCHEDULE_NOTE                                                                              \
+    "note: sml.kstream.schedule.ms is not set: symtask waits at most 20 ms for a batch to fill, "  \
+    "where the original waited 5000 ms between batches; set it to keep the original's pace\n"
+#define AUTO_COMMIT_WARNING                                                                        \
+    "warning: enable.auto.commit: no effect here: symtask commits offsets itself once a batch's "  \
+    "records are delivered, or in a transaction with sml.kstream.guarantee = exactly_once; left "  \
+    "out of the task (delete the line)\n"
+
+/* Copies examples/tasks/@example into the harness dir with the values of the keys of
+ * @overrides ({key, value} pairs, ended by NULL) replaced, each key asserted to be on a line
+ * of its own in the example. Returns the copy's path (static). */
+static const char *example_copy(const char *example, const char *const *overrides)
+{
+    static char path[400];
+    char src[512], line[1024];
+    snprintf(src, sizeof(src), "%s/examples/tasks/%s", getenv("SYMTASK_SOURCE_ROOT"), example);
+    snprintf(path, sizeof(path), "%s/%s", h.dir, example);
+    FILE *in = fopen(src, "r"), *out = fopen(path, "w");
+    cr_assert(in != NULL && out != NULL, "%s", src);
+    bool found[16] = {false};
+    while (fgets(line, sizeof(line), in) != NULL) {
+        bool replaced = false;
+        for (size_t i = 0; overrides[i] != NULL; i += 2) {
+            size_t n = strlen(overrides[i]);
+            if (strncmp(line, overrides[i], n) == 0 && strncmp(line + n, " = ", 3) == 0) {
+                fprintf(out, "%s = %s\n", overrides[i], overrides[i + 1]);
+                found[i / 2] = replaced = true;
+            }
+        }
+        if (!replaced)
+            fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    for (size_t i = 0; overrides[i] != NULL; i += 2)
+        cr_assert(found[i / 2], "%s has no line %s = ...", example, overrides[i]);
+    return path;
+}
+
+/* Asserts that README.md shows examples/tasks/@example as it is, and the lines of @said. */
+static void expect_in_readme(const char *example, const char *said)
+{
+    char path[512];
+    size_t len;
+    snprintf(path, sizeof(path), "%s/README.md", getenv("SYMTASK_SOURCE_ROOT"));
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    static char readme[1 << 20], file[8192];
+    len = fread(readme, 1, sizeof(readme) - 1, f);
+    readme[len] = '\0';
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/examples/tasks/%s", getenv("SYMTASK_SOURCE_ROOT"), example);
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    len = fread(file, 1, sizeof(file) - 1, f);
+    file[len] = '\0';
+    fclose(f);
+    cr_expect_not_null(strstr(readme, file), "README.md does not show %s as it is", example);
+    /* each line of it, indented as a code block */
+    for (const char *line = said; *line != '\0';) {
+        size_t n = strcspn(line, "\n");
+        char indented[1024];
+        snprintf(indented, sizeof(indented), "    %.*s\n", (int)n, line);
+        cr_expect_not_null(strstr(readme, indented),
+                           "README.md does not show what the client says: %s", indented);
+        line += n + (line[n] == '\n');
+    }
+}
+
+/* The records of examples/data/customers.jsonl, keyed by their customer; returns how many. */
+static size_t example_customers(char *keys[32], char *values[32])
+{
+    char path[512], line[1024];
+    snprintf(path, sizeof(path), "%s/examples/data/customers.jsonl", getenv("SYMTASK_SOURCE_ROOT"));
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = 0;
+    while (n < 32 && fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        json_t *j = json_loads(line, 0, NULL);
+        cr_assert_not_null(j, "%s", line);
+        keys[n] = strdup(json_string_value(json_object_get(j, "customer")));
+        values[n++] = strdup(line);
+        json_decref(j);
+    }
+    fclose(f);
+    return n;
+}
+
+static void free_all(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+}
+
+/* Produces the example customers to "customers", starts @tid and reads its predictions from
+ * "churn-predictions" into @out (as many as the customers: asserted). */
+static size_t run_example_task(const char *tid, kt_record_t *out, size_t cap)
+{
+    char *keys[32], *values[32];
+    size_t n = example_customers(keys, values);
+    kt_produce(&h, "customers", n, (const char *const *)keys, (const char *const *)values, NULL);
+    free_all(keys, n);
+    free_all(values, n);
+    cr_assert_eq(symtask("start", tid, NULL), 0, "%s", r.err);
+    cr_assert(wait_task_status(tid, "running", 20000), "see %s", h.log_path);
+    size_t got = kt_consume(&h, "churn-predictions", n, out, cap, 60000);
+    cr_assert_eq(got, n, "%zu predictions for %zu customers; see %s", got, n, h.log_path);
+    return got;
+}
+
+Test(client_properties, the_embedded_model_file_of_the_readme_end_to_end)
+{
+    char model[512];
+    snprintf(model, sizeof(model), "%s/examples/models/churn-logistic.json",
+             getenv("SYMTASK_SOURCE_ROOT"));
+    const char *overrides[] = {"sml.kstream.model.b64file", model, "bootstrap.servers",
+                               kt_bootstrap(&h), NULL};
+    const char *file = example_copy("churn.properties", overrides);
+    cr_assert_eq(symtask("create", "--properties", file, NULL), 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "task [churn] created for customer [c1]\n");
+    char want[2048];
+    snprintf(want, sizeof(want),
+             "symtask: %s:13: " AUTO_COMMIT_WARNING "symtask: %s: " SCHEDULE_NOTE, file, file);
+    cr_expect_str_eq(r.err, want);
+    snprintf(want, sizeof(want),
+             "symtask: examples/tasks/churn.properties:13: " AUTO_COMMIT_WARNING
+             "symtask: examples/tasks/churn.properties: " SCHEDULE_NOTE);
+    expect_in_readme("churn.properties", want);
+
+    kt_record_t out[32];
+    size_t n = run_example_task("churn", out, 32);
+    bool saw = false;
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_loads(out[i].value, 0, NULL);
+        cr_assert_not_null(j, "%s", out[i].value);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "customer")), out[i].key);
+        double p = json_real_value(json_object_get(j, "probability"));
+        json_int_t prediction = json_integer_value(json_object_get(j, "prediction"));
+        cr_expect(p > 0 && p < 1 && prediction == (p >= 0.5), "%s", out[i].value);
+        if (strcmp(out[i].key, "C1000") == 0) {
+            /* 1/(1+e^-z), z = -2.2 - 0.045*42 + 0.028*114.79 + 0.62*3 - 0.9*2 */
+            cr_expect_float_eq(p, 0.306638920730655, 1e-12, "%s", out[i].value);
+            saw = true;
+        }
+        json_decref(j);
+    }
+    cr_expect(saw, "no prediction for C1000");
+    kt_records_free(out, n);
+
+    /* Once more: a conflict, unless --force (in the legacy form this time). */
+    cr_assert_eq(symtask("create", "--properties", file, NULL), 1);
+    cr_expect_not_null(strstr(r.err, "symtask: HTTP 409 CONFLICT: "), "%s", r.err);
+    cr_assert_eq(symtask("create", "--properties", file, "--force", "--legacy", NULL), 0, "%s",
+                 r.err);
+}
+
+/* The SymetryML server of the REST file: the test model server, knowing the file's user. */
+static ms_t *start_model_server(void)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/sml-customers", h.dir);
+    write_file(path, "acme:c3ltbWV0cnltbC1rZXkxMg==\n", 0600);
+    ms_config_t cfg = {.customers = path};
+    ms_t *ms = ms_start(&cfg);
+    cr_assert_not_null(ms);
+    return ms;
+}
+
+Test(client_properties, the_rest_mode_file_of_the_readme_end_to_end)
+{
+    char plugin[512];
+    snprintf(plugin, sizeof(plugin), "%s/symetryml.so", getenv("SYMTASK_PLUGIN_DIR"));
+    if (access(plugin, R_OK) != 0)
+        cr_skip_test("the symetryml plugin is not built (libcurl missing): %s", plugin);
+    ms_t *ms = start_model_server();
+    /* The model server predicts project p1's model m1: res = the sum of a row's numbers,
+     * label = its strings. */
+    const char *overrides[] = {"sml.kstream.rest.host",
+                               ms_url(ms),
+                               "sml.kstream.project.id",
+                               "p1",
+                               "sml.kstream.model.id",
+                               "m1",
+                               "bootstrap.servers",
+                               kt_bootstrap(&h),
+                               NULL};
+    const char *file = example_copy("churn-rest.properties", overrides);
+    cr_assert_eq(symtask("create", "--properties", file, "--legacy", NULL), 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "task [churn-rest] created for customer [c1]\n");
+    char want[2048];
+    snprintf(want, sizeof(want), "symtask: %s:15: " AUTO_COMMIT_WARNING, file);
+    cr_expect_str_eq(r.err, want);
+    expect_in_readme("churn-rest.properties",
+                     "symtask: examples/tasks/churn-rest.properties:15: " AUTO_COMMIT_WARNING);
+
+    kt_record_t out[32];
+    size_t n = run_example_task("churn-rest", out, 32);
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_loads(out[i].value, 0, NULL);
+        cr_assert_not_null(j, "%s", out[i].value);
+        double sum = json_number_value(json_object_get(j, "tenure_months")) +
+                     json_number_value(json_object_get(j, "monthly_charges")) +
+                     json_number_value(json_object_get(j, "support_calls")) +
+                     json_number_value(json_object_get(j, "contract_years"));
+        cr_expect_float_eq(json_number_value(json_object_get(j, "res")), sum, 1e-9, "%s",
+                           out[i].value);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "label")), out[i].key);
+        json_decref(j);
+    }
+    kt_records_free(out, n);
+    json_t *st = h_status(&h, "churn-rest");
+    cr_expect_str_eq(h_get(st, "predictor"), "symetryml");
+    json_decref(st);
+    cr_expect_eq(ms_stats(ms).bad_signatures, 0, "%s", ms_stats(ms).last_error);
+    cr_expect_geq(ms_stats(ms).predictions, n);
+    cr_expect(!h_log_contains(&h, "c3ltbWV0cnltbC1rZXkxMg=="), "the secret is in %s", h.log_path);
+    ms_stop(ms);
+}
+
+Test(client_properties, dry_run_prints_the_taskinfo_masked_and_needs_no_server)
+{
+    const char *overrides[] = {"bootstrap.servers", "k1:9092", NULL};
+    const char *file = example_copy("churn-rest.properties", overrides);
+    const char *args[] = {"create", "--dry-run", "--properties", file, NULL};
+    cr_assert_eq(run_client(NULL, NULL, args), 0, "%s", r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    cr_assert_not_null(j, "%s", r.out);
+    json_t *params = json_object_get(j, "params");
+    cr_expect_str_eq(json_string_value(json_object_get(j, "name")), "churn-rest");
+    cr_expect_str_eq(json_string_value(json_object_get(params, "sml.kstream.rest.secret")),
+                     "********");
+    cr_expect_str_eq(json_string_value(json_object_get(params, "sml.kstream.rest.user")), "acme");
+    cr_expect_str_eq(json_string_value(json_object_get(params, "bootstrap.servers")), "k1:9092");
+    cr_expect_null(json_object_get(params, "enable.auto.commit"), "left out");
+    cr_expect_eq(json_object_size(params), 12);
+    json_decref(j);
+    cr_expect_null(strstr(r.out, "c3ltbWV0"), "%s", r.out);
+    cr_expect_not_null(strstr(r.err, AUTO_COMMIT_WARNING), "%s", r.err);
+
+    /* --name, and a TaskInfo file's dry run. */
+    const char *named[] = {"create", "--properties", file, "--name", "t9", "--dry-run", NULL};
+    cr_assert_eq(run_client(NULL, NULL, named), 0, "%s", r.err);
+    cr_expect_not_null(strstr(r.out, "\"name\": \"t9\""), "%s", r.out);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/secret.json", h.dir);
+    write_file(
+        path,
+        "{\"type\":\"kstream\",\"name\":\"s\",\"params\":{\"sml.kstream.source.topic\":\"a\","
+        "\"sml.kstream.sink.topic\":\"b\",\"sml.predictor\":\"linear\","
+        "\"sasl.password\":\"hunter2\"}}",
+        0600);
+    const char *json_run[] = {"create", path, "--dry-run", NULL};
+    cr_assert_eq(run_client(NULL, NULL, json_run), 0, "%s", r.err);
+    cr_expect_not_null(strstr(r.out, "\"sasl.password\": \"********\""), "%s", r.out);
+    cr_expect_null(strstr(r.out, "hunter2"), "%s", r.out);
+    cr_assert_eq(symtask("list", NULL), 0);
+    cr_expect_str_eq(r.out, "", "a dry run sends nothing");
+}
+
+Test(client_properties, what_the_daemon_would_refuse_is_refused_before_sending)
+{
+    char path[400], want[4096];
+    snprintf(path, sizeof(path), "%s/bad.properties", h.dir);
+    write_file(path,
+               "sml.kstream.source.topic = in\n"
+               "sml.kstream.sink.topic = out\n"
+               "sml.kstream.app.id = bad task\n"
+               "sml.kstream.schedule.ms = soon\n"
+               "sml.predictor = linear\n"
+               "sml.kstream.model.b64file = /models/m.json\n"
+               "default.value.serde = io.confluent.kafka.streams.serdes.avro.GenericAvroSerde\n"
+               "processing.guarantee = exactly_once\n",
+               0644);
+    cr_assert_eq(symtask("create", "--properties", path, NULL), 2);
+    snprintf(want, sizeof(want),
+             "symtask: %s:3: note: task id 'bad-task', made from sml.kstream.app.id 'bad task' "
+             "(ids are 1 to 128 of A-Z a-z 0-9 . _ -); --name TID chooses another, the consumer "
+             "group stays sml.kstream.app.id\n"
+             "symtask: %s:4: sml.kstream.schedule.ms: 'soon' is not a whole number from 0 to "
+             "3600000\n"
+             "symtask: %s:7: warning: default.value.serde: no effect here: the record format is "
+             "chosen by sml.serializer: json, csv or avro; left out of the task (delete the "
+             "line)\n"
+             "symtask: %s:8: processing.guarantee: No such configuration property: "
+             "\"processing.guarantee\" (a setting of Kafka Streams; symtask's is "
+             "sml.kstream.guarantee, at_least_once or exactly_once)\n"
+             "symtask: %s: 2 errors: nothing sent\n",
+             path, path, path, path, path);
+    cr_expect_str_eq(r.err, want);
+    cr_expect_str_eq(r.out, "");
+    cr_assert_eq(symtask("list", NULL), 0);
+    cr_expect_str_eq(r.out, "");
+
+    /* A syntax error names its line. */
+    write_file(path, "sml.kstream.source.topic = in\nsml.kstream.sink.topic = caf\\u00g9\n", 0644);
+    cr_assert_eq(symtask("create", "--properties", path, NULL), 2);
+    snprintf(want, sizeof(want),
+             "symtask: %s:2: malformed \\uXXXX escape: \\u must be followed by 4 hex digits\n",
+             path);
+    cr_expect_str_eq(r.err, want);
+    cr_assert_eq(symtask("create", "--properties", "/nonexistent.properties", NULL), 2);
+    cr_expect_str_eq(r.err, "symtask: cannot read /nonexistent.properties: No such file or "
+                            "directory\n");
+}
+
+Test(client_properties, what_only_the_daemon_can_check_is_left_to_it)
+{
+    /* The model file is the daemon's to read: the client says nothing of it, the daemon's
+     * check at create refuses it. */
+    char path[400];
+    snprintf(path, sizeof(path), "%s/m.properties", h.dir);
+    write_file(path,
+               "sml.kstream.source.topic = in\nsml.kstream.sink.topic = out\n"
+               "sml.kstream.app.id = m\nsml.kstream.schedule.ms = 20\nsml.predictor = linear\n"
+               "sml.kstream.model.b64file = /nonexistent/churn.json\n",
+               0644);
+    cr_assert_eq(symtask("create", "--properties", path, NULL), 1);
+    cr_expect_str_eq(r.err, "symtask: HTTP 400 BAD_REQUEST: invalid TaskInfo: "
+                            "params.sml.kstream.model.b64file: '/nonexistent/churn.json' names "
+                            "no file\n");
+
+    /* An export the client cannot look at (here: sent as a TaskInfo) is the predictor's
+     * "not JSON" (docs/plugins.md, SymetryML migration). */
+    char model[400], json[1024];
+    snprintf(model, sizeof(model), "%s/churn.b64", h.dir);
+    write_file(model, "UEsDBBQAAAAIAGZ2o1gAAAAAAAAAAAAAAAAJAAAAbW9kZWwu\n", 0644);
+    snprintf(path, sizeof(path), "%s/export.json", h.dir);
+    snprintf(json, sizeof(json),
+             "{\"type\":\"kstream\",\"name\":\"e\",\"params\":{\"sml.kstream.source.topic\":"
+             "\"in\",\"sml.kstream.sink.topic\":\"out\",\"sml.predictor\":\"linear\","
+             "\"sml.kstream.model.b64file\":\"%s\"}}",
+             model);
+    write_file(path, json, 0644);
+    cr_assert_eq(symtask("create", path, NULL), 1);
+    char want[1024];
+    snprintf(want, sizeof(want),
+             "symtask: HTTP 400 BAD_REQUEST: invalid TaskInfo: sml.predictor linear: "
+             "params.sml.kstream.model.b64file: model file %s is not valid JSON",
+             model);
+    cr_expect(strncmp(r.err, want, strlen(want)) == 0, "%s", r.err);
+    /* The same file through --properties: the client knows it. */
+    snprintf(path, sizeof(path), "%s/export.properties", h.dir);
+    snprintf(json, sizeof(json),
+             "sml.kstream.source.topic = in\nsml.kstream.sink.topic = out\n"
+             "sml.kstream.app.id = e\nsml.kstream.schedule.ms = 20\n"
+             "sml.kstream.model.b64file = %s\n",
+             model);
+    write_file(path, json, 0644);
+    cr_assert_eq(symtask("create", "--properties", path, NULL), 2);
+    snprintf(want, sizeof(want),
+             "symtask: %s:5: sml.kstream.model.b64file: the file holds a model exported from a "
+             "SymetryML server (a Base64 string), whose format is not published, so symtask "
+             "cannot evaluate it: predict through the SymetryML server instead",
+             path);
+    cr_expect(strncmp(r.err, want, strlen(want)) == 0, "%s", r.err);
+}
+
+Test(client_properties, stdin_and_usage_errors)
+{
+    char url_env[128], model[512], text[1024];
+    snprintf(url_env, sizeof(url_env), "SYMTASK_URL=%s", url);
+    snprintf(model, sizeof(model), "%s/examples/models/churn-logistic.json",
+             getenv("SYMTASK_SOURCE_ROOT"));
+    snprintf(text, sizeof(text),
+             "sml.kstream.source.topic = in\nsml.kstream.sink.topic = out\n"
+             "sml.kstream.schedule.ms = 20\nsml.predictor = linear\n"
+             "sml.kstream.model.b64file = %s\n",
+             model);
+    const char *env[] = {url_env, "SYMTASK_CID=" H_CID1, "SYMTASK_SECRET=" H_SECRET1, NULL};
+    const char *from_stdin[] = {"create", "--properties", "-", "--name", "s1", NULL};
+    cr_assert_eq(run_client(env, text, from_stdin), 0, "%s", r.err);
+    cr_expect_str_eq(r.err, "");
+    const char *no_name[] = {"create", "--properties", "-", NULL};
+    cr_assert_eq(run_client(env, text, no_name), 2);
+    cr_expect_str_eq(r.err, "symtask: <stdin>: no task id: give one with --name TID, or set "
+                            "sml.kstream.app.id\nsymtask: <stdin>: 1 error: nothing sent\n");
+    cr_assert_eq(symtask("list", NULL), 0);
+    cr_expect_str_eq(r.out, "s1\n");
+
+    const char *name_alone[] = {"create", "x.json", "--name", "t", NULL};
+    cr_assert_eq(run_client(NULL, NULL, name_alone), 2);
+    cr_expect_not_null(strstr(r.err, "--name applies to create --properties only"), "%s", r.err);
+    const char *operand[] = {"create", "--properties", "a.properties", "b", NULL};
+    cr_assert_eq(run_client(NULL, NULL, operand), 2);
+    cr_expect_not_null(strstr(r.err, "create --properties FILE takes no other operand"), "%s",
+                       r.err);
+    const char *dry_start[] = {"start", "t", "--dry-run", NULL};
+    cr_assert_eq(run_client(NULL, NULL, dry_start), 2);
+    cr_expect_not_null(strstr(r.err, "--dry-run applies to create only"), "%s", r.err);
+    const char *props_list[] = {"list", "--properties", "a.properties", NULL};
+    cr_assert_eq(run_client(NULL, NULL, props_list), 2);
+    cr_expect_not_null(strstr(r.err, "--properties applies to create only"), "%s", r.err);
+
+    /* A properties file given as a TaskInfo: the way to read it is said. */
+    char path[400];
+    snprintf(path, sizeof(path), "%s/task.properties", h.dir);
+    write_file(path, text, 0644);
+    cr_assert_eq(symtask("create", path, NULL), 2);
+    cr_expect_not_null(strstr(r.err, "(a properties file of SymetryML's Kafka stream "
+                                     "application is read with create --properties FILE)"),
+                       "%s", r.err);
 }

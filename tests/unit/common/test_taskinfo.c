@@ -1,4 +1,4 @@
-/* test_taskinfo.c: unit tests of core/taskinfo.c (ids, TaskInfo validation, secret keys). */
+/* test_taskinfo.c: unit tests of common/taskinfo.c (ids, TaskInfo validation, secret keys). */
 #include <criterion/criterion.h>
 
 #include <stdio.h>

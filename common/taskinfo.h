@@ -1,6 +1,6 @@
-/* taskinfo.h: ids and TaskInfo validation (API.md "TaskInfo"). Private to core/. */
-#ifndef SYMTASK_CORE_TASKINFO_H
-#define SYMTASK_CORE_TASKINFO_H
+/* taskinfo.h: ids and TaskInfo validation (API.md "TaskInfo"). Private to symtask. */
+#ifndef SYMTASK_COMMON_TASKINFO_H
+#define SYMTASK_COMMON_TASKINFO_H
 
 #include <jansson.h>
 #include <stdbool.h>
