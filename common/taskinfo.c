@@ -329,6 +329,13 @@ static const char *const kinit_props[] = {
     "sasl.kerberos.principal",
 };
 
+/* Consumer properties at-least-once and exactly-once delivery depend on (workers/kafka.c sets
+ * them false): offsets are stored and committed by the worker once records are delivered. */
+static const char *const offset_props[] = {
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+};
+
 static bool prop_forbidden(const char *prop)
 {
     size_t i;
@@ -383,8 +390,27 @@ static int check_kafka_param(rd_kafka_conf_t *conf, const char *key, const char 
     }
     kerr[0] = '\0';
     res = rd_kafka_conf_set(conf, prop, value, kerr, sizeof(kerr));
-    if (res == RD_KAFKA_CONF_OK)
+    if (res == RD_KAFKA_CONF_OK) {
+        if (has_prefix(key, KAFKA_PRODUCER_PREFIX))
+            return 0;
+        for (i = 0; i < sizeof(offset_props) / sizeof(offset_props[0]); i++) {
+            char now[8];
+            size_t now_size = sizeof(now);
+            /* read back: librdkafka takes true or 1 and answers true */
+            if (strcmp(prop, offset_props[i]) == 0 &&
+                rd_kafka_conf_get(conf, prop, now, &now_size) == RD_KAFKA_CONF_OK &&
+                strcmp(now, "true") == 0) {
+                fail(errstr, errstr_size,
+                     "params.%s: must be false (or left out): symtask commits offsets itself "
+                     "once a batch's records are delivered, or in a transaction with "
+                     "sml.kstream.guarantee = exactly_once; committing earlier would lose "
+                     "records when a worker dies",
+                     key);
+                return -1;
+            }
+        }
         return 0;
+    }
     /* librdkafka's text may quote the value; an unknown property's text quotes the name. */
     if (res != RD_KAFKA_CONF_UNKNOWN && taskinfo_key_is_secret(key))
         fail(errstr, errstr_size, "params.%s: invalid value (not shown: secret)",

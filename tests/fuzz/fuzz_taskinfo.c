@@ -1,6 +1,6 @@
 /* fuzz_taskinfo.c: libFuzzer target for the TaskInfo decoder: the legacy (AES-CBC) and
  * sealed (XChaCha20-Poly1305) bodies of common/crypto.c, then the parser and validator of
- * core/taskinfo.c, as the create handler of core/api.c chains them.
+ * common/taskinfo.c, as the create handler of core/api.c chains them.
  *
  * Input: a request body. It goes through both decryptions with customer c1's key (what
  * decrypts is parsed), through taskinfo_decrypt (an object exactly when the body's form

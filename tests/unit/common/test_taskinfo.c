@@ -647,6 +647,25 @@ Test(taskinfo, properties_that_load_code)
     expect_valid(with_param("sasl.kerberos.keytab", "/etc/krb5/kafka_client.keytab"));
 }
 
+Test(taskinfo, offsets_are_committed_by_symtask_only)
+{
+    const char *keys[] = {"enable.auto.commit", "kafka.consumer.enable.auto.commit",
+                          "enable.auto.offset.store", "kafka.consumer.enable.auto.offset.store"};
+    const char *trues[] = {"true", "1"};
+    char needle[256];
+    size_t i, j;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        snprintf(needle, sizeof(needle), "params.%s: must be false (or left out): symtask commits",
+                 keys[i]);
+        for (j = 0; j < sizeof(trues) / sizeof(trues[0]); j++)
+            expect_param_invalid(keys[i], trues[j], needle);
+        expect_valid(with_param(keys[i], "false"));
+    }
+    /* the producer has no offsets to commit */
+    expect_valid(with_param("kafka.producer.enable.auto.commit", "true"));
+}
+
 Test(taskinfo, secret_values_never_shown)
 {
     /* librdkafka quotes an invalid enum value in its message; for ssl.* it must not show. */
