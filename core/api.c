@@ -404,39 +404,94 @@ static void status_counter(text_t *t, json_t *stats, const char *key)
     status_field(t, key, buf);
 }
 
+/* Appends the status keys of worker @w ("worker.{index}.{key}"). */
+static void status_worker(text_t *t, const task_worker_t *w)
+{
+    char key[48], value[32];
+    snprintf(key, sizeof(key), "worker.%u.status", w->index);
+    status_field(t, key, task_status_name(w->status));
+    snprintf(key, sizeof(key), "worker.%u.processIsAlive", w->index);
+    status_field(t, key, w->pid != 0 ? "true" : "false");
+    snprintf(key, sizeof(key), "worker.%u.pid", w->index);
+    value[0] = '\0';
+    if (w->pid != 0)
+        snprintf(value, sizeof(value), "%d", (int)w->pid);
+    status_field(t, key, value);
+    snprintf(key, sizeof(key), "worker.%u.startDateTime", w->index);
+    value[0] = '\0';
+    if (w->pid != 0)
+        format_iso8601(w->start_wall, value);
+    status_field(t, key, value);
+    snprintf(key, sizeof(key), "worker.%u.restarts", w->index);
+    snprintf(value, sizeof(value), "%u", w->restarts);
+    status_field(t, key, value);
+    const char *group =
+        w->stats ? json_string_value(json_object_get(w->stats, "groupState")) : NULL;
+    snprintf(key, sizeof(key), "worker.%u.groupState", w->index);
+    status_field(t, key, group != NULL ? group : "");
+    static const char *const counters[] = {"assignedPartitions", "recordsIn", "recordsOut",
+                                           "recordsFailed", "consumerLag"};
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+        json_t *v = w->stats ? json_object_get(w->stats, counters[i]) : NULL;
+        snprintf(key, sizeof(key), "worker.%u.%s", w->index, counters[i]);
+        value[0] = '\0';
+        if (json_is_integer(v))
+            snprintf(value, sizeof(value), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else if (!json_is_null(v) && strcmp(counters[i], "consumerLag") != 0)
+            snprintf(value, sizeof(value), "0");
+        status_field(t, key, value);
+    }
+}
+
 /* The status is the API's hot path (clients poll it): its JSON is written straight into a
- * stack buffer rather than built as a jansson tree and dumped (bench/README.md). */
+ * stack buffer rather than built as a jansson tree and dumped (bench/README.md). The
+ * task-wide keys sum up its workers (docs/configuration.md, sml.task.workers): the process is
+ * alive when every worker is, pid lists the live workers' pids, startDateTime is the
+ * earliest start of a live worker. */
 static int api_status(api_call_t *call, task_t *task)
 {
-    char started[32] = "", pid[16] = "", restarts[16];
-    /* The worker is reaped the moment it exits (SIGCHLD, end of file on its channel), so a
+    char started[32] = "", pid[TASKINFO_WORKERS_MAX * 12] = "", restarts[16], workers[16];
+    /* A worker is reaped the moment it exits (SIGCHLD, end of file on its channel), so a
      * pid means a live process; kill(pid, 0) would say no more (a zombie answers it too). */
-    bool alive = task->pid != 0;
-    if (task->pid != 0) {
-        format_iso8601(task->start_wall, started);
-        snprintf(pid, sizeof(pid), "%d", (int)task->pid);
+    unsigned alive = task_alive_workers(task);
+    time_t first = 0;
+    size_t pid_len = 0;
+    for (unsigned i = 0; i < task->worker_count; i++) {
+        const task_worker_t *w = task->workers[i];
+        if (w->pid == 0)
+            continue;
+        if (first == 0 || w->start_wall < first)
+            first = w->start_wall;
+        pid_len += (size_t)snprintf(pid + pid_len, sizeof(pid) - pid_len, "%s%d",
+                                    pid_len > 0 ? "," : "", (int)w->pid);
     }
+    if (first != 0)
+        format_iso8601(first, started);
     snprintf(restarts, sizeof(restarts), "%u", task->restarts);
+    snprintf(workers, sizeof(workers), "%u",
+             task->worker_count > 0 ? task->worker_count
+                                    : taskinfo_workers(task->taskinfo, sup_cores()));
     const char *kafka =
         task->stats ? json_string_value(json_object_get(task->stats, "kafka")) : NULL;
 
-    char buf[1024];
+    char buf[4096];
     text_t t;
     text_init(&t, buf, sizeof(buf));
     text_puts(&t, "{\"KSVSMap\":{\"values\":[{");
     status_field(&t, "status", task_status_name(task->status));
     status_field(&t, "startDateTime", started);
-    status_field(&t, "processIsAlive", alive ? "true" : "false");
+    status_field(&t, "processIsAlive", alive > 0 && alive == task->worker_count ? "true" : "false");
     status_field(&t, "lastError", task->last_error);
     status_field(&t, "pid", pid);
     status_field(&t, "restarts", restarts);
+    status_field(&t, "workers", workers);
     status_field(&t, "predictor", taskinfo_param(task->taskinfo, "sml.predictor", ""));
     const char *serializer = taskinfo_param(task->taskinfo, "sml.serializer", "json");
     status_field(&t, "serializer", serializer);
     status_field(&t, "serializerOut",
                  taskinfo_param(task->taskinfo, "sml.serializer.out", serializer));
     status_field(&t, "kafka", kafka != NULL ? kafka : "");
-    /* "joining": the worker waits for the consumer group to give it partitions */
+    /* "joining": a worker waits for the consumer group to give it partitions */
     const char *group =
         task->stats ? json_string_value(json_object_get(task->stats, "groupState")) : NULL;
     status_field(&t, "groupState", group != NULL ? group : "");
@@ -446,7 +501,13 @@ static int api_status(api_call_t *call, task_t *task)
         "retries",     "retrying",           "lastRecordDateTime"};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         status_counter(&t, task->stats, counters[i]);
+    for (unsigned i = 0; i < task->worker_count; i++)
+        status_worker(&t, task->workers[i]);
     text_puts(&t, "}]}}");
+    if (t.failed) {
+        text_free(&t);
+        return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+    }
 
     char message[2 * TASKINFO_ID_MAX + 64];
     snprintf(message, sizeof(message), "task [%s] is %s", task->tid,
@@ -496,7 +557,7 @@ static int api_start(api_call_t *call, task_t *task, bool restart)
     }
     if (restart)
         sup_restart(call->d, task);
-    else if (!(was_desired && task->pid != 0 && task->status != TASK_FAILED))
+    else if (!(was_desired && task_alive_workers(task) > 0 && task->status != TASK_FAILED))
         sup_start(call->d, task);
     log_info(task->tag, "%s requested", restart ? "restart" : "start");
     return api_reply(call, API_OK, NULL, "task [%s] is %s", task->tid,

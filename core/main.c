@@ -213,6 +213,7 @@ static void resume_tasks(daemon_t *d)
             continue;
         if (started == d->cfg->task_max) {
             task->status = TASK_FAILED;
+            task->failed = true;
             snprintf(task->last_error, sizeof(task->last_error),
                      "not resumed at daemon start: sml.task.max (%u) tasks already run",
                      d->cfg->task_max);
@@ -469,7 +470,7 @@ int main(int argc, char **argv)
         sup_reap(&d);
         size_t left = 0;
         for (size_t i = 0; i < d.task_count; i++)
-            left += d.tasks[i]->pid != 0;
+            left += task_alive_workers(d.tasks[i]);
         left += d.retired_count;
         if (left == 0 || daemon_now_ms() > give_up)
             break;

@@ -14,7 +14,8 @@ typedef struct kafka_settings {
     json_t *params;                /* TaskInfo params, string -> string (checked by caller) */
     const char *bootstrap_default; /* symtaskd's bootstrap.servers; NULL or "" if none */
     int exactly_once;              /* sml.kstream.guarantee = exactly_once: transactional */
-    unsigned worker_index;         /* this worker's number among the task's workers (0) */
+    unsigned worker_index;         /* this worker's number among the task's workers on its node */
+    unsigned workers;              /* the task's workers on this node (sml.task.workers), >= 1 */
 
     /* The pipeline's hooks, called on the main thread from the polls that serve them (may be
      * NULL): the producer's delivery reports, and the consumer's rebalances. A rebalance

@@ -52,7 +52,8 @@ typedef struct worker_task {
     json_t *params;
     const char *bootstrap; /* symtaskd's default bootstrap.servers, may be NULL */
     const char *plugin_dir;
-    char tag[260]; /* "cid/tid" on every log line */
+    unsigned worker_index, workers; /* this worker's index among the task's workers on the node */
+    char tag[272]; /* "cid/tid" on every log line ("cid/tid#index" with several workers) */
 } worker_task_t;
 
 typedef struct worker {
@@ -347,6 +348,25 @@ static int worker_task_parse(worker_task_t *t, json_t *msg, char *errstr, size_t
     }
     t->bootstrap = json_string_value(bootstrap);
     t->plugin_dir = json_string_value(plugin_dir);
+
+    /* absent: the only worker (a daemon of before sml.task.workers) */
+    json_t *index = json_object_get(msg, "workerIndex"), *workers = json_object_get(msg, "workers");
+    t->worker_index = 0;
+    t->workers = 1;
+    if (index != NULL || workers != NULL) {
+        if (!json_is_integer(index) || !json_is_integer(workers) ||
+            json_integer_value(workers) < 1 || json_integer_value(workers) > 1024 ||
+            json_integer_value(index) < 0 ||
+            json_integer_value(index) >= json_integer_value(workers)) {
+            snprintf(errstr, errstr_size,
+                     "workerIndex and workers must be whole numbers, 0 <= workerIndex < workers");
+            return -1;
+        }
+        t->worker_index = (unsigned)json_integer_value(index);
+        t->workers = (unsigned)json_integer_value(workers);
+    }
+    if (t->workers > 1)
+        snprintf(t->tag, sizeof(t->tag), "%s/%s#%u", t->cid, t->tid, t->worker_index);
     return 0;
 }
 
@@ -711,7 +731,8 @@ int main(int argc, char **argv)
         .task = w.tag,
         .params = w.task.params,
         .bootstrap_default = w.task.bootstrap,
-        .worker_index = 0, /* one worker per task */
+        .worker_index = w.task.worker_index,
+        .workers = w.task.workers,
     };
     pipeline_kafka_hooks(w.pipeline, &ks);
     w.kafka = kafka_clients_new(&ks, errstr, sizeof(errstr));
