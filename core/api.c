@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "log.h"
 #include "replay.h"
 #include "taskinfo.h"
@@ -503,6 +504,12 @@ static int api_status(api_call_t *call, task_t *task)
         status_counter(&t, task->stats, counters[i]);
     for (unsigned i = 0; i < task->worker_count; i++)
         status_worker(&t, task->workers[i]);
+    json_t *cluster = cluster_task_status(call->d, task); /* the other nodes' workers */
+    const char *key;
+    json_t *value;
+    json_object_foreach (cluster, key, value)
+        status_field(&t, key, json_string_value(value));
+    json_decref(cluster);
     text_puts(&t, "}]}}");
     if (t.failed) {
         text_free(&t);
@@ -514,6 +521,26 @@ static int api_status(api_call_t *call, task_t *task)
              task_status_name(task->status));
     api_send_envelope(call, API_OK, &t, message);
     text_free(&t);
+    return 0;
+}
+
+/* Cluster mode: the answer once this node applied what the request wrote (cluster.h). */
+static void api_cluster_done(daemon_t *d, h2o_req_t *req, api_status_t status, const char *message)
+{
+    if (req == NULL)
+        return;
+    api_call_t call = {.req = req, .d = d, .path = req->input.path};
+    api_reply(&call, status, NULL, "%s", message);
+}
+
+/* Cluster mode: writes @op to the cluster's config topic; the answer comes once applied. */
+static int api_cluster_submit(api_call_t *call, cluster_op_t op, const char *cid, const char *tid,
+                              json_t *taskinfo, bool force)
+{
+    char errstr[512];
+    if (cluster_submit(call->d, call->req, op, cid, tid, taskinfo, force, api_cluster_done, errstr,
+                       sizeof(errstr)) != 0)
+        return api_reply(call, API_SERVICE_UNAVAILABLE, NULL, "%s; nothing was changed", errstr);
     return 0;
 }
 
@@ -547,6 +574,9 @@ static int api_start(api_call_t *call, task_t *task, bool restart)
 {
     if (api_check_limit(call, task) != 0)
         return 0;
+    if (call->d->cluster != NULL)
+        return api_cluster_submit(call, restart ? CLUSTER_RESTART : CLUSTER_START, task->cid,
+                                  task->tid, NULL, false);
     bool was_desired = task->desired_running;
     if (!was_desired) {
         task->desired_running = true;
@@ -566,6 +596,8 @@ static int api_start(api_call_t *call, task_t *task, bool restart)
 
 static int api_stop(api_call_t *call, task_t *task)
 {
+    if (call->d->cluster != NULL)
+        return api_cluster_submit(call, CLUSTER_STOP, task->cid, task->tid, NULL, false);
     if (task->desired_running) {
         task->desired_running = false;
         if (api_save_or_fail(call, task) != 0) {
@@ -581,6 +613,8 @@ static int api_stop(api_call_t *call, task_t *task)
 
 static int api_delete(api_call_t *call, task_t *task)
 {
+    if (call->d->cluster != NULL)
+        return api_cluster_submit(call, CLUSTER_DELETE, task->cid, task->tid, NULL, false);
     char errstr[512];
     if (store_delete(call->d->store, task->cid, task->tid, errstr, sizeof(errstr)) != 0) {
         log_error(task->tag, "cannot delete the task: %s", errstr);
@@ -668,6 +702,10 @@ static void api_create_checked(daemon_t *d, h2o_req_t *req, const char *cid, boo
     task_t *task = tasks_find(d, cid, tid);
     if (task != NULL && !force) {
         api_reply_conflict(&call, tid);
+        return;
+    }
+    if (d->cluster != NULL) {
+        api_cluster_submit(&call, CLUSTER_PUT, cid, tid, taskinfo, force);
         return;
     }
     if (task != NULL) {

@@ -76,8 +76,9 @@ typedef struct task {
 
     task_worker_t **workers; /* worker_count of them; sized at each start */
     unsigned worker_count;
-    unsigned restarts; /* the workers' restarts after crashes, summed */
-    json_t *stats;     /* the workers' last heartbeats summed (counters, lag, histogram) */
+    unsigned restarts;        /* the workers' restarts after crashes, summed */
+    unsigned cluster_restart; /* cluster mode: restarts asked for, from the config topic */
+    json_t *stats;            /* the workers' last heartbeats summed (counters, lag, histogram) */
 } task_t;
 
 /* Workers of @task whose process exists right now. */
@@ -92,7 +93,8 @@ typedef struct daemon {
     char plugin_dir[4096];
     char default_bootstrap[1024]; /* kafka.bootstrap.servers or the embedded cluster's */
     struct embedded_kafka *embedded;
-    struct replay *replay; /* signatures already used; NULL with auth.replay_protection off */
+    struct replay *replay;   /* signatures already used; NULL with auth.replay_protection off */
+    struct cluster *cluster; /* cluster mode (cluster.h); NULL when off */
 
     task_t **tasks; /* live tasks (not deleted), in no particular order */
     size_t task_count, task_cap;

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "api.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "kafka_embedded.h"
 #include "log.h"
@@ -356,7 +357,9 @@ int main(int argc, char **argv)
         goto fatal;
     if ((d.store = store_open(cfg.state_dir, errstr, sizeof(errstr))) == NULL)
         goto fatal;
-    if (store_load_all(d.store, restore_task, &d, errstr, sizeof(errstr)) != 0)
+    /* in cluster mode the tasks come from the cluster's config topic (cluster_open) */
+    if (!cfg.cluster_enabled &&
+        store_load_all(d.store, restore_task, &d, errstr, sizeof(errstr)) != 0)
         goto fatal;
     if (sup_init(&d, errstr, sizeof(errstr)) != 0)
         goto fatal;
@@ -437,6 +440,9 @@ int main(int argc, char **argv)
         if (accept_ctx.ssl_ctx == NULL)
             goto fatal;
     }
+    /* a node of a cluster serves once it has read every task of the config topic */
+    if (cfg.cluster_enabled && cluster_open(&d, errstr, sizeof(errstr)) != 0)
+        goto fatal;
     for (size_t i = 0; i < listen_fd_count; i++) {
         listeners[listener_count] =
             h2o_evloop_socket_create(d.loop, listen_fds[i], H2O_SOCKET_FLAG_DONT_READ);
@@ -452,12 +458,14 @@ int main(int argc, char **argv)
     snprintf(status, sizeof(status), "READY=1\nSTATUS=ready: %zu customers, %zu tasks",
              customers_count(d.customers), d.task_count);
     notify(status);
-    resume_tasks(&d);
+    if (!cfg.cluster_enabled)
+        resume_tasks(&d);
 
     while (!quit_signal) {
         h2o_evloop_run(d.loop, 100);
         sup_tick(&d);
         validate_tick(&d);
+        cluster_tick(&d);
     }
 
     /* Graceful shutdown: workers finish their batch and commit; desired states stay stored. */
@@ -477,6 +485,7 @@ int main(int argc, char **argv)
         h2o_evloop_run(d.loop, 50);
         sup_tick(&d);
     }
+    cluster_close(&d);
     for (size_t i = 0; i < listener_count; i++)
         h2o_socket_close(listeners[i]);
     h2o_socket_close(sigsock);
@@ -499,6 +508,7 @@ fatal:
     log_error(NULL, "%s", errstr);
     exit_code = 1;
 out:
+    cluster_close(&d);
     for (size_t i = 0; i < d.task_count; i++)
         task_free(d.tasks[i]);
     free(d.tasks);

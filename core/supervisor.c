@@ -500,6 +500,8 @@ static int sup_spawn(daemon_t *d, task_worker_t *w)
     json_t *msg = sup_task_message(d, task->cid, task->tid, task->taskinfo);
     json_object_set_new(msg, "workerIndex", json_integer(w->index));
     json_object_set_new(msg, "workers", json_integer(task->worker_count));
+    if (d->cfg->cluster_enabled) /* workers of every node in one group need distinct ids */
+        json_object_set_new(msg, "node", json_string(d->cfg->cluster_node_id));
     pid_t pid = sup_fork_worker(d, NULL, NULL, msg, &chan_fd, &err_fd, task->last_error,
                                 sizeof(task->last_error));
     json_decref(msg);

@@ -337,10 +337,13 @@ static void *kafka_probe_main(void *arg)
     return NULL;
 }
 
-void kafka_member_id(const char *cid, const char *tid, unsigned index, char *out, size_t out_size)
+void kafka_member_id(const char *cid, const char *tid, const char *node, unsigned index, char *out,
+                     size_t out_size)
 {
-    char full[512];
-    int len = snprintf(full, sizeof(full), "symtask-%s-%s-%u", cid, tid, index);
+    char full[600];
+    int len = node != NULL
+                  ? snprintf(full, sizeof(full), "symtask-%s-%s-%s-%u", cid, tid, node, index)
+                  : snprintf(full, sizeof(full), "symtask-%s-%s-%u", cid, tid, index);
     if (len >= 0 && (size_t)len <= KAFKA_MEMBER_ID_MAX) {
         snprintf(out, out_size, "%s", full);
         return;
@@ -356,12 +359,15 @@ void kafka_member_id(const char *cid, const char *tid, unsigned index, char *out
 
 /* An id the task gives (group.instance.id, transactional.id) into @out (KAFKA_MEMBER_ID_MAX
  * + 1 bytes): as given with one worker; with several, "{id}-{index}", as two members with one
- * id fence each other. An empty id (static membership off) stays empty. */
+ * id fence each other; in cluster mode "{id}-{node}-{index}". An empty id (static membership
+ * off) stays empty. */
 static int kafka_given_id(const char *given, const kafka_settings_t *s, const char *prop, char *out,
                           char *errstr, size_t errstr_size)
 {
     int len;
-    if (s->workers <= 1 || given[0] == '\0')
+    if (given[0] != '\0' && s->node != NULL) /* cluster mode: one member per node too */
+        len = snprintf(out, KAFKA_MEMBER_ID_MAX + 1, "%s-%s-%u", given, s->node, s->worker_index);
+    else if (s->workers <= 1 || given[0] == '\0')
         len = snprintf(out, KAFKA_MEMBER_ID_MAX + 1, "%s", given);
     else
         len = snprintf(out, KAFKA_MEMBER_ID_MAX + 1, "%s-%u", given, s->worker_index);
@@ -418,7 +424,8 @@ kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size
                            errstr_size) != 0)
             goto error;
     } else {
-        kafka_member_id(s->cid, s->tid, s->worker_index, kc->instance_id, sizeof(kc->instance_id));
+        kafka_member_id(s->cid, s->tid, s->node, s->worker_index, kc->instance_id,
+                        sizeof(kc->instance_id));
     }
     if (s->exactly_once) {
         const char *txn_id = kafka_param(s->params, "kafka.producer.", "transactional.id");
@@ -427,7 +434,7 @@ kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size
                                errstr_size) != 0)
                 goto error;
         } else {
-            kafka_member_id(s->cid, s->tid, s->worker_index, kc->transactional_id,
+            kafka_member_id(s->cid, s->tid, s->node, s->worker_index, kc->transactional_id,
                             sizeof(kc->transactional_id));
         }
     }

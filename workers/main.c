@@ -53,6 +53,7 @@ typedef struct worker_task {
     const char *bootstrap; /* symtaskd's default bootstrap.servers, may be NULL */
     const char *plugin_dir;
     unsigned worker_index, workers; /* this worker's index among the task's workers on the node */
+    const char *node;               /* cluster mode: the node's id, part of the member ids */
     char tag[272]; /* "cid/tid" on every log line ("cid/tid#index" with several workers) */
 } worker_task_t;
 
@@ -364,6 +365,12 @@ static int worker_task_parse(worker_task_t *t, json_t *msg, char *errstr, size_t
         }
         t->worker_index = (unsigned)json_integer_value(index);
         t->workers = (unsigned)json_integer_value(workers);
+    }
+    json_t *node = json_object_get(msg, "node");
+    t->node = json_string_value(node);
+    if (node != NULL && (t->node == NULL || strlen(t->node) > 64 || !worker_id_valid(t->node))) {
+        snprintf(errstr, errstr_size, "node must be 1 to 64 characters of [A-Za-z0-9._-]");
+        return -1;
     }
     if (t->workers > 1)
         snprintf(t->tag, sizeof(t->tag), "%s/%s#%u", t->cid, t->tid, t->worker_index);
@@ -733,6 +740,7 @@ int main(int argc, char **argv)
         .bootstrap_default = w.task.bootstrap,
         .worker_index = w.task.worker_index,
         .workers = w.task.workers,
+        .node = w.task.node,
     };
     pipeline_kafka_hooks(w.pipeline, &ks);
     w.kafka = kafka_clients_new(&ks, errstr, sizeof(errstr));
