@@ -26,6 +26,7 @@ static pid_t kafka_pid;
 static FILE *kafka_in, *kafka_out;
 static char bootstrap[256];
 static char key_path[NODES][300];
+static harness_t key_dir; /* a test dir of its own for the nodes' key files, removed with it */
 
 /* Starts the Kafka cluster's process and reads its bootstrap servers. */
 static void kafka_start(void)
@@ -84,7 +85,7 @@ static void node_conf(int i, char *out, size_t size, const char *extra)
 static void node_start(int i, const char *extra)
 {
     char path[300];
-    snprintf(path, sizeof(path), "/tmp/symtask-it-cluster-key-%d-%d", (int)getpid(), i);
+    snprintf(path, sizeof(path), "%s/cluster-%d.key", key_dir.dir, i);
     snprintf(key_path[i], sizeof(key_path[i]), "%s", path);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     cr_assert(fd >= 0);
@@ -97,6 +98,7 @@ static void node_start(int i, const char *extra)
 
 static void setup(void)
 {
+    h_make_dir(&key_dir);
     kafka_start();
     topic("symtask-it-config", 1);
     topic("symtask-it-status", 1);
@@ -104,11 +106,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    for (int i = 0; i < NODES; i++) {
+    for (int i = 0; i < NODES; i++)
         h_teardown(&node[i]);
-        if (key_path[i][0] != '\0')
-            unlink(key_path[i]);
-    }
+    h_teardown(&key_dir);
     if (kafka_in != NULL)
         fclose(kafka_in);
     if (kafka_pid > 0) {
