@@ -749,6 +749,11 @@ int main(int argc, char **argv)
         worker_send_error(&w, 1, "%s", errstr);
         goto out;
     }
+    const char *member = kafka_clients_instance_id(w.kafka);
+    if (member[0] != '\0')
+        log_info(w.tag, "consumer group member with group.instance.id %s", member);
+    else
+        log_info(w.tag, "consumer group member without group.instance.id (dynamic membership)");
     if (pipeline_attach(w.pipeline, w.kafka, errstr, sizeof(errstr)) != 0) {
         /* a stop while the transactional producer waited for Kafka is no failure */
         if (w.stop != NULL) {

@@ -228,6 +228,12 @@ Test(cluster, a_change_on_any_node_is_applied_by_every_node)
     cr_expect_str_eq(h_get(st, "node.n1.workers"), "1");
     cr_expect_str_eq(h_get(st, "node.n2.worker.0.processIsAlive"), "true");
     json_decref(st);
+    /* no two members of the group share an id: the node's id is in each */
+    for (int i = 0; i < NODES; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "group.instance.id symtask-c1-t1-n%d-0", i + 1);
+        cr_expect(h_log_contains(&node[i], want), "node %d: see %s", i + 1, node[i].log_path);
+    }
 
     enum { N = 600 };
     produce("in-t1", "a", 0, N);
@@ -360,6 +366,17 @@ Test(cluster, a_sigkilled_node_leaves_its_partitions_to_the_others)
     for (int i = 0; i < NODES; i++)
         cr_assert(h_wait_status(&node[i], "t6", "status", "running", 30000));
     cr_assert(h_wait_status(&node[0], "t6", "clusterWorkers", "3", 20000));
+
+    /* the node to be killed holds partitions of the source topic */
+    bool holds = false;
+    for (int waited = 0; waited < 30000 && !holds; waited += 200) {
+        json_t *st = h_status(&node[1], "t6");
+        holds = atoi(h_get(st, "assignedPartitions")) > 0;
+        json_decref(st);
+        if (!holds)
+            usleep(200000);
+    }
+    cr_assert(holds, "node 2 got no partition; see %s", node[1].log_path);
 
     enum { N = 3000 };
     produce("in-t6", "k", 0, N / 2);

@@ -92,6 +92,9 @@ Test(workers, each_worker_gets_partitions_and_the_status_shows_them)
     json_decref(st);
     cr_assert(wait_partitions_spread("t1", 2, 60000),
               "the two workers did not share the 4 partitions; see %s", h.log_path);
+    /* each with its own static membership id, by index */
+    cr_expect(h_log_contains(&h, "group.instance.id symtask-c1-t1-0"), "see %s", h.log_path);
+    cr_expect(h_log_contains(&h, "group.instance.id symtask-c1-t1-1"), "see %s", h.log_path);
 
     /* both predict: records on every partition come out, counted by the worker that had them */
     enum { N = 400 };
@@ -267,4 +270,12 @@ Test(workers, a_task_of_several_workers_takes_one_slot_of_task_max)
     cr_expect_str_eq(h_get(st, "workers"), "3");
     cr_expect_str_eq(h_get(st, "processIsAlive"), "true");
     json_decref(st);
+}
+
+Test(workers, a_given_group_instance_id_gets_the_index_appended)
+{
+    create_and_start("t7",
+                     "\"sml.task.workers\":\"2\",\"kafka.consumer.group.instance.id\":\"mine\"");
+    cr_expect(h_log_contains(&h, "group.instance.id mine-0"), "see %s", h.log_path);
+    cr_expect(h_log_contains(&h, "group.instance.id mine-1"), "see %s", h.log_path);
 }
