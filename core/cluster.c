@@ -44,7 +44,8 @@ struct cluster {
     rd_kafka_t *producer, *consumer;
     char config_topic[250], status_topic[250];
     unsigned char key[STORE_KEY_SIZE];
-    int64_t applied; /* next offset of the config topic to apply */
+    int64_t applied;  /* next offset of the config topic to apply */
+    bool catching_up; /* reading the topic to its end at start: states only, no workers yet */
     pending_t *pending;
     node_status_t *nodes;
     size_t node_count;
@@ -136,7 +137,7 @@ static void apply_definition(struct cluster *cl, const char *cid, const char *ti
         task->taskinfo = json_incref(taskinfo);
         task->updated = time(NULL);
         log_info(task->tag, "definition replaced (cluster)");
-        if (task->desired_running && task->status != TASK_FAILED)
+        if (task->desired_running && task->status != TASK_FAILED && !cl->catching_up)
             sup_restart(d, task);
         set_result(cl, API_CREATED, "task [%s] replaced%s", tid,
                    task->desired_running ? " and restarting" : "");
@@ -165,6 +166,11 @@ static void apply_state(struct cluster *cl, const char *cid, const char *tid, js
     json_int_t restart = json_integer_value(json_object_get(value, "restart"));
     if (desired == NULL || op == NULL) {
         log_error(task->tag, "%s: a state record without desired or op; ignored", cl->config_topic);
+        return;
+    }
+    if (cl->catching_up) { /* what the topic says in the end counts, not each step */
+        task->desired_running = strcmp(desired, "running") == 0;
+        task->cluster_restart = (unsigned)restart;
         return;
     }
     if (strcmp(desired, "running") != 0) {
@@ -508,6 +514,7 @@ int cluster_open(daemon_t *d, char *errstr, size_t errstr_size)
     /* Read to the end before serving: this node must know every task first. */
     uint64_t give_up = daemon_now_ms() + CLUSTER_CATCH_UP_MS;
     cl->applied = low;
+    cl->catching_up = true;
     while (cl->applied < high) {
         if (daemon_now_ms() > give_up) {
             snprintf(errstr, errstr_size,
@@ -529,9 +536,29 @@ int cluster_open(daemon_t *d, char *errstr, size_t errstr_size)
         }
         rd_kafka_message_destroy(m);
     }
-    log_info(NULL, "cluster %s: node %s read %s to its end (%lld records), %zu tasks",
+    cl->catching_up = false;
+    /* then the tasks the topic wants running start, up to sml.task.max, in no particular
+     * order (as at a single node's start) */
+    unsigned started = 0;
+    for (size_t i = 0; i < d->task_count; i++) {
+        task_t *task = d->tasks[i];
+        if (!task->desired_running)
+            continue;
+        if (started == cfg->task_max) {
+            task->status = TASK_FAILED;
+            task->failed = true;
+            snprintf(task->last_error, sizeof(task->last_error),
+                     "not started: sml.task.max (%u) tasks already run on this node",
+                     cfg->task_max);
+            log_warn(task->tag, "%s", task->last_error);
+            continue;
+        }
+        sup_start(d, task);
+        started++;
+    }
+    log_info(NULL, "cluster %s: node %s read %s to its end (%lld records): %zu tasks, %u started",
              cfg->cluster_id, cfg->cluster_node_id, cl->config_topic, (long long)(high - low),
-             d->task_count);
+             d->task_count, started);
     if (cluster_watch_queue(cl, 0, rd_kafka_queue_get_consumer(cl->consumer)) != 0 ||
         cluster_watch_queue(cl, 1, rd_kafka_queue_get_main(cl->producer)) != 0) {
         snprintf(errstr, errstr_size, "cluster: pipe: %s", strerror(errno));

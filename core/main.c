@@ -420,6 +420,15 @@ int main(int argc, char **argv)
         snprintf(d.default_bootstrap, sizeof(d.default_bootstrap), "%s",
                  embedded_kafka_bootstraps(d.embedded));
 
+    /* a node of a cluster serves once it has read every task of the config topic; before
+     * the HTTP server is set up, so that a node that cannot join leaves nothing behind */
+    d.loop = h2o_evloop_create();
+    if (cfg.cluster_enabled && cluster_open(&d, errstr, sizeof(errstr)) != 0) {
+        cluster_close(&d);
+        h2o_evloop_destroy(d.loop);
+        goto fatal;
+    }
+
     h2o_globalconf_t globalconf;
     h2o_context_t ctx;
     h2o_socket_t *listeners[CONFIG_LISTEN_MAX];
@@ -431,7 +440,6 @@ int main(int argc, char **argv)
     h2o_hostconf_t *hostconf =
         h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     api_register(&d, hostconf);
-    d.loop = h2o_evloop_create();
     h2o_context_init(&ctx, d.loop, &globalconf);
     accept_ctx.ctx = &ctx;
     accept_ctx.hosts = globalconf.hosts;
@@ -440,9 +448,6 @@ int main(int argc, char **argv)
         if (accept_ctx.ssl_ctx == NULL)
             goto fatal;
     }
-    /* a node of a cluster serves once it has read every task of the config topic */
-    if (cfg.cluster_enabled && cluster_open(&d, errstr, sizeof(errstr)) != 0)
-        goto fatal;
     for (size_t i = 0; i < listen_fd_count; i++) {
         listeners[listener_count] =
             h2o_evloop_socket_create(d.loop, listen_fds[i], H2O_SOCKET_FLAG_DONT_READ);
