@@ -279,3 +279,36 @@ Test(workers, a_given_group_instance_id_gets_the_index_appended)
     cr_expect(h_log_contains(&h, "group.instance.id mine-0"), "see %s", h.log_path);
     cr_expect(h_log_contains(&h, "group.instance.id mine-1"), "see %s", h.log_path);
 }
+
+/* A worker that cannot go on (exit code 2: a bad record with errors.tolerance = none) fails
+ * the whole task: the other worker is stopped too, the task gives its slot back, and
+ * lastError names the worker. */
+Test(workers, a_worker_that_fails_for_good_fails_the_task_and_stops_the_others)
+{
+    create_and_start("t8", "\"sml.task.workers\":\"2\",\"sml.kstream.errors.tolerance\":\"none\"");
+    cr_assert(wait_partitions_spread("t8", 2, 60000), "see %s", h.log_path);
+    json_t *st = h_status(&h, "t8");
+    pid_t p0 = atoi(h_get(st, wkey(0, "pid"))), p1 = atoi(h_get(st, wkey(1, "pid")));
+    json_decref(st);
+    /* bad records on every partition: whichever worker reads one first fails */
+    const char *values[] = {"{broken", "{broken", "{broken", "{broken",
+                            "{broken", "{broken", "{broken", "{broken"};
+    const char *keys[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    kt_produce(&h, "in-t8", 8, keys, values, NULL);
+    cr_assert(h_wait_status(&h, "t8", "status", "failed", 30000), "see %s", h.log_path);
+    cr_assert(h_wait_status(&h, "t8", "processIsAlive", "false", 30000));
+    for (int waited = 0; waited < 15000 && (h_pid_alive(p0) || h_pid_alive(p1)); waited += 100)
+        usleep(100000);
+    cr_expect(!h_pid_alive(p0) && !h_pid_alive(p1), "a worker of the failed task still runs");
+    st = h_status(&h, "t8");
+    cr_expect(strncmp(h_get(st, "lastError"), "worker ", 7) == 0 &&
+                  strstr(h_get(st, "lastError"), "sml.kstream.errors.tolerance = none") != NULL,
+              "lastError: %s", h_get(st, "lastError"));
+    cr_expect_str_eq(h_get(st, "pid"), "");
+    json_decref(st);
+    /* the failed task holds no slot: a start tries again, with both workers */
+    h_response_t r = h_req(&h, "GET", BASE "/tasks/t8/start", NULL);
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    h_response_free(&r);
+    cr_expect(h_wait_status(&h, "t8", "workers", "2", 5000));
+}
