@@ -230,6 +230,51 @@ static int64_t end_offsets(rd_kafka_t *rk, const char *topic, int parts)
     return err == 0 ? sum : -1;
 }
 
+/* The processor's processes: one, or a task's workers ("PID,PID,..."); none when empty. */
+typedef struct pids {
+    long pid[64];
+    int n;
+} pids_t;
+
+static pids_t pids_parse(const char *s)
+{
+    pids_t p = {.n = 0};
+    char *end;
+    while (*s != '\0' && p.n < 64) {
+        long v = strtol(s, &end, 10);
+        if (end == s)
+            break;
+        if (v > 0)
+            p.pid[p.n++] = v;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return p;
+}
+
+/* Sends @sig to every process of @p; -1 when one is gone. */
+static int pids_kill(const pids_t *p, int sig)
+{
+    for (int i = 0; i < p->n; i++)
+        if (kill((pid_t)p->pid[i], sig) != 0)
+            return -1;
+    return 0;
+}
+
+static long proc_kib(long pid, const char *field);
+
+/* VmRSS or VmHWM of the processes of @p in KiB, summed; -1 if none or one is gone. */
+static long pids_kib(const pids_t *p, const char *field)
+{
+    long sum = 0;
+    for (int i = 0; i < p->n; i++) {
+        long v = proc_kib(p->pid[i], field);
+        if (v < 0)
+            return -1;
+        sum += v;
+    }
+    return p->n > 0 ? sum : -1;
+}
+
 /* VmRSS or VmHWM of @pid in KiB; -1 if gone. */
 static long proc_kib(long pid, const char *field)
 {
@@ -253,12 +298,12 @@ static long proc_kib(long pid, const char *field)
  * RSS of @pid seen before the topic held any record, *first_real to when it first did
  * (CLOCK_REALTIME), *end_mono to when it held @target (CLOCK_MONOTONIC). -1 when @pid dies
  * or nothing moves for a minute. */
-static int wait_for(rd_kafka_t *rk, const char *topic, int parts, long target, long pid,
+static int wait_for(rd_kafka_t *rk, const char *topic, int parts, long target, const pids_t *pid,
                     long *rss_idle, int64_t *first_real, int64_t *end_mono)
 {
     int64_t last_progress = now_ns(CLOCK_MONOTONIC), last_count = -1;
     for (;;) {
-        long rss = pid > 0 && rss_idle != NULL ? proc_kib(pid, "VmRSS") : 0;
+        long rss = pid->n > 0 && rss_idle != NULL ? pids_kib(pid, "VmRSS") : 0;
         int64_t count = end_offsets(rk, topic, parts);
         int64_t mono = now_ns(CLOCK_MONOTONIC);
         if (count < 0)
@@ -280,8 +325,8 @@ static int wait_for(rd_kafka_t *rk, const char *topic, int parts, long target, l
                     topic, count, target);
             return -1;
         }
-        if (pid > 0 && kill((pid_t)pid, 0) != 0) {
-            fprintf(stderr, "driver: process %ld is gone\n", pid);
+        if (pids_kill(pid, 0) != 0) {
+            fprintf(stderr, "driver: a process of the processor is gone\n");
             return -1;
         }
         usleep(2000);
@@ -397,9 +442,11 @@ static long measure_latency(rd_kafka_t *rk, latency_run_t *lr, long *dup)
 }
 
 static int cmd_measure(const char *bootstrap, const char *source, const char *sink, int format,
-                       long warmup, long n, long cycles, int64_t t0_ns, long pid, double rate,
-                       double seconds)
+                       long warmup, long n, long cycles, int64_t t0_ns, const char *pid_list,
+                       double rate, double seconds)
 {
+    pids_t pids = pids_parse(pid_list);
+    const pids_t *pid = &pids;
     static const char *const pkv[] = {NULL};
     rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, bootstrap, pkv);
     int parts_src = topic_partitions(rk, source);
@@ -421,11 +468,11 @@ static int cmd_measure(const char *bootstrap, const char *source, const char *si
     char per_cycle[256] = "";
     size_t pc_len = 0;
     for (long c = 0; c <= cycles; c++) {
-        if (pid > 0 && kill((pid_t)pid, SIGSTOP) != 0)
+        if (pids_kill(pid, SIGSTOP) != 0)
             die("cannot stop the processor%s%s", "", "");
         load(bootstrap, source, NULL, format, warmup + c * n, n);
         int64_t cont = now_ns(CLOCK_MONOTONIC), end = 0;
-        if (pid > 0 && kill((pid_t)pid, SIGCONT) != 0)
+        if (pids_kill(pid, SIGCONT) != 0)
             die("cannot continue the processor%s%s", "", "");
         if (wait_for(rk, sink, parts_sink, warmup + (c + 1) * n, pid, NULL, NULL, &end) != 0)
             return 1;
@@ -475,7 +522,7 @@ static int cmd_measure(const char *bootstrap, const char *source, const char *si
     }
 
     /* 4. memory: the peak covers every phase */
-    long hwm = pid > 0 ? proc_kib(pid, "VmHWM") : -1;
+    long hwm = pids_kib(pid, "VmHWM");
 
     printf("tput=%.0f cycles=%s start_s=%.3f rss_idle_kib=%ld rss_hwm_kib=%ld "
            "lat_p50_ms=%.2f lat_p99_ms=%.2f lat_max_ms=%.2f lat_n=%ld lat_missing=%ld "
@@ -525,11 +572,12 @@ int main(int argc, char **argv)
     }
     if (argc == 13 && strcmp(argv[1], "measure") == 0)
         return cmd_measure(argv[2], argv[3], argv[4], format_of(argv[5]), atol(argv[6]),
-                           atol(argv[7]), atol(argv[8]), atoll(argv[9]), atol(argv[10]),
-                           atof(argv[11]), atof(argv[12]));
-    fprintf(stderr, "usage: driver records FORMAT N | model FEATURES SEED |\n"
-                    "       load BOOTSTRAP SOURCE SINK FORMAT N |\n"
-                    "       measure BOOTSTRAP SOURCE SINK FORMAT WARMUP N CYCLES T0_NS PID RATE "
-                    "SECONDS\n");
+                           atol(argv[7]), atol(argv[8]), atoll(argv[9]), argv[10], atof(argv[11]),
+                           atof(argv[12]));
+    fprintf(stderr,
+            "usage: driver records FORMAT N | model FEATURES SEED |\n"
+            "       load BOOTSTRAP SOURCE SINK FORMAT N |\n"
+            "       measure BOOTSTRAP SOURCE SINK FORMAT WARMUP N CYCLES T0_NS PID[,PID...] RATE "
+            "SECONDS\n");
     return 2;
 }

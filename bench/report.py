@@ -17,6 +17,7 @@ LABELS = {
     "python-flush": "Python loop (flush + commit per batch)",
     "json+linear": "**symtask json + linear**",
     "json+linear+eos": "symtask json + linear, exactly once",
+    "json+linear+2w": "symtask json + linear, `sml.task.workers = 2`",
     "csv+linear": "symtask csv + linear",
     "json+xgboost": "symtask json + xgboost",
     "json+symetryml": "symtask json + symetryml (a SymetryML server that answers at once)",
@@ -28,7 +29,8 @@ LABELS = {
     "api-nginx-1": "nginx, 1 worker: static file",
     "api-nginx-auto": "nginx, `worker_processes auto` (a worker per core): static file",
 }
-KAFKA = ["passthrough", "python", "python-flush", "json+linear", "json+linear+eos", "csv+linear",
+KAFKA = ["passthrough", "python", "python-flush", "json+linear", "json+linear+2w",
+         "json+linear+eos", "csv+linear",
          "json+xgboost", "json+xgboost-lib", "json+symetryml", "json+symetryml+5ms",
          "passthrough+avro", "avro+linear"]
 API = ["api-symtaskd", "api-nginx-1", "api-nginx-auto"]
@@ -136,6 +138,10 @@ def main():
            ratios(runs, "json+linear", "python", "tput"), 2.5)
     target("symtask avro + linear ÷ json + linear",
            ratios(runs, "avro+linear", "json+linear", "tput"), 0.8)
+    workers = ratios(runs, "json+linear+2w", "json+linear", "tput")
+    if workers:
+        targets.append("- symtask json + linear, 2 workers ÷ 1 worker (one node, the embedded "
+                       "cluster on the same cores): %s" % spread(workers, x))
     avro = ratios(runs, "avro+linear", "passthrough+avro", "tput")
     if avro:
         targets.append("- symtask avro + linear ÷ the passthrough of the same Avro records: %s"

@@ -233,6 +233,35 @@ static int check_guarantee(const char *key, const char *value, char *errstr, siz
     return -1;
 }
 
+/* sml.task.workers: "auto" (the node's cores) or 1..TASKINFO_WORKERS_MAX. */
+static int check_workers(const char *key, const char *value, char *errstr, size_t errstr_size)
+{
+    char buf[SHOWN_MAX + 4];
+    uint64_t v;
+
+    if (strcmp(value, "auto") == 0 ||
+        (parse_uint(value, &v) && v >= 1 && v <= TASKINFO_WORKERS_MAX))
+        return 0;
+    fail(errstr, errstr_size,
+         "params.%s: '%s' is not auto or a whole number from 1 to %u (worker processes of the "
+         "task on each node)",
+         key, shown(buf, value, SHOWN_MAX), TASKINFO_WORKERS_MAX);
+    return -1;
+}
+
+unsigned taskinfo_workers(json_t *taskinfo, unsigned cores)
+{
+    const char *value = taskinfo_param(taskinfo, "sml.task.workers", "1");
+    uint64_t v;
+    if (strcmp(value, "auto") == 0)
+        v = cores;
+    else if (!parse_uint(value, &v))
+        v = 1; /* not reached for a validated TaskInfo */
+    if (v < 1)
+        v = 1;
+    return v > TASKINFO_WORKERS_MAX ? TASKINFO_WORKERS_MAX : (unsigned)v;
+}
+
 static bool parse_size(const char *s, uint64_t *out)
 {
     return size_parse(s, out) == 0;
@@ -286,6 +315,7 @@ static const struct known_param {
     {"sml.serializer.out", check_plugin},
     {"sml.task.heap.min", check_heap},
     {"sml.task.heap.max", check_heap},
+    {"sml.task.workers", check_workers},
 };
 
 static const char *const required_params[] = {

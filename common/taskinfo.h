@@ -42,6 +42,13 @@ json_t *taskinfo_decrypt(const uint8_t key[16], const char *cid, const char *bod
 /* The same checks on an already parsed document (used when loading the store). */
 json_t *taskinfo_validate(json_t *doc, char *errstr, size_t errstr_size);
 
+/* Most worker processes of one task on one node (sml.task.workers). */
+#define TASKINFO_WORKERS_MAX 64
+
+/* The number of worker processes a validated TaskInfo asks for on a node of @cores cores:
+ * sml.task.workers, 1 when unset, @cores for "auto", within 1..TASKINFO_WORKERS_MAX. */
+unsigned taskinfo_workers(json_t *taskinfo, unsigned cores);
+
 /* Looks up params[key] of a normalised TaskInfo, or @def. */
 const char *taskinfo_param(json_t *taskinfo, const char *key, const char *def);
 

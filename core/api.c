@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "log.h"
 #include "replay.h"
 #include "taskinfo.h"
@@ -404,39 +405,94 @@ static void status_counter(text_t *t, json_t *stats, const char *key)
     status_field(t, key, buf);
 }
 
+/* Appends the status keys of worker @w ("worker.{index}.{key}"). */
+static void status_worker(text_t *t, const task_worker_t *w)
+{
+    char key[48], value[32];
+    snprintf(key, sizeof(key), "worker.%u.status", w->index);
+    status_field(t, key, task_status_name(w->status));
+    snprintf(key, sizeof(key), "worker.%u.processIsAlive", w->index);
+    status_field(t, key, w->pid != 0 ? "true" : "false");
+    snprintf(key, sizeof(key), "worker.%u.pid", w->index);
+    value[0] = '\0';
+    if (w->pid != 0)
+        snprintf(value, sizeof(value), "%d", (int)w->pid);
+    status_field(t, key, value);
+    snprintf(key, sizeof(key), "worker.%u.startDateTime", w->index);
+    value[0] = '\0';
+    if (w->pid != 0)
+        format_iso8601(w->start_wall, value);
+    status_field(t, key, value);
+    snprintf(key, sizeof(key), "worker.%u.restarts", w->index);
+    snprintf(value, sizeof(value), "%u", w->restarts);
+    status_field(t, key, value);
+    const char *group =
+        w->stats ? json_string_value(json_object_get(w->stats, "groupState")) : NULL;
+    snprintf(key, sizeof(key), "worker.%u.groupState", w->index);
+    status_field(t, key, group != NULL ? group : "");
+    static const char *const counters[] = {"assignedPartitions", "recordsIn", "recordsOut",
+                                           "recordsFailed", "consumerLag"};
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+        json_t *v = w->stats ? json_object_get(w->stats, counters[i]) : NULL;
+        snprintf(key, sizeof(key), "worker.%u.%s", w->index, counters[i]);
+        value[0] = '\0';
+        if (json_is_integer(v))
+            snprintf(value, sizeof(value), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else if (!json_is_null(v) && strcmp(counters[i], "consumerLag") != 0)
+            snprintf(value, sizeof(value), "0");
+        status_field(t, key, value);
+    }
+}
+
 /* The status is the API's hot path (clients poll it): its JSON is written straight into a
- * stack buffer rather than built as a jansson tree and dumped (bench/README.md). */
+ * stack buffer rather than built as a jansson tree and dumped (bench/README.md). The
+ * task-wide keys sum up its workers (docs/configuration.md, sml.task.workers): the process is
+ * alive when every worker is, pid lists the live workers' pids, startDateTime is the
+ * earliest start of a live worker. */
 static int api_status(api_call_t *call, task_t *task)
 {
-    char started[32] = "", pid[16] = "", restarts[16];
-    /* The worker is reaped the moment it exits (SIGCHLD, end of file on its channel), so a
+    char started[32] = "", pid[TASKINFO_WORKERS_MAX * 12] = "", restarts[16], workers[16];
+    /* A worker is reaped the moment it exits (SIGCHLD, end of file on its channel), so a
      * pid means a live process; kill(pid, 0) would say no more (a zombie answers it too). */
-    bool alive = task->pid != 0;
-    if (task->pid != 0) {
-        format_iso8601(task->start_wall, started);
-        snprintf(pid, sizeof(pid), "%d", (int)task->pid);
+    unsigned alive = task_alive_workers(task);
+    time_t first = 0;
+    size_t pid_len = 0;
+    for (unsigned i = 0; i < task->worker_count; i++) {
+        const task_worker_t *w = task->workers[i];
+        if (w->pid == 0)
+            continue;
+        if (first == 0 || w->start_wall < first)
+            first = w->start_wall;
+        pid_len += (size_t)snprintf(pid + pid_len, sizeof(pid) - pid_len, "%s%d",
+                                    pid_len > 0 ? "," : "", (int)w->pid);
     }
+    if (first != 0)
+        format_iso8601(first, started);
     snprintf(restarts, sizeof(restarts), "%u", task->restarts);
+    snprintf(workers, sizeof(workers), "%u",
+             task->worker_count > 0 ? task->worker_count
+                                    : taskinfo_workers(task->taskinfo, sup_cores()));
     const char *kafka =
         task->stats ? json_string_value(json_object_get(task->stats, "kafka")) : NULL;
 
-    char buf[1024];
+    char buf[4096];
     text_t t;
     text_init(&t, buf, sizeof(buf));
     text_puts(&t, "{\"KSVSMap\":{\"values\":[{");
     status_field(&t, "status", task_status_name(task->status));
     status_field(&t, "startDateTime", started);
-    status_field(&t, "processIsAlive", alive ? "true" : "false");
+    status_field(&t, "processIsAlive", alive > 0 && alive == task->worker_count ? "true" : "false");
     status_field(&t, "lastError", task->last_error);
     status_field(&t, "pid", pid);
     status_field(&t, "restarts", restarts);
+    status_field(&t, "workers", workers);
     status_field(&t, "predictor", taskinfo_param(task->taskinfo, "sml.predictor", ""));
     const char *serializer = taskinfo_param(task->taskinfo, "sml.serializer", "json");
     status_field(&t, "serializer", serializer);
     status_field(&t, "serializerOut",
                  taskinfo_param(task->taskinfo, "sml.serializer.out", serializer));
     status_field(&t, "kafka", kafka != NULL ? kafka : "");
-    /* "joining": the worker waits for the consumer group to give it partitions */
+    /* "joining": a worker waits for the consumer group to give it partitions */
     const char *group =
         task->stats ? json_string_value(json_object_get(task->stats, "groupState")) : NULL;
     status_field(&t, "groupState", group != NULL ? group : "");
@@ -446,13 +502,45 @@ static int api_status(api_call_t *call, task_t *task)
         "retries",     "retrying",           "lastRecordDateTime"};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         status_counter(&t, task->stats, counters[i]);
+    for (unsigned i = 0; i < task->worker_count; i++)
+        status_worker(&t, task->workers[i]);
+    json_t *cluster = cluster_task_status(call->d, task); /* the other nodes' workers */
+    const char *key;
+    json_t *value;
+    json_object_foreach (cluster, key, value)
+        status_field(&t, key, json_string_value(value));
+    json_decref(cluster);
     text_puts(&t, "}]}}");
+    if (t.failed) {
+        text_free(&t);
+        return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+    }
 
     char message[2 * TASKINFO_ID_MAX + 64];
     snprintf(message, sizeof(message), "task [%s] is %s", task->tid,
              task_status_name(task->status));
     api_send_envelope(call, API_OK, &t, message);
     text_free(&t);
+    return 0;
+}
+
+/* Cluster mode: the answer once this node applied what the request wrote (cluster.h). */
+static void api_cluster_done(daemon_t *d, h2o_req_t *req, api_status_t status, const char *message)
+{
+    if (req == NULL)
+        return;
+    api_call_t call = {.req = req, .d = d, .path = req->input.path};
+    api_reply(&call, status, NULL, "%s", message);
+}
+
+/* Cluster mode: writes @op to the cluster's config topic; the answer comes once applied. */
+static int api_cluster_submit(api_call_t *call, cluster_op_t op, const char *cid, const char *tid,
+                              json_t *taskinfo, bool force)
+{
+    char errstr[512];
+    if (cluster_submit(call->d, call->req, op, cid, tid, taskinfo, force, api_cluster_done, errstr,
+                       sizeof(errstr)) != 0)
+        return api_reply(call, API_SERVICE_UNAVAILABLE, NULL, "%s; nothing was changed", errstr);
     return 0;
 }
 
@@ -486,6 +574,9 @@ static int api_start(api_call_t *call, task_t *task, bool restart)
 {
     if (api_check_limit(call, task) != 0)
         return 0;
+    if (call->d->cluster != NULL)
+        return api_cluster_submit(call, restart ? CLUSTER_RESTART : CLUSTER_START, task->cid,
+                                  task->tid, NULL, false);
     bool was_desired = task->desired_running;
     if (!was_desired) {
         task->desired_running = true;
@@ -496,7 +587,7 @@ static int api_start(api_call_t *call, task_t *task, bool restart)
     }
     if (restart)
         sup_restart(call->d, task);
-    else if (!(was_desired && task->pid != 0 && task->status != TASK_FAILED))
+    else if (!(was_desired && task_alive_workers(task) > 0 && task->status != TASK_FAILED))
         sup_start(call->d, task);
     log_info(task->tag, "%s requested", restart ? "restart" : "start");
     return api_reply(call, API_OK, NULL, "task [%s] is %s", task->tid,
@@ -505,6 +596,8 @@ static int api_start(api_call_t *call, task_t *task, bool restart)
 
 static int api_stop(api_call_t *call, task_t *task)
 {
+    if (call->d->cluster != NULL)
+        return api_cluster_submit(call, CLUSTER_STOP, task->cid, task->tid, NULL, false);
     if (task->desired_running) {
         task->desired_running = false;
         if (api_save_or_fail(call, task) != 0) {
@@ -520,6 +613,8 @@ static int api_stop(api_call_t *call, task_t *task)
 
 static int api_delete(api_call_t *call, task_t *task)
 {
+    if (call->d->cluster != NULL)
+        return api_cluster_submit(call, CLUSTER_DELETE, task->cid, task->tid, NULL, false);
     char errstr[512];
     if (store_delete(call->d->store, task->cid, task->tid, errstr, sizeof(errstr)) != 0) {
         log_error(task->tag, "cannot delete the task: %s", errstr);
@@ -607,6 +702,10 @@ static void api_create_checked(daemon_t *d, h2o_req_t *req, const char *cid, boo
     task_t *task = tasks_find(d, cid, tid);
     if (task != NULL && !force) {
         api_reply_conflict(&call, tid);
+        return;
+    }
+    if (d->cluster != NULL) {
+        api_cluster_submit(&call, CLUSTER_PUT, cid, tid, taskinfo, force);
         return;
     }
     if (task != NULL) {

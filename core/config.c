@@ -60,6 +60,12 @@ static const key_def_t key_defs[] = {
     {"task.restart_backoff_max_ms", KEY_UINT, FIELD(restart_backoff_max_ms), 10, 3600000},
     {"task.restart_max", KEY_UINT, FIELD(restart_max), 1, 1000},
     {"task.heartbeat_timeout_ms", KEY_UINT, FIELD(heartbeat_timeout_ms), 1000, 3600000},
+    {"cluster.enabled", KEY_BOOL, FIELD(cluster_enabled), 0, 0},
+    {"cluster.id", KEY_OPTIONAL, FIELD(cluster_id), 0, 0},
+    {"cluster.node.id", KEY_OPTIONAL, FIELD(cluster_node_id), 0, 0},
+    {"cluster.config.topic", KEY_OPTIONAL, FIELD(cluster_config_topic), 0, 0},
+    {"cluster.status.topic", KEY_OPTIONAL, FIELD(cluster_status_topic), 0, 0},
+    {"cluster.key", KEY_PATH, FIELD(cluster_key), 0, 0},
 };
 
 void config_init(config_t *cfg)
@@ -94,6 +100,11 @@ void config_free(config_t *cfg)
     free(cfg->kafka_bootstrap_servers);
     free(cfg->tls_cert);
     free(cfg->tls_key);
+    free(cfg->cluster_id);
+    free(cfg->cluster_node_id);
+    free(cfg->cluster_config_topic);
+    free(cfg->cluster_status_topic);
+    free(cfg->cluster_key);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -417,6 +428,46 @@ error:
     return -1;
 }
 
+/* A name that goes into Kafka ids and topic names. */
+static bool cluster_name_valid(const char *s)
+{
+    size_t len = strlen(s);
+    return len > 0 && len <= 64 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == len;
+}
+
+static int config_check_cluster(const config_t *cfg, char *errstr, size_t errstr_size)
+{
+    if (!cfg->cluster_enabled)
+        return 0;
+    static const char names[] = "1 to 64 of A-Z a-z 0-9 . _ -";
+    const char *missing = cfg->cluster_id == NULL                ? "cluster.id"
+                          : cfg->cluster_node_id == NULL         ? "cluster.node.id"
+                          : cfg->cluster_key == NULL             ? "cluster.key"
+                          : cfg->kafka_bootstrap_servers == NULL ? "kafka.bootstrap.servers"
+                                                                 : NULL;
+    if (missing != NULL) {
+        snprintf(errstr, errstr_size, "cluster.enabled = true needs %s (see docs/cluster.md)",
+                 missing);
+        return -1;
+    }
+    if (!cluster_name_valid(cfg->cluster_id) || !cluster_name_valid(cfg->cluster_node_id)) {
+        snprintf(errstr, errstr_size, "%s: '%s' is not a name (%s)",
+                 cluster_name_valid(cfg->cluster_id) ? "cluster.node.id" : "cluster.id",
+                 cluster_name_valid(cfg->cluster_id) ? cfg->cluster_node_id : cfg->cluster_id,
+                 names);
+        return -1;
+    }
+    if (cfg->kafka_embedded) {
+        snprintf(errstr, errstr_size,
+                 "cluster.enabled = true and kafka.embedded = true: the nodes of a cluster share "
+                 "a Kafka cluster of their own (kafka.bootstrap.servers); the embedded one lives "
+                 "in one daemon");
+        return -1;
+    }
+    return 0;
+}
+
 int config_check(const config_t *cfg, char *errstr, size_t errstr_size)
 {
     if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
@@ -431,5 +482,5 @@ int config_check(const config_t *cfg, char *errstr, size_t errstr_size)
                  cfg->restart_backoff_max_ms, cfg->restart_backoff_ms);
         return -1;
     }
-    return 0;
+    return config_check_cluster(cfg, errstr, errstr_size);
 }

@@ -39,6 +39,14 @@ typedef struct config {
     unsigned restart_backoff_max_ms;    /* task.restart_backoff_max_ms, default 30000 */
     unsigned restart_max; /* task.restart_max: crashes in a row before `failed`, default 5 */
     unsigned heartbeat_timeout_ms; /* task.heartbeat_timeout_ms, default 30000 */
+    /* cluster mode (docs/cluster.md): every node of cluster.id shares the definitions and
+     * desired states of the config topic */
+    bool cluster_enabled;       /* cluster.enabled, default false */
+    char *cluster_id;           /* cluster.id: the cluster's name, an id of [A-Za-z0-9._-] */
+    char *cluster_node_id;      /* cluster.node.id: this node's name, unique in the cluster */
+    char *cluster_config_topic; /* cluster.config.topic, default symtask-{id}-config */
+    char *cluster_status_topic; /* cluster.status.topic, default symtask-{id}-status */
+    char *cluster_key;          /* cluster.key: the key file every node holds */
 
     /* internal: which keys were set from the command line */
     bool _cli_listen;

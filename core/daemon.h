@@ -32,19 +32,18 @@ typedef struct line_buf {
     size_t len;
 } line_buf_t;
 
-typedef struct task {
-    char cid[129];
-    char tid[129];
-    char tag[260]; /* "cid/tid" for logs */
-    json_t *taskinfo;
-    bool desired_running;
-    bool deleted;     /* no longer in the store; freed once its worker is gone */
-    bool restart_now; /* when the worker exits, start again at once (restart, force replace) */
-    task_status_t status;
-    char last_error[1024];
-    time_t created, updated;
+struct task;
 
-    /* the worker process; pid 0 when there is none */
+/* One worker process of a task: a task runs sml.task.workers of them on this node, each
+ * supervised on its own (its own restart backoff, heartbeat timeout and stats). The task
+ * holds them; sockets of the worker carry it as their data. */
+typedef struct task_worker {
+    struct task *task;
+    unsigned index;       /* 0..worker_count-1: part of its group.instance.id */
+    char tag[272];        /* "cid/tid" with one worker, "cid/tid#index" with several */
+    task_status_t status; /* this worker's own state */
+
+    /* the process; pid 0 when there is none */
     pid_t pid;
     h2o_socket_t *chan;
     channel_reader_t chan_reader;
@@ -57,9 +56,33 @@ typedef struct task {
     uint64_t restart_at_ms; /* while restarting: when to spawn again */
     unsigned restarts;      /* restarts after crashes since the last start call */
     unsigned crashes_in_row;
-    char worker_error[512]; /* last error the current worker reported, or why it was killed */
-    json_t *stats;          /* last heartbeat's counters, or NULL */
+    char worker_error[512]; /* last error this worker reported, or why it was killed */
+    json_t *stats;          /* its last heartbeat, or NULL */
+} task_worker_t;
+
+typedef struct task {
+    char cid[129];
+    char tid[129];
+    char tag[260]; /* "cid/tid" for logs */
+    json_t *taskinfo;
+    bool desired_running;
+    bool deleted;         /* no longer in the store; freed once its workers are gone */
+    bool restart_now;     /* when the last worker exits, start them all again at once (restart,
+                           * force replace) */
+    bool failed;          /* a worker gave up; the others are stopped; cleared by a start */
+    task_status_t status; /* of the task as a whole, from its workers (sup_update_status) */
+    char last_error[1024];
+    time_t created, updated;
+
+    task_worker_t **workers; /* worker_count of them; sized at each start */
+    unsigned worker_count;
+    unsigned restarts;        /* the workers' restarts after crashes, summed */
+    unsigned cluster_restart; /* cluster mode: restarts asked for, from the config topic */
+    json_t *stats;            /* the workers' last heartbeats summed (counters, lag, histogram) */
 } task_t;
+
+/* Workers of @task whose process exists right now. */
+unsigned task_alive_workers(const task_t *task);
 
 typedef struct daemon {
     config_t *cfg;
@@ -70,7 +93,8 @@ typedef struct daemon {
     char plugin_dir[4096];
     char default_bootstrap[1024]; /* kafka.bootstrap.servers or the embedded cluster's */
     struct embedded_kafka *embedded;
-    struct replay *replay; /* signatures already used; NULL with auth.replay_protection off */
+    struct replay *replay;   /* signatures already used; NULL with auth.replay_protection off */
+    struct cluster *cluster; /* cluster mode (cluster.h); NULL when off */
 
     task_t **tasks; /* live tasks (not deleted), in no particular order */
     size_t task_count, task_cap;
@@ -86,7 +110,7 @@ uint64_t daemon_now_ms(void);
 /* Task registry (tasks.c). */
 task_t *tasks_find(daemon_t *d, const char *cid, const char *tid);
 task_t *tasks_add(daemon_t *d, const char *cid, const char *tid, json_t *taskinfo);
-/* Removes @task from the live list; frees it, or retires it while its worker runs. */
+/* Removes @task from the live list; frees it, or retires it while a worker of it runs. */
 void tasks_remove(daemon_t *d, task_t *task);
 void task_free(task_t *task);
 /* Drops a retired task from the retired list once its worker has exited (then free it). */
@@ -98,11 +122,13 @@ int tasks_save(daemon_t *d, task_t *task, char *errstr, size_t errstr_size);
 
 /* Supervisor (supervisor.c). */
 int sup_init(daemon_t *d, char *errstr, size_t errstr_size);
-/* Sets the task's desired state to running and spawns its worker if none runs. */
+/* The node's cores for sml.task.workers = auto (the CPUs this process may run on). */
+unsigned sup_cores(void);
+/* Sets the task's desired state to running and spawns its workers if none runs. */
 void sup_start(daemon_t *d, task_t *task);
 /* Sets the desired state to stopped and asks the worker to stop. */
 void sup_stop(daemon_t *d, task_t *task);
-/* Stops and starts again (at once if nothing runs). */
+/* Stops every worker and starts them all again (at once if nothing runs). */
 void sup_restart(daemon_t *d, task_t *task);
 /* Called every ~100 ms: backoffs, stop timeouts, heartbeat timeouts. */
 void sup_tick(daemon_t *d);

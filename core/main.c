@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "api.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "kafka_embedded.h"
 #include "log.h"
@@ -213,6 +214,7 @@ static void resume_tasks(daemon_t *d)
             continue;
         if (started == d->cfg->task_max) {
             task->status = TASK_FAILED;
+            task->failed = true;
             snprintf(task->last_error, sizeof(task->last_error),
                      "not resumed at daemon start: sml.task.max (%u) tasks already run",
                      d->cfg->task_max);
@@ -355,7 +357,9 @@ int main(int argc, char **argv)
         goto fatal;
     if ((d.store = store_open(cfg.state_dir, errstr, sizeof(errstr))) == NULL)
         goto fatal;
-    if (store_load_all(d.store, restore_task, &d, errstr, sizeof(errstr)) != 0)
+    /* in cluster mode the tasks come from the cluster's config topic (cluster_open) */
+    if (!cfg.cluster_enabled &&
+        store_load_all(d.store, restore_task, &d, errstr, sizeof(errstr)) != 0)
         goto fatal;
     if (sup_init(&d, errstr, sizeof(errstr)) != 0)
         goto fatal;
@@ -416,6 +420,15 @@ int main(int argc, char **argv)
         snprintf(d.default_bootstrap, sizeof(d.default_bootstrap), "%s",
                  embedded_kafka_bootstraps(d.embedded));
 
+    /* a node of a cluster serves once it has read every task of the config topic; before
+     * the HTTP server is set up, so that a node that cannot join leaves nothing behind */
+    d.loop = h2o_evloop_create();
+    if (cfg.cluster_enabled && cluster_open(&d, errstr, sizeof(errstr)) != 0) {
+        cluster_close(&d);
+        h2o_evloop_destroy(d.loop);
+        goto fatal;
+    }
+
     h2o_globalconf_t globalconf;
     h2o_context_t ctx;
     h2o_socket_t *listeners[CONFIG_LISTEN_MAX];
@@ -427,7 +440,6 @@ int main(int argc, char **argv)
     h2o_hostconf_t *hostconf =
         h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     api_register(&d, hostconf);
-    d.loop = h2o_evloop_create();
     h2o_context_init(&ctx, d.loop, &globalconf);
     accept_ctx.ctx = &ctx;
     accept_ctx.hosts = globalconf.hosts;
@@ -451,12 +463,14 @@ int main(int argc, char **argv)
     snprintf(status, sizeof(status), "READY=1\nSTATUS=ready: %zu customers, %zu tasks",
              customers_count(d.customers), d.task_count);
     notify(status);
-    resume_tasks(&d);
+    if (!cfg.cluster_enabled)
+        resume_tasks(&d);
 
     while (!quit_signal) {
         h2o_evloop_run(d.loop, 100);
         sup_tick(&d);
         validate_tick(&d);
+        cluster_tick(&d);
     }
 
     /* Graceful shutdown: workers finish their batch and commit; desired states stay stored. */
@@ -469,13 +483,14 @@ int main(int argc, char **argv)
         sup_reap(&d);
         size_t left = 0;
         for (size_t i = 0; i < d.task_count; i++)
-            left += d.tasks[i]->pid != 0;
+            left += task_alive_workers(d.tasks[i]);
         left += d.retired_count;
         if (left == 0 || daemon_now_ms() > give_up)
             break;
         h2o_evloop_run(d.loop, 50);
         sup_tick(&d);
     }
+    cluster_close(&d);
     for (size_t i = 0; i < listener_count; i++)
         h2o_socket_close(listeners[i]);
     h2o_socket_close(sigsock);
@@ -498,6 +513,7 @@ fatal:
     log_error(NULL, "%s", errstr);
     exit_code = 1;
 out:
+    cluster_close(&d);
     for (size_t i = 0; i < d.task_count; i++)
         task_free(d.tasks[i]);
     free(d.tasks);

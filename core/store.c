@@ -227,8 +227,8 @@ static size_t seal_ad(const char *cid, const char *tid, char ad[AD_MAX + 1])
 
 /* base64(nonce || XChaCha20-Poly1305(@plain, key, additional data "cid/tid")) as a new JSON
  * string, or NULL when out of memory. */
-static json_t *seal(const store_t *store, const char *cid, const char *tid, const char *plain,
-                    size_t plain_len)
+static json_t *seal_with(const unsigned char *key, const char *cid, const char *tid,
+                         const char *plain, size_t plain_len)
 {
     size_t blob_len = NONCE_SIZE + plain_len + TAG_SIZE, b64_size, ad_len;
     unsigned char *blob = NULL;
@@ -242,9 +242,9 @@ static json_t *seal(const store_t *store, const char *cid, const char *tid, cons
         goto out;
     ad_len = seal_ad(cid, tid, ad);
     randombytes_buf(blob, NONCE_SIZE);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(
-        blob + NONCE_SIZE, NULL, (const unsigned char *)plain, plain_len, (const unsigned char *)ad,
-        ad_len, NULL, blob, store->key);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(blob + NONCE_SIZE, NULL,
+                                               (const unsigned char *)plain, plain_len,
+                                               (const unsigned char *)ad, ad_len, NULL, blob, key);
     sodium_bin2base64(b64, b64_size, blob, blob_len, sodium_base64_VARIANT_ORIGINAL);
     sealed = json_string(b64);
 
@@ -257,8 +257,9 @@ out:
 /* Opens a sealed part into a new NUL-terminated buffer (to be wiped with wipe_free). 0 on
  * success; -1 with @reason when it is not a sealed part of this file under this key; -2 when
  * out of memory. */
-static int unseal(const store_t *store, const char *cid, const char *tid, const char *b64,
-                  char **plain_out, size_t *plain_len, char *reason, size_t reason_size)
+static int unseal_with(const unsigned char *key, const char *key_name, const char *cid,
+                       const char *tid, const char *b64, char **plain_out, size_t *plain_len,
+                       char *reason, size_t reason_size)
 {
     size_t b64_len = strlen(b64), blob_max = b64_len / 4 * 3 + 3, blob_len, ad_len;
     unsigned long long len;
@@ -286,10 +287,11 @@ static int unseal(const store_t *store, const char *cid, const char *tid, const 
     ad_len = seal_ad(cid, tid, ad);
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &len, NULL, blob + NONCE_SIZE,
                                                    blob_len - NONCE_SIZE, (const unsigned char *)ad,
-                                                   ad_len, blob, store->key) != 0) {
+                                                   ad_len, blob, key) != 0) {
         snprintf(reason, reason_size,
-                 "\"sealedTaskInfo\" cannot be decrypted with " KEY_FILE
-                 " (another key, or the file was altered or copied from another task)");
+                 "\"sealedTaskInfo\" cannot be decrypted with %s"
+                 " (another key, or the file was altered or copied from another task)",
+                 key_name);
         rc = -1;
         goto out;
     }
@@ -303,6 +305,37 @@ out:
     free(blob);
     free(plain); /* nothing was decrypted into it */
     return rc;
+}
+
+static json_t *seal(const store_t *store, const char *cid, const char *tid, const char *plain,
+                    size_t plain_len)
+{
+    return seal_with(store->key, cid, tid, plain, plain_len);
+}
+
+static int unseal(const store_t *store, const char *cid, const char *tid, const char *b64,
+                  char **plain_out, size_t *plain_len, char *reason, size_t reason_size)
+{
+    return unseal_with(store->key, KEY_FILE, cid, tid, b64, plain_out, plain_len, reason,
+                       reason_size);
+}
+
+json_t *store_seal(const unsigned char key[STORE_KEY_SIZE], const char *cid, const char *tid,
+                   const char *plain, size_t plain_len)
+{
+    return seal_with(key, cid, tid, plain, plain_len);
+}
+
+int store_unseal(const unsigned char key[STORE_KEY_SIZE], const char *key_name, const char *cid,
+                 const char *tid, const char *b64, char **plain, size_t *plain_len, char *reason,
+                 size_t reason_size)
+{
+    return unseal_with(key, key_name, cid, tid, b64, plain, plain_len, reason, reason_size);
+}
+
+void store_wipe_free(char *plain, size_t len)
+{
+    wipe_free(plain, len);
 }
 
 /* ---- put and delete --------------------------------------------------------------------- */
@@ -1070,6 +1103,20 @@ static int key_read(store_t *store, int fd, char *errstr, size_t errstr_size)
 
 out:
     sodium_memzero(buf, sizeof(buf));
+    return rc;
+}
+
+int store_key_read(const char *path, unsigned char key[STORE_KEY_SIZE], char *errstr,
+                   size_t errstr_size)
+{
+    store_t tmp = {.key_path = (char *)path, .key = key};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fail(errstr, errstr_size, "cannot read key file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = key_read(&tmp, fd, errstr, errstr_size);
+    close(fd);
     return rc;
 }
 

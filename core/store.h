@@ -57,6 +57,24 @@ int store_delete(store_t *store, const char *cid, const char *tid, char *errstr,
 
 const char *store_dir(const store_t *store);
 
+/* The store's sealing with another key (the cluster key, docs/cluster.md). */
+#define STORE_KEY_SIZE 32
+/* base64(nonce || XChaCha20-Poly1305(@plain, @key, additional data "cid/tid")), a new JSON
+ * string, or NULL when out of memory. */
+json_t *store_seal(const unsigned char key[STORE_KEY_SIZE], const char *cid, const char *tid,
+                   const char *plain, size_t plain_len);
+/* Opens what store_seal made for the same cid/tid into a new NUL-terminated @plain (free it
+ * with store_wipe_free). 0; -1 with @reason (naming @key_name) when it does not open; -2 when
+ * out of memory. */
+int store_unseal(const unsigned char key[STORE_KEY_SIZE], const char *key_name, const char *cid,
+                 const char *tid, const char *b64, char **plain, size_t *plain_len, char *reason,
+                 size_t reason_size);
+void store_wipe_free(char *plain, size_t len);
+/* Reads a key file of STORE_KEY_SIZE bytes that only its owner may access (the checks of
+ * store.key). */
+int store_key_read(const char *path, unsigned char key[STORE_KEY_SIZE], char *errstr,
+                   size_t errstr_size);
+
 void store_close(store_t *store);
 
 #endif

@@ -1,8 +1,10 @@
-/* supervisor.c: one symtask-worker process per running task: spawn, watch, stop, restart. */
+/* supervisor.c: sml.task.workers symtask-worker processes per running task: spawn, watch,
+ * stop, restart, each worker on its own. */
 #include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@
  * (the task); the daemon is one per process. */
 static daemon_t *sup_daemon;
 
-static void sup_on_exit(daemon_t *d, task_t *task, int wstatus);
+static void sup_on_exit(daemon_t *d, task_worker_t *w, int wstatus);
 
 int sup_init(daemon_t *d, char *errstr, size_t errstr_size)
 {
@@ -94,75 +96,176 @@ void sup_feed_lines(line_buf_t *lb, const char *tag, json_t *taskinfo, const cha
 
 static void sup_on_stderr(h2o_socket_t *sock, const char *err)
 {
-    task_t *task = sock->data;
+    task_worker_t *w = sock->data;
     if (err != NULL) {
         h2o_socket_close(sock);
-        task->err = NULL;
+        w->err = NULL;
         return;
     }
-    sup_feed_lines(&task->err_line, task->tag, task->taskinfo, sock->input->bytes,
-                   sock->input->size);
+    sup_feed_lines(&w->err_line, w->tag, w->task->taskinfo, sock->input->bytes, sock->input->size);
     h2o_buffer_consume(&sock->input, sock->input->size);
 }
 
-static void sup_handle_message(task_t *task, json_t *msg)
+/* Adds the integer @key of @from to @into's (both heartbeat objects). */
+static void stats_add_int(json_t *into, json_t *from, const char *key)
 {
+    json_t *a = json_object_get(into, key), *b = json_object_get(from, key);
+    if (!json_is_integer(b))
+        return;
+    json_int_t sum = json_integer_value(b) + (json_is_integer(a) ? json_integer_value(a) : 0);
+    json_object_set_new(into, key, json_integer(sum));
+}
+
+/* The task's stats from its workers' last heartbeats (NULL when none reported): counters
+ * and partitions summed, the lag summed over the workers that know theirs (null when none
+ * does), Kafka "up" only when every reporting worker reached it, the group "stable" only
+ * when every one is, the latest record time, the latency histograms added bucket by bucket.
+ * A worker that exited keeps its last heartbeat until it is spawned again, as one worker's
+ * counters stay in the status of a stopped task.
+ * The metrics and the status's task-wide keys read it as they read one worker's heartbeat. */
+static void sup_aggregate_stats(task_t *task)
+{
+    static const char *const sums[] = {"recordsIn",
+                                       "recordsOut",
+                                       "recordsFailed",
+                                       "recordsDeadLetter",
+                                       "consumerLag",
+                                       "assignedPartitions",
+                                       "transactionsCommitted",
+                                       "transactionsAborted",
+                                       "retries",
+                                       "retrying"};
+    json_t *agg = NULL;
+    for (unsigned i = 0; i < task->worker_count; i++) {
+        json_t *st = task->workers[i]->stats;
+        if (st == NULL)
+            continue;
+        if (agg == NULL) {
+            agg = json_deep_copy(st);
+            if (agg == NULL)
+                break;
+            continue;
+        }
+        for (size_t k = 0; k < sizeof(sums) / sizeof(sums[0]); k++)
+            stats_add_int(agg, st, sums[k]);
+        const char *kafka = json_string_value(json_object_get(st, "kafka"));
+        if (kafka != NULL && strcmp(kafka, "up") != 0)
+            json_object_set_new(agg, "kafka", json_string(kafka));
+        const char *group = json_string_value(json_object_get(st, "groupState"));
+        if (group != NULL && strcmp(group, "stable") != 0)
+            json_object_set_new(agg, "groupState", json_string(group));
+        const char *last = json_string_value(json_object_get(st, "lastRecordDateTime"));
+        const char *mine = json_string_value(json_object_get(agg, "lastRecordDateTime"));
+        if (last != NULL && (mine == NULL || strcmp(last, mine) > 0)) /* ISO 8601 UTC */
+            json_object_set_new(agg, "lastRecordDateTime", json_string(last));
+        json_t *ha = json_object_get(agg, "batchLatency"),
+               *hb = json_object_get(st, "batchLatency");
+        json_t *ca = json_object_get(ha, "counts"), *cb = json_object_get(hb, "counts");
+        if (json_is_array(ca) && json_is_array(cb) && json_array_size(ca) == json_array_size(cb)) {
+            for (size_t k = 0; k < json_array_size(ca); k++)
+                json_array_set_new(ca, k,
+                                   json_integer(json_integer_value(json_array_get(ca, k)) +
+                                                json_integer_value(json_array_get(cb, k))));
+            json_object_set_new(ha, "sum",
+                                json_real(json_number_value(json_object_get(ha, "sum")) +
+                                          json_number_value(json_object_get(hb, "sum"))));
+            stats_add_int(ha, hb, "count");
+        }
+    }
+    json_decref(task->stats);
+    task->stats = agg;
+}
+
+/* The task's status, restarts and stats from its workers'. */
+static void sup_update_status(task_t *task)
+{
+    unsigned alive = 0, running = 0, starting = 0, restarting = 0;
+    task->restarts = 0;
+    for (unsigned i = 0; i < task->worker_count; i++) {
+        task_worker_t *w = task->workers[i];
+        alive += w->pid != 0;
+        running += w->status == TASK_RUNNING;
+        starting += w->status == TASK_STARTING;
+        restarting += w->status == TASK_RESTARTING;
+        task->restarts += w->restarts;
+    }
+    if (task->failed)
+        task->status = TASK_FAILED;
+    else if (!task->desired_running)
+        task->status = alive > 0 ? TASK_STOPPING : TASK_STOPPED;
+    else if (task->restart_now || restarting > 0)
+        task->status = TASK_RESTARTING;
+    else if (starting > 0 || running < task->worker_count)
+        task->status = TASK_STARTING;
+    else
+        task->status = TASK_RUNNING;
+    sup_aggregate_stats(task);
+}
+
+static void sup_handle_message(task_worker_t *w, json_t *msg)
+{
+    task_t *task = w->task;
     const char *type = json_string_value(json_object_get(msg, "type"));
     if (type == NULL) {
-        log_warn(task->tag, "worker sent a message without a type; ignored");
+        log_warn(w->tag, "worker sent a message without a type; ignored");
     } else if (strcmp(type, "heartbeat") == 0) {
-        task->last_heartbeat_ms = daemon_now_ms();
-        json_decref(task->stats);
-        task->stats = json_incref(msg);
+        w->last_heartbeat_ms = daemon_now_ms();
+        json_decref(w->stats);
+        w->stats = json_incref(msg);
+        sup_aggregate_stats(task);
     } else if (strcmp(type, "ready") == 0) {
-        task->last_heartbeat_ms = daemon_now_ms();
-        if (task->status == TASK_STARTING) {
-            task->status = TASK_RUNNING;
-            log_info(task->tag, "running (worker pid %d)", (int)task->pid);
+        w->last_heartbeat_ms = daemon_now_ms();
+        if (w->status == TASK_STARTING) {
+            w->status = TASK_RUNNING;
+            log_info(w->tag, "running (worker pid %d)", (int)w->pid);
+            sup_update_status(task);
         }
     } else if (strcmp(type, "error") == 0) {
         const char *message = json_string_value(json_object_get(msg, "message"));
         if (message == NULL)
             message = "(the worker reported an error without a message)";
         /* The status shows it and the log keeps it: no model path, no secret (API.md). */
-        snprintf(task->worker_error, sizeof(task->worker_error), "%s", message);
-        taskinfo_scrub(task->taskinfo, task->worker_error, sizeof(task->worker_error));
-        set_last_error(task, "%s", task->worker_error);
+        snprintf(w->worker_error, sizeof(w->worker_error), "%s", message);
+        taskinfo_scrub(task->taskinfo, w->worker_error, sizeof(w->worker_error));
+        if (task->worker_count > 1)
+            set_last_error(task, "worker %u: %s", w->index, w->worker_error);
+        else
+            set_last_error(task, "%s", w->worker_error);
     } else {
-        log_warn(task->tag, "worker sent an unknown message type '%s'; ignored", type);
+        log_warn(w->tag, "worker sent an unknown message type '%s'; ignored", type);
     }
 }
 
-static void sup_close_channel(task_t *task)
+static void sup_close_channel(task_worker_t *w)
 {
-    if (task->chan != NULL) {
-        h2o_socket_close(task->chan);
-        task->chan = NULL;
+    if (w->chan != NULL) {
+        h2o_socket_close(w->chan);
+        w->chan = NULL;
     }
-    channel_reader_free(&task->chan_reader);
+    channel_reader_free(&w->chan_reader);
 }
 
 /* Takes in @len bytes of the worker's channel and handles the complete messages; kills a
  * worker that breaks the protocol. Returns -1 then (the channel is closed). */
-static int sup_channel_feed(task_t *task, const char *data, size_t len)
+static int sup_channel_feed(task_worker_t *w, const char *data, size_t len)
 {
-    if (channel_reader_feed(&task->chan_reader, data, len) != 0) {
-        log_error(task->tag, "worker sent a message over %d bytes; killing it", CHANNEL_MSG_MAX);
-        snprintf(task->worker_error, sizeof(task->worker_error),
+    if (channel_reader_feed(&w->chan_reader, data, len) != 0) {
+        log_error(w->tag, "worker sent a message over %d bytes; killing it", CHANNEL_MSG_MAX);
+        snprintf(w->worker_error, sizeof(w->worker_error),
                  "worker broke the channel protocol (message too long); killed");
-        if (task->pid != 0)
-            kill(task->pid, SIGKILL);
-        sup_close_channel(task);
+        if (w->pid != 0)
+            kill(w->pid, SIGKILL);
+        sup_close_channel(w);
         return -1;
     }
     json_t *msg;
     int bad;
-    while ((msg = channel_reader_next(&task->chan_reader, &bad)) != NULL || bad) {
+    while ((msg = channel_reader_next(&w->chan_reader, &bad)) != NULL || bad) {
         if (bad) {
-            log_warn(task->tag, "worker sent a line that is not a JSON object; ignored");
+            log_warn(w->tag, "worker sent a line that is not a JSON object; ignored");
             continue;
         }
-        sup_handle_message(task, msg);
+        sup_handle_message(w, msg);
         json_decref(msg);
     }
     return 0;
@@ -170,30 +273,30 @@ static int sup_channel_feed(task_t *task, const char *data, size_t len)
 
 static void sup_on_channel(h2o_socket_t *sock, const char *err)
 {
-    task_t *task = sock->data;
+    task_worker_t *w = sock->data;
     if (err != NULL) {
         /* The worker closed its end: it is exiting or gone. Reap at once rather than wait
          * for SIGCHLD's turn in the loop. */
-        sup_close_channel(task);
+        sup_close_channel(w);
         sup_reap(sup_daemon);
         return;
     }
     size_t len = sock->input->size;
-    if (sup_channel_feed(task, sock->input->bytes, len) == 0)
+    if (sup_channel_feed(w, sock->input->bytes, len) == 0)
         h2o_buffer_consume(&sock->input, len);
 }
 
 /* Reads what is left on the worker's channel when its exit is seen first: its last message,
  * the error it stopped on, would be lost otherwise (and the status would only say that the
  * worker refused the task). */
-static void sup_drain_channel(task_t *task)
+static void sup_drain_channel(task_worker_t *w)
 {
-    if (task->chan == NULL)
+    if (w->chan == NULL)
         return;
-    h2o_socket_t *sock = task->chan;
+    h2o_socket_t *sock = w->chan;
     if (sock->input->size > 0) {
         size_t len = sock->input->size;
-        if (sup_channel_feed(task, sock->input->bytes, len) != 0)
+        if (sup_channel_feed(w, sock->input->bytes, len) != 0)
             return;
         h2o_buffer_consume(&sock->input, len);
     }
@@ -201,7 +304,7 @@ static void sup_drain_channel(task_t *task)
     char buf[4096];
     ssize_t n;
     while ((n = read(fd, buf, sizeof(buf))) > 0)
-        if (sup_channel_feed(task, buf, (size_t)n) != 0)
+        if (sup_channel_feed(w, buf, (size_t)n) != 0)
             return;
 }
 
@@ -310,90 +413,189 @@ error:
     return -1;
 }
 
-/* Spawns the worker of @task and hands it its definition. */
-static int sup_spawn(daemon_t *d, task_t *task)
+unsigned sup_cores(void)
 {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+/* Gives @task @count fresh workers; only while none of its workers runs. */
+static int sup_size_workers(task_t *task, unsigned count)
+{
+    task_worker_t **workers = calloc(count, sizeof(*workers));
+    if (workers == NULL)
+        return -1;
+    for (unsigned i = 0; i < count; i++) {
+        workers[i] = calloc(1, sizeof(*workers[i]));
+        if (workers[i] == NULL) {
+            while (i-- > 0)
+                free(workers[i]);
+            free(workers);
+            return -1;
+        }
+        workers[i]->task = task;
+        workers[i]->index = i;
+        workers[i]->status = TASK_STOPPED;
+        channel_reader_init(&workers[i]->chan_reader);
+        if (count == 1)
+            snprintf(workers[i]->tag, sizeof(workers[i]->tag), "%s", task->tag);
+        else
+            snprintf(workers[i]->tag, sizeof(workers[i]->tag), "%s#%u", task->tag, i);
+    }
+    for (unsigned i = 0; i < task->worker_count; i++) {
+        json_decref(task->workers[i]->stats);
+        channel_reader_free(&task->workers[i]->chan_reader);
+        free(task->workers[i]);
+    }
+    free(task->workers);
+    task->workers = workers;
+    task->worker_count = count;
+    json_decref(task->stats);
+    task->stats = NULL;
+    return 0;
+}
+
+static void sup_signal(task_worker_t *w, int sig)
+{
+    if (w->pid > 0)
+        kill(w->pid, sig);
+}
+
+/* Sends SIGTERM and arms the SIGKILL timeout. */
+static void sup_terminate(daemon_t *d, task_worker_t *w, task_status_t status)
+{
+    if (w->kill_at_ms == 0) {
+        sup_signal(w, SIGTERM);
+        w->kill_at_ms = daemon_now_ms() + d->cfg->stop_timeout_ms;
+    }
+    w->status = status;
+}
+
+/* The task cannot go on: marks it failed (it gives back its slot of sml.task.max) and stops
+ * its other workers, so that a failed task runs nothing, whatever its worker count. */
+static void sup_fail_task(daemon_t *d, task_t *task)
+{
+    task->failed = true;
+    task->restart_now = false;
+    for (unsigned i = 0; i < task->worker_count; i++) {
+        task_worker_t *w = task->workers[i];
+        if (w->pid != 0)
+            sup_terminate(d, w, TASK_STOPPING);
+        else if (w->status != TASK_FAILED)
+            w->status = TASK_STOPPED;
+    }
+    log_error(task->tag, "failed: %s", task->last_error);
+}
+
+/* Spawns worker @w of its task and hands it its definition. */
+static int sup_spawn(daemon_t *d, task_worker_t *w)
+{
+    task_t *task = w->task;
     sup_prepare_embedded_topics(d, task);
 
     int chan_fd, err_fd;
     json_t *msg = sup_task_message(d, task->cid, task->tid, task->taskinfo);
+    json_object_set_new(msg, "workerIndex", json_integer(w->index));
+    json_object_set_new(msg, "workers", json_integer(task->worker_count));
+    if (d->cfg->cluster_enabled) /* workers of every node in one group need distinct ids */
+        json_object_set_new(msg, "node", json_string(d->cfg->cluster_node_id));
     pid_t pid = sup_fork_worker(d, NULL, NULL, msg, &chan_fd, &err_fd, task->last_error,
                                 sizeof(task->last_error));
     json_decref(msg);
     if (pid < 0) {
-        task->status = TASK_FAILED;
-        log_error(task->tag, "%s", task->last_error);
+        w->status = TASK_FAILED;
+        sup_fail_task(d, task);
         return -1;
     }
-    task->pid = pid;
-    task->start_wall = time(NULL);
-    task->started_ms = task->last_heartbeat_ms = daemon_now_ms();
-    task->kill_at_ms = 0;
-    task->worker_error[0] = '\0';
-    task->status = TASK_STARTING;
-    json_decref(task->stats);
-    task->stats = NULL;
-    channel_reader_init(&task->chan_reader);
-    task->chan = sup_watch_fd(d, chan_fd, task, sup_on_channel);
-    task->err_line.len = 0;
-    task->err = sup_watch_fd(d, err_fd, task, sup_on_stderr);
-    log_info(task->tag, "worker started (pid %d)", (int)pid);
+    w->pid = pid;
+    w->start_wall = time(NULL);
+    w->started_ms = w->last_heartbeat_ms = daemon_now_ms();
+    w->kill_at_ms = 0;
+    w->worker_error[0] = '\0';
+    w->status = TASK_STARTING;
+    json_decref(w->stats);
+    w->stats = NULL;
+    channel_reader_init(&w->chan_reader);
+    w->chan = sup_watch_fd(d, chan_fd, w, sup_on_channel);
+    w->err_line.len = 0;
+    w->err = sup_watch_fd(d, err_fd, w, sup_on_stderr);
+    log_info(w->tag, "worker started (pid %d)", (int)pid);
     return 0;
 }
 
-static void sup_signal(task_t *task, int sig)
+/* Starts every worker of @task afresh, as many as its definition asks for on this node;
+ * only while none runs. */
+static void sup_spawn_all(daemon_t *d, task_t *task)
 {
-    if (task->pid > 0)
-        kill(task->pid, sig);
-}
-
-/* Sends SIGTERM and arms the SIGKILL timeout. */
-static void sup_terminate(daemon_t *d, task_t *task, task_status_t status)
-{
-    if (task->kill_at_ms == 0) {
-        sup_signal(task, SIGTERM);
-        task->kill_at_ms = daemon_now_ms() + d->cfg->stop_timeout_ms;
+    task->restart_now = false;
+    task->failed = false;
+    if (sup_size_workers(task, taskinfo_workers(task->taskinfo, sup_cores())) != 0) {
+        set_last_error(task, "cannot start the task's workers: out of memory");
+        task->failed = true;
+        log_error(task->tag, "%s", task->last_error);
+        return;
     }
-    task->status = status;
+    for (unsigned i = 0; i < task->worker_count && !task->failed; i++)
+        sup_spawn(d, task->workers[i]);
 }
 
 void sup_start(daemon_t *d, task_t *task)
 {
     task->desired_running = true;
-    task->crashes_in_row = 0;
-    task->restarts = 0;
-    if (task->pid != 0) {
-        if (task->status == TASK_STOPPING || task->kill_at_ms != 0) {
+    for (unsigned i = 0; i < task->worker_count; i++)
+        task->workers[i]->crashes_in_row = task->workers[i]->restarts = 0;
+    if (task_alive_workers(task) > 0) {
+        /* some are still stopping (a stop, or the others of a failed worker): all start
+         * again together once the last has exited */
+        bool stopping = task->failed;
+        for (unsigned i = 0; i < task->worker_count; i++)
+            stopping |= task->workers[i]->kill_at_ms != 0;
+        if (stopping)
             task->restart_now = true;
-            task->status = TASK_RESTARTING;
-        }
+        task->failed = false;
+        sup_update_status(task);
         return;
     }
-    task->restart_now = false;
     task->last_error[0] = '\0';
-    sup_spawn(d, task);
+    sup_spawn_all(d, task);
+    sup_update_status(task);
 }
 
 void sup_stop(daemon_t *d, task_t *task)
 {
     task->desired_running = false;
     task->restart_now = false;
-    if (task->pid != 0)
-        sup_terminate(d, task, TASK_STOPPING);
-    else
-        task->status = TASK_STOPPED;
+    for (unsigned i = 0; i < task->worker_count; i++) {
+        task_worker_t *w = task->workers[i];
+        if (w->pid != 0)
+            sup_terminate(d, w, TASK_STOPPING);
+        else if (w->status != TASK_FAILED)
+            w->status = TASK_STOPPED;
+    }
+    sup_update_status(task);
 }
 
 void sup_restart(daemon_t *d, task_t *task)
 {
-    if (task->pid == 0) {
+    if (task_alive_workers(task) == 0) {
         sup_start(d, task);
         return;
     }
     task->desired_running = true;
-    task->crashes_in_row = 0;
+    task->failed = false;
     task->restart_now = true;
-    sup_terminate(d, task, TASK_RESTARTING);
+    for (unsigned i = 0; i < task->worker_count; i++) {
+        task_worker_t *w = task->workers[i];
+        w->crashes_in_row = 0;
+        if (w->pid != 0)
+            sup_terminate(d, w, TASK_RESTARTING);
+        else
+            w->status = TASK_RESTARTING;
+    }
+    sup_update_status(task);
 }
 
 /* Describes a wait status for lastError and the log. */
@@ -419,99 +621,112 @@ static uint64_t sup_backoff_ms(const config_t *cfg, unsigned crashes)
 
 /* Reads what is left in the worker's stderr pipe, so that its last words (a crash message)
  * reach the log before the task's state changes. */
-static void sup_drain_stderr(task_t *task)
+static void sup_drain_stderr(task_worker_t *w)
 {
-    if (task->err == NULL)
+    if (w->err == NULL)
         return;
-    int fd = h2o_socket_get_fd(task->err);
+    int fd = h2o_socket_get_fd(w->err);
     char buf[4096];
     ssize_t n;
     while ((n = read(fd, buf, sizeof(buf))) > 0)
-        sup_feed_lines(&task->err_line, task->tag, task->taskinfo, buf, (size_t)n);
-    if (task->err_line.len > 0)
-        sup_feed_lines(&task->err_line, task->tag, task->taskinfo, "\n", 1);
-    h2o_socket_close(task->err);
-    task->err = NULL;
+        sup_feed_lines(&w->err_line, w->tag, w->task->taskinfo, buf, (size_t)n);
+    if (w->err_line.len > 0)
+        sup_feed_lines(&w->err_line, w->tag, w->task->taskinfo, "\n", 1);
+    h2o_socket_close(w->err);
+    w->err = NULL;
 }
 
-static void sup_on_exit(daemon_t *d, task_t *task, int wstatus)
+/* What happens after worker @w exited unasked (not stopping, not restarting): fail the task
+ * on a definition that cannot run or on too many crashes in a row, else restart @w alone
+ * after its backoff. */
+static void sup_on_crash(daemon_t *d, task_worker_t *w, int wstatus, const char *how,
+                         uint64_t ran_ms)
 {
-    char how[128];
-    describe_exit(wstatus, how, sizeof(how));
-    uint64_t ran_ms = daemon_now_ms() - task->started_ms;
-
-    sup_drain_stderr(task);
-    sup_drain_channel(task);
-    sup_close_channel(task);
-    task->pid = 0;
-    task->kill_at_ms = 0;
-
-    if (task->deleted) {
-        log_info(task->tag, "worker of the deleted task %s", how);
-        tasks_forget_retired(d, task);
-        task_free(task);
-        return;
-    }
-    bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
-    if (!task->desired_running || d->shutting_down) {
-        if (task->status != TASK_FAILED)
-            task->status = TASK_STOPPED;
-        log_info(task->tag, "stopped (worker %s)", how);
-        /* SIGTERM is how a stop is asked for; it can end a worker before its handler is set */
-        bool asked = WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGTERM;
-        if (!clean && !asked && !d->shutting_down)
-            set_last_error(task, "worker %s while stopping", how);
-        return;
-    }
-    if (task->restart_now) {
-        task->restart_now = false;
-        log_info(task->tag, "restarting (worker %s)", how);
-        sup_spawn(d, task);
-        return;
-    }
-
-    /* An exit nobody asked for. */
+    task_t *task = w->task;
+    char who[32] = "";
+    if (task->worker_count > 1)
+        snprintf(who, sizeof(who), "worker %u: ", w->index);
     if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 2) {
-        task->status = TASK_FAILED;
-        set_last_error(task, "%s",
-                       task->worker_error[0] ? task->worker_error
-                                             : "the worker refused the task's definition");
-        log_error(task->tag, "failed: %s (worker exited with code 2: not restarted)",
-                  task->last_error);
+        w->status = TASK_FAILED;
+        set_last_error(task, "%s%s", who,
+                       w->worker_error[0] ? w->worker_error
+                                          : "the worker refused the task's definition");
+        log_error(w->tag, "worker exited with code 2: the definition cannot run; not restarted");
+        sup_fail_task(d, task);
         return;
     }
     if (ran_ms >= SUP_STABLE_MS)
-        task->crashes_in_row = 0;
-    task->crashes_in_row++;
-    if (task->worker_error[0] != '\0')
-        set_last_error(task, "worker %s; last error: %s", how, task->worker_error);
+        w->crashes_in_row = 0;
+    w->crashes_in_row++;
+    if (w->worker_error[0] != '\0')
+        set_last_error(task, "%sworker %s; last error: %s", who, how, w->worker_error);
     else
-        set_last_error(task, "worker %s", how);
+        set_last_error(task, "%sworker %s", who, how);
 
-    if (task->crashes_in_row >= d->cfg->restart_max) {
-        task->status = TASK_FAILED;
+    if (w->crashes_in_row >= d->cfg->restart_max) {
+        w->status = TASK_FAILED;
         char last[sizeof(task->last_error)];
         memcpy(last, task->last_error, sizeof(last));
-        set_last_error(task, "gave up after %u crashes in a row: %s", task->crashes_in_row, last);
-        log_error(task->tag, "failed: %s", task->last_error);
+        set_last_error(task, "gave up after %u crashes in a row: %s", w->crashes_in_row, last);
+        sup_fail_task(d, task);
         return;
     }
-    uint64_t delay = sup_backoff_ms(d->cfg, task->crashes_in_row);
-    task->status = TASK_RESTARTING;
-    task->restart_at_ms = daemon_now_ms() + delay;
-    task->restarts++;
-    log_warn(task->tag, "%s; restarting in %llu ms (crash %u of %u)", task->last_error,
-             (unsigned long long)delay, task->crashes_in_row, d->cfg->restart_max);
+    uint64_t delay = sup_backoff_ms(d->cfg, w->crashes_in_row);
+    w->status = TASK_RESTARTING;
+    w->restart_at_ms = daemon_now_ms() + delay;
+    w->restarts++;
+    log_warn(w->tag, "%s; restarting in %llu ms (crash %u of %u)", task->last_error,
+             (unsigned long long)delay, w->crashes_in_row, d->cfg->restart_max);
 }
 
-static task_t *sup_find_pid(daemon_t *d, pid_t pid)
+/* The one path every worker's death takes, whatever ended it (asked or not). */
+static void sup_on_exit(daemon_t *d, task_worker_t *w, int wstatus)
 {
-    for (size_t i = 0; i < d->task_count; i++)
-        if (d->tasks[i]->pid == pid)
-            return d->tasks[i];
-    for (size_t i = 0; i < d->retired_count; i++)
-        if (d->retired[i]->pid == pid)
-            return d->retired[i];
+    task_t *task = w->task;
+    char how[128];
+    describe_exit(wstatus, how, sizeof(how));
+    uint64_t ran_ms = daemon_now_ms() - w->started_ms;
+
+    sup_drain_stderr(w);
+    sup_drain_channel(w);
+    sup_close_channel(w);
+    w->pid = 0;
+    w->kill_at_ms = 0;
+
+    if (task->deleted) {
+        log_info(w->tag, "worker of the deleted task %s", how);
+        if (task_alive_workers(task) == 0) {
+            tasks_forget_retired(d, task);
+            task_free(task);
+        }
+        return;
+    }
+    bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+    if (!task->desired_running || d->shutting_down || task->failed) {
+        if (w->status != TASK_FAILED)
+            w->status = TASK_STOPPED;
+        log_info(w->tag, "stopped (worker %s)", how);
+        /* SIGTERM is how a stop is asked for; it can end a worker before its handler is set */
+        bool asked = WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGTERM;
+        if (!clean && !asked && !d->shutting_down && !task->failed)
+            set_last_error(task, "worker %s while stopping", how);
+    } else if (task->restart_now) {
+        w->status = TASK_RESTARTING;
+        log_info(w->tag, "restarting (worker %s)", how);
+        if (task_alive_workers(task) == 0)
+            sup_spawn_all(d, task);
+    } else {
+        sup_on_crash(d, w, wstatus, how, ran_ms);
+    }
+    sup_update_status(task);
+}
+
+static task_worker_t *sup_find_pid_in(task_t **tasks, size_t count, pid_t pid)
+{
+    for (size_t i = 0; i < count; i++)
+        for (unsigned k = 0; k < tasks[i]->worker_count; k++)
+            if (tasks[i]->workers[k]->pid == pid)
+                return tasks[i]->workers[k];
     return NULL;
 }
 
@@ -520,61 +735,75 @@ void sup_reap(daemon_t *d)
     int wstatus;
     pid_t pid;
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
-        task_t *task = sup_find_pid(d, pid);
-        if (task != NULL)
-            sup_on_exit(d, task, wstatus);
+        task_worker_t *w = sup_find_pid_in(d->tasks, d->task_count, pid);
+        if (w == NULL)
+            w = sup_find_pid_in(d->retired, d->retired_count, pid);
+        if (w != NULL)
+            sup_on_exit(d, w, wstatus);
         else
             validate_on_exit(d, pid, wstatus);
     }
 }
 
-static void sup_tick_task(daemon_t *d, task_t *task, uint64_t now)
+static void sup_tick_worker(daemon_t *d, task_worker_t *w, uint64_t now)
 {
-    if (task->pid == 0) {
-        if (task->status == TASK_RESTARTING && task->desired_running && !d->shutting_down &&
-            now >= task->restart_at_ms)
-            sup_spawn(d, task);
+    task_t *task = w->task;
+    if (w->pid == 0) {
+        if (w->status == TASK_RESTARTING && task->desired_running && !task->restart_now &&
+            !task->failed && !d->shutting_down && now >= w->restart_at_ms) {
+            sup_spawn(d, w);
+            sup_update_status(task);
+        }
         return;
     }
-    if (task->kill_at_ms != 0 && now >= task->kill_at_ms) {
-        log_warn(task->tag, "worker did not stop within %u ms; sending SIGKILL",
+    if (w->kill_at_ms != 0 && now >= w->kill_at_ms) {
+        log_warn(w->tag, "worker did not stop within %u ms; sending SIGKILL",
                  d->cfg->stop_timeout_ms);
-        sup_signal(task, SIGKILL);
-        task->kill_at_ms = UINT64_MAX; /* sent; wait for the exit */
+        sup_signal(w, SIGKILL);
+        w->kill_at_ms = UINT64_MAX; /* sent; wait for the exit */
         return;
     }
-    if (task->kill_at_ms == 0 && now - task->last_heartbeat_ms > d->cfg->heartbeat_timeout_ms) {
-        snprintf(task->worker_error, sizeof(task->worker_error),
+    if (w->kill_at_ms == 0 && now - w->last_heartbeat_ms > d->cfg->heartbeat_timeout_ms) {
+        snprintf(w->worker_error, sizeof(w->worker_error),
                  "no heartbeat for %u ms; the worker was killed", d->cfg->heartbeat_timeout_ms);
-        log_error(task->tag, "%s", task->worker_error);
-        sup_signal(task, SIGKILL);
-        task->kill_at_ms = UINT64_MAX;
+        log_error(w->tag, "%s", w->worker_error);
+        sup_signal(w, SIGKILL);
+        w->kill_at_ms = UINT64_MAX;
     }
+}
+
+static void sup_tick_tasks(daemon_t *d, task_t **tasks, size_t count, uint64_t now)
+{
+    /* a spawn failure can fail the task but never frees it: the array stays as it is */
+    for (size_t i = 0; i < count; i++)
+        for (unsigned k = 0; k < tasks[i]->worker_count; k++)
+            sup_tick_worker(d, tasks[i]->workers[k], now);
 }
 
 void sup_tick(daemon_t *d)
 {
     uint64_t now = daemon_now_ms();
-    for (size_t i = 0; i < d->task_count; i++)
-        sup_tick_task(d, d->tasks[i], now);
-    for (size_t i = 0; i < d->retired_count; i++)
-        sup_tick_task(d, d->retired[i], now);
+    sup_tick_tasks(d, d->tasks, d->task_count, now);
+    sup_tick_tasks(d, d->retired, d->retired_count, now);
 }
 
 size_t sup_shutdown(daemon_t *d)
 {
     d->shutting_down = true;
     size_t alive = 0;
-    for (size_t i = 0; i < d->task_count; i++) {
-        task_t *task = d->tasks[i];
-        if (task->pid != 0) {
-            sup_terminate(d, task, TASK_STOPPING);
-            alive++;
+    task_t **lists[2] = {d->tasks, d->retired};
+    size_t counts[2] = {d->task_count, d->retired_count};
+    for (size_t l = 0; l < 2; l++) {
+        for (size_t i = 0; i < counts[l]; i++) {
+            task_t *task = lists[l][i];
+            for (unsigned k = 0; k < task->worker_count; k++) {
+                if (task->workers[k]->pid != 0) {
+                    sup_terminate(d, task->workers[k], TASK_STOPPING);
+                    alive++;
+                }
+            }
+            sup_update_status(task);
         }
-    }
-    for (size_t i = 0; i < d->retired_count; i++) {
-        sup_terminate(d, d->retired[i], TASK_STOPPING);
-        alive++;
     }
     return alive;
 }

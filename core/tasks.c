@@ -69,7 +69,6 @@ task_t *tasks_add(daemon_t *d, const char *cid, const char *tid, json_t *taskinf
     snprintf(task->tag, sizeof(task->tag), "%s/%s", cid, tid);
     task->taskinfo = json_incref(taskinfo);
     task->status = TASK_STOPPED;
-    channel_reader_init(&task->chan_reader);
     task_array_push(&d->tasks, &d->task_count, &d->task_cap, task);
     return task;
 }
@@ -78,7 +77,7 @@ void tasks_remove(daemon_t *d, task_t *task)
 {
     task_array_remove(d->tasks, &d->task_count, task);
     task->deleted = true;
-    if (task->pid != 0)
+    if (task_alive_workers(task) > 0)
         task_array_push(&d->retired, &d->retired_count, &d->retired_cap, task);
     else
         task_free(task);
@@ -93,8 +92,21 @@ void task_free(task_t *task)
 {
     json_decref(task->taskinfo);
     json_decref(task->stats);
-    channel_reader_free(&task->chan_reader);
+    for (unsigned i = 0; i < task->worker_count; i++) {
+        json_decref(task->workers[i]->stats);
+        channel_reader_free(&task->workers[i]->chan_reader);
+        free(task->workers[i]);
+    }
+    free(task->workers);
     free(task);
+}
+
+unsigned task_alive_workers(const task_t *task)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < task->worker_count; i++)
+        n += task->workers[i]->pid != 0;
+    return n;
 }
 
 unsigned tasks_running_count(const daemon_t *d)

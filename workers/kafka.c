@@ -337,10 +337,13 @@ static void *kafka_probe_main(void *arg)
     return NULL;
 }
 
-void kafka_member_id(const char *cid, const char *tid, unsigned index, char *out, size_t out_size)
+void kafka_member_id(const char *cid, const char *tid, const char *node, unsigned index, char *out,
+                     size_t out_size)
 {
-    char full[512];
-    int len = snprintf(full, sizeof(full), "symtask-%s-%s-%u", cid, tid, index);
+    char full[600];
+    int len = node != NULL
+                  ? snprintf(full, sizeof(full), "symtask-%s-%s-%s-%u", cid, tid, node, index)
+                  : snprintf(full, sizeof(full), "symtask-%s-%s-%u", cid, tid, index);
     if (len >= 0 && (size_t)len <= KAFKA_MEMBER_ID_MAX) {
         snprintf(out, out_size, "%s", full);
         return;
@@ -352,6 +355,29 @@ void kafka_member_id(const char *cid, const char *tid, unsigned index, char *out
     char suffix[40];
     int n = snprintf(suffix, sizeof(suffix), "-%016llx-%u", (unsigned long long)hash, index);
     snprintf(out, out_size, "%.*s%s", KAFKA_MEMBER_ID_MAX - n, full, suffix);
+}
+
+/* An id the task gives (group.instance.id, transactional.id) into @out (KAFKA_MEMBER_ID_MAX
+ * + 1 bytes): as given with one worker; with several, "{id}-{index}", as two members with one
+ * id fence each other; in cluster mode "{id}-{node}-{index}". An empty id (static membership
+ * off) stays empty. */
+static int kafka_given_id(const char *given, const kafka_settings_t *s, const char *prop, char *out,
+                          char *errstr, size_t errstr_size)
+{
+    int len;
+    if (given[0] != '\0' && s->node != NULL) /* cluster mode: one member per node too */
+        len = snprintf(out, KAFKA_MEMBER_ID_MAX + 1, "%s-%s-%u", given, s->node, s->worker_index);
+    else if (s->workers <= 1 || given[0] == '\0')
+        len = snprintf(out, KAFKA_MEMBER_ID_MAX + 1, "%s", given);
+    else
+        len = snprintf(out, KAFKA_MEMBER_ID_MAX + 1, "%s-%u", given, s->worker_index);
+    if (len >= 0 && len <= KAFKA_MEMBER_ID_MAX)
+        return 0;
+    snprintf(errstr, errstr_size,
+             "params: %s is too long for worker %u of %u: with several workers each gets "
+             "\"-{index}\" appended, and Kafka takes at most %d characters; shorten it",
+             prop, s->worker_index, s->workers, KAFKA_MEMBER_ID_MAX);
+    return -1;
 }
 
 const char *kafka_clients_instance_id(const kafka_clients_t *kc)
@@ -393,17 +419,24 @@ kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size
     kc->side[KAFKA_PRODUCER] = (kafka_client_t){.kc = kc, .name = "producer"};
 
     const char *instance_id = kafka_param(s->params, "kafka.consumer.", "group.instance.id");
-    if (instance_id != NULL)
-        snprintf(kc->instance_id, sizeof(kc->instance_id), "%s", instance_id);
-    else
-        kafka_member_id(s->cid, s->tid, s->worker_index, kc->instance_id, sizeof(kc->instance_id));
+    if (instance_id != NULL) {
+        if (kafka_given_id(instance_id, s, "group.instance.id", kc->instance_id, errstr,
+                           errstr_size) != 0)
+            goto error;
+    } else {
+        kafka_member_id(s->cid, s->tid, s->node, s->worker_index, kc->instance_id,
+                        sizeof(kc->instance_id));
+    }
     if (s->exactly_once) {
         const char *txn_id = kafka_param(s->params, "kafka.producer.", "transactional.id");
-        if (txn_id != NULL && txn_id[0] != '\0')
-            snprintf(kc->transactional_id, sizeof(kc->transactional_id), "%s", txn_id);
-        else
-            kafka_member_id(s->cid, s->tid, s->worker_index, kc->transactional_id,
+        if (txn_id != NULL && txn_id[0] != '\0') {
+            if (kafka_given_id(txn_id, s, "transactional.id", kc->transactional_id, errstr,
+                               errstr_size) != 0)
+                goto error;
+        } else {
+            kafka_member_id(s->cid, s->tid, s->node, s->worker_index, kc->transactional_id,
                             sizeof(kc->transactional_id));
+        }
     }
 
     char group_id[512], client_id[600];

@@ -14,7 +14,9 @@ typedef struct kafka_settings {
     json_t *params;                /* TaskInfo params, string -> string (checked by caller) */
     const char *bootstrap_default; /* symtaskd's bootstrap.servers; NULL or "" if none */
     int exactly_once;              /* sml.kstream.guarantee = exactly_once: transactional */
-    unsigned worker_index;         /* this worker's number among the task's workers (0) */
+    unsigned worker_index;         /* this worker's number among the task's workers on its node */
+    unsigned workers;              /* the task's workers on this node (sml.task.workers), >= 1 */
+    const char *node;              /* cluster mode: this node's cluster.node.id, else NULL */
 
     /* The pipeline's hooks, called on the main thread from the polls that serve them (may be
      * NULL): the producer's delivery reports, and the consumer's rebalances. A rebalance
@@ -63,7 +65,8 @@ const char *kafka_clients_transactional_id(const kafka_clients_t *kc);
 /* The stable id of worker @index of task @cid/@tid, the default group.instance.id and
  * transactional.id: "symtask-{cid}-{tid}-{index}", or, past Kafka's 249 characters, a prefix
  * of it followed by a hash of the whole. */
-void kafka_member_id(const char *cid, const char *tid, unsigned index, char *out, size_t out_size);
+void kafka_member_id(const char *cid, const char *tid, const char *node, unsigned index, char *out,
+                     size_t out_size);
 
 /* Graceful end: leaves the group (a static member too: it would hold its partitions until
  * its session expires otherwise), closes the consumer, flushes the producer (at most

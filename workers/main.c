@@ -52,7 +52,9 @@ typedef struct worker_task {
     json_t *params;
     const char *bootstrap; /* symtaskd's default bootstrap.servers, may be NULL */
     const char *plugin_dir;
-    char tag[260]; /* "cid/tid" on every log line */
+    unsigned worker_index, workers; /* this worker's index among the task's workers on the node */
+    const char *node;               /* cluster mode: the node's id, part of the member ids */
+    char tag[272]; /* "cid/tid" on every log line ("cid/tid#index" with several workers) */
 } worker_task_t;
 
 typedef struct worker {
@@ -347,6 +349,31 @@ static int worker_task_parse(worker_task_t *t, json_t *msg, char *errstr, size_t
     }
     t->bootstrap = json_string_value(bootstrap);
     t->plugin_dir = json_string_value(plugin_dir);
+
+    /* absent: the only worker (a daemon of before sml.task.workers) */
+    json_t *index = json_object_get(msg, "workerIndex"), *workers = json_object_get(msg, "workers");
+    t->worker_index = 0;
+    t->workers = 1;
+    if (index != NULL || workers != NULL) {
+        if (!json_is_integer(index) || !json_is_integer(workers) ||
+            json_integer_value(workers) < 1 || json_integer_value(workers) > 1024 ||
+            json_integer_value(index) < 0 ||
+            json_integer_value(index) >= json_integer_value(workers)) {
+            snprintf(errstr, errstr_size,
+                     "workerIndex and workers must be whole numbers, 0 <= workerIndex < workers");
+            return -1;
+        }
+        t->worker_index = (unsigned)json_integer_value(index);
+        t->workers = (unsigned)json_integer_value(workers);
+    }
+    json_t *node = json_object_get(msg, "node");
+    t->node = json_string_value(node);
+    if (node != NULL && (t->node == NULL || strlen(t->node) > 64 || !worker_id_valid(t->node))) {
+        snprintf(errstr, errstr_size, "node must be 1 to 64 characters of [A-Za-z0-9._-]");
+        return -1;
+    }
+    if (t->workers > 1)
+        snprintf(t->tag, sizeof(t->tag), "%s/%s#%u", t->cid, t->tid, t->worker_index);
     return 0;
 }
 
@@ -711,7 +738,9 @@ int main(int argc, char **argv)
         .task = w.tag,
         .params = w.task.params,
         .bootstrap_default = w.task.bootstrap,
-        .worker_index = 0, /* one worker per task */
+        .worker_index = w.task.worker_index,
+        .workers = w.task.workers,
+        .node = w.task.node,
     };
     pipeline_kafka_hooks(w.pipeline, &ks);
     w.kafka = kafka_clients_new(&ks, errstr, sizeof(errstr));
@@ -720,6 +749,11 @@ int main(int argc, char **argv)
         worker_send_error(&w, 1, "%s", errstr);
         goto out;
     }
+    const char *member = kafka_clients_instance_id(w.kafka);
+    if (member[0] != '\0')
+        log_info(w.tag, "consumer group member with group.instance.id %s", member);
+    else
+        log_info(w.tag, "consumer group member without group.instance.id (dynamic membership)");
     if (pipeline_attach(w.pipeline, w.kafka, errstr, sizeof(errstr)) != 0) {
         /* a stop while the transactional producer waited for Kafka is no failure */
         if (w.stop != NULL) {

@@ -488,6 +488,41 @@ Test(taskinfo, heap_sizes)
     }
 }
 
+/* taskinfo_workers() of a validated TaskInfo with sml.task.workers = @value (NULL: unset). */
+static unsigned workers_of(const char *value, unsigned cores)
+{
+    json_t *doc = value != NULL ? with_param("sml.task.workers", value) : minimal();
+    json_t *out = taskinfo_validate(doc, errstr, sizeof(errstr));
+    cr_assert_not_null(out, "%s", errstr);
+    unsigned n = taskinfo_workers(out, cores);
+    json_decref(out);
+    json_decref(doc);
+    return n;
+}
+
+Test(taskinfo, worker_counts)
+{
+    const char *bad[] = {
+        "0", "65", "", "two", "-1", " 2", "2 ", "AUTO", "1.5", "0x2", "99999999999999999999"};
+    size_t i;
+
+    expect_valid(with_param("sml.task.workers", "1"));
+    expect_valid(with_param("sml.task.workers", "64"));
+    expect_valid(with_param("sml.task.workers", "auto"));
+    expect_param_invalid("sml.task.workers", "0",
+                         "params.sml.task.workers: '0' is not auto or a whole number from 1 to "
+                         "64 (worker processes of the task on each node)");
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_param_invalid("sml.task.workers", bad[i], "params.sml.task.workers: '");
+
+    /* what the supervisor spawns: unset 1, auto the cores, within 1..64 */
+    cr_expect_eq(workers_of("3", 8), 3);
+    cr_expect_eq(workers_of("auto", 2), 2);
+    cr_expect_eq(workers_of("auto", 0), 1);
+    cr_expect_eq(workers_of("auto", 512), 64);
+    cr_expect_eq(workers_of(NULL, 8), 1);
+}
+
 Test(taskinfo, enums)
 {
     expect_param_invalid("sml.kstream.errors.tolerance", "some",

@@ -744,3 +744,32 @@ Test(config, check_backoff_max_not_below_backoff)
     cr_assert_eq(set("task.restart_backoff_max_ms", "5000"), 0);
     cr_assert_eq(config_check(&cfg, err, sizeof(err)), 0, "%s", err);
 }
+
+Test(config, check_cluster_needs_its_keys)
+{
+    cr_assert_eq(set("cluster.enabled", "true"), 0);
+    const char *const keys[][2] = {{"cluster.id", "prod"},
+                                   {"cluster.node.id", "node-a"},
+                                   {"cluster.key", "/etc/symtask/cluster.key"},
+                                   {"kafka.bootstrap.servers", "k1:9092"}};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        cr_assert_eq(config_check(&cfg, err, sizeof(err)), -1);
+        char want[128];
+        snprintf(want, sizeof(want), "cluster.enabled = true needs %s (see docs/cluster.md)",
+                 keys[i][0]);
+        cr_assert_str_eq(err, want);
+        cr_assert_eq(set(keys[i][0], keys[i][1]), 0);
+    }
+    cr_assert_eq(config_check(&cfg, err, sizeof(err)), 0, "%s", err);
+
+    cr_assert_eq(set("cluster.node.id", "node a"), 0);
+    cr_assert_eq(config_check(&cfg, err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "cluster.node.id: 'node a' is not a name (1 to 64 of A-Z a-z 0-9 . _ -)");
+    cr_assert_eq(set("cluster.node.id", "node-a"), 0);
+    cr_assert_eq(set("kafka.embedded", "true"), 0);
+    cr_assert_eq(config_check(&cfg, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "cluster.enabled = true and kafka.embedded = true") != NULL, "%s", err);
+    /* off, the cluster keys are not looked at */
+    cr_assert_eq(set("cluster.enabled", "false"), 0);
+    cr_assert_eq(config_check(&cfg, err, sizeof(err)), 0, "%s", err);
+}

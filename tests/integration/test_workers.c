@@ -1,0 +1,314 @@
+/* test_workers.c: a task of sml.task.workers = N runs N worker processes on one node, members
+ * of one consumer group: each gets partitions, each is supervised on its own (a SIGKILLed one
+ * is restarted, the others go on), none loses a record, and the status shows each. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "kafka_util.h"
+
+#define BASE "/symetry/rest/" H_CID1
+
+static harness_t h;
+
+static void teardown(void)
+{
+    h_teardown(&h);
+}
+
+/* The embedded cluster's topics have 4 partitions: two workers get some each. A long
+ * restart backoff keeps a killed worker down long enough to see the task without it. */
+static void setup(void)
+{
+    h_setup(&h, "kafka.embedded.partitions = 4\n"
+                "task.restart_backoff_ms = 3000\n");
+}
+
+TestSuite(workers, .init = setup, .fini = teardown, .timeout = 300);
+
+static void create_and_start(const char *tid, const char *extra)
+{
+    char *body = h_taskinfo(tid, extra, H_SECRET1);
+    h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
+    free(body);
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    h_response_free(&r);
+    char path[256];
+    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
+    r = h_req(&h, "GET", path, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    h_response_free(&r);
+    cr_assert(h_wait_status(&h, tid, "status", "running", 30000), "see %s", h.log_path);
+}
+
+static const char *wkey(unsigned index, const char *key)
+{
+    static char buf[64];
+    snprintf(buf, sizeof(buf), "worker.%u.%s", index, key);
+    return buf;
+}
+
+/* Waits until each of the @n workers of @tid holds partitions and together they hold all 4. */
+static bool wait_partitions_spread(const char *tid, unsigned n, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        json_t *st = h_status(&h, tid);
+        int total = 0, each = 1;
+        for (unsigned i = 0; i < n; i++) {
+            int p = atoi(h_get(st, wkey(i, "assignedPartitions")));
+            total += p;
+            each &= p > 0;
+        }
+        bool spread = each && total == 4 && atoi(h_get(st, "assignedPartitions")) == 4;
+        json_decref(st);
+        if (spread)
+            return true;
+        usleep(100000);
+    }
+    return false;
+}
+
+Test(workers, each_worker_gets_partitions_and_the_status_shows_them)
+{
+    create_and_start("t1", "\"sml.task.workers\":\"2\"");
+    json_t *st = h_status(&h, "t1");
+    cr_assert_str_eq(h_get(st, "workers"), "2");
+    pid_t p0 = atoi(h_get(st, wkey(0, "pid"))), p1 = atoi(h_get(st, wkey(1, "pid")));
+    cr_assert(p0 > 0 && p1 > 0 && p0 != p1, "two processes: %d, %d", p0, p1);
+    cr_assert(h_pid_alive(p0) && h_pid_alive(p1));
+    char pids[64];
+    snprintf(pids, sizeof(pids), "%d,%d", p0, p1);
+    cr_expect_str_eq(h_get(st, "pid"), pids);
+    cr_expect_str_eq(h_get(st, "processIsAlive"), "true");
+    cr_expect_str_eq(h_get(st, wkey(0, "processIsAlive")), "true");
+    cr_expect_str_eq(h_get(st, wkey(1, "status")), "running");
+    json_decref(st);
+    cr_assert(wait_partitions_spread("t1", 2, 60000),
+              "the two workers did not share the 4 partitions; see %s", h.log_path);
+    /* each with its own static membership id, by index */
+    cr_expect(h_log_contains(&h, "group.instance.id symtask-c1-t1-0"), "see %s", h.log_path);
+    cr_expect(h_log_contains(&h, "group.instance.id symtask-c1-t1-1"), "see %s", h.log_path);
+
+    /* both predict: records on every partition come out, counted by the worker that had them */
+    enum { N = 400 };
+    char *keys[N], *values[N];
+    for (int i = 0; i < N; i++) {
+        cr_assert(asprintf(&keys[i], "k%d", i) > 0);
+        cr_assert(asprintf(&values[i], "{\"x1\":%d,\"x2\":1}", i) > 0);
+    }
+    kt_produce(&h, "in-t1", N, (const char *const *)keys, (const char *const *)values, NULL);
+    kt_record_t out[N];
+    size_t n = kt_consume(&h, "out-t1", N, out, N, 60000);
+    cr_assert_eq(n, N, "%zu of %d records came out; see %s", n, N, h.log_path);
+    kt_records_free(out, n);
+    for (int i = 0; i < N; i++) {
+        free(keys[i]);
+        free(values[i]);
+    }
+    bool both = false;
+    for (int waited = 0; waited < 10000 && !both; waited += 100) {
+        st = h_status(&h, "t1");
+        int o0 = atoi(h_get(st, wkey(0, "recordsOut"))),
+            o1 = atoi(h_get(st, wkey(1, "recordsOut")));
+        both = o0 > 0 && o1 > 0 && o0 + o1 == N && atoi(h_get(st, "recordsOut")) == N;
+        json_decref(st);
+        if (!both)
+            usleep(100000);
+    }
+    cr_expect(both, "each worker counts its own records and the task sums them");
+
+    /* a stop ends every worker */
+    h_response_t r = h_req(&h, "GET", BASE "/tasks/t1/stop", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    h_response_free(&r);
+    cr_assert(h_wait_status(&h, "t1", "status", "stopped", 30000));
+    cr_expect(!h_pid_alive(p0) && !h_pid_alive(p1));
+    st = h_status(&h, "t1");
+    cr_expect_str_eq(h_get(st, "processIsAlive"), "false");
+    cr_expect_str_eq(h_get(st, "pid"), "");
+    cr_expect_str_eq(h_get(st, wkey(1, "status")), "stopped");
+    json_decref(st);
+}
+
+enum { KILL_N = 60000 };
+
+static void *produce_many(void *arg)
+{
+    char **values = malloc(KILL_N * sizeof(*values)), **keys = malloc(KILL_N * sizeof(*keys));
+    for (int i = 0; i < KILL_N; i++) {
+        cr_assert(asprintf(&values[i], "{\"id\":%d,\"x1\":%d,\"x2\":1}", i, i % 100) > 0);
+        cr_assert(asprintf(&keys[i], "%d", i) > 0);
+    }
+    for (int off = 0; off < KILL_N; off += 5000) {
+        kt_produce(&h, "in-t2", 5000, (const char *const *)keys + off,
+                   (const char *const *)values + off, NULL);
+        usleep(20000);
+    }
+    for (int i = 0; i < KILL_N; i++) {
+        free(values[i]);
+        free(keys[i]);
+    }
+    free(values);
+    free(keys);
+    return arg;
+}
+
+Test(workers, a_sigkilled_worker_is_restarted_alone_and_no_record_is_lost)
+{
+    create_and_start("t2", "\"sml.task.workers\":\"2\",\"sml.kstream.record.poll.max\":\"200\"");
+    cr_assert(wait_partitions_spread("t2", 2, 60000), "see %s", h.log_path);
+    pthread_t producer;
+    pthread_create(&producer, NULL, produce_many, NULL);
+
+    pid_t p0 = 0, p1 = 0;
+    for (int waited = 0; waited < 30000 && p1 == 0; waited += 20) {
+        json_t *st = h_status(&h, "t2");
+        if (atoi(h_get(st, wkey(1, "recordsOut"))) > 0) {
+            p0 = atoi(h_get(st, wkey(0, "pid")));
+            p1 = atoi(h_get(st, wkey(1, "pid")));
+        }
+        json_decref(st);
+        usleep(20000);
+    }
+    cr_assert(p0 > 0 && p1 > 0, "worker 1 wrote nothing; see %s", h.log_path);
+    kill(p1, SIGKILL);
+
+    /* the task without one worker: not every process is alive, the other goes on */
+    cr_assert(h_wait_status(&h, "t2", "worker.1.status", "restarting", 10000));
+    json_t *st = h_status(&h, "t2");
+    cr_expect_str_eq(h_get(st, "processIsAlive"), "false");
+    cr_expect_str_eq(h_get(st, "status"), "restarting");
+    cr_expect_str_eq(h_get(st, wkey(0, "processIsAlive")), "true");
+    cr_expect_eq(atoi(h_get(st, wkey(0, "pid"))), p0);
+    cr_expect(strstr(h_get(st, "lastError"), "worker 1: worker killed by signal 9") != NULL,
+              "lastError: %s", h_get(st, "lastError"));
+    json_decref(st);
+
+    /* worker 1 alone comes back, after its backoff */
+    cr_assert(h_wait_status(&h, "t2", "worker.1.restarts", "1", 20000));
+    cr_assert(h_wait_status(&h, "t2", "status", "running", 30000), "see %s", h.log_path);
+    st = h_status(&h, "t2");
+    pid_t again = atoi(h_get(st, wkey(1, "pid")));
+    cr_expect(again > 0 && again != p1 && h_pid_alive(again));
+    cr_expect_eq(atoi(h_get(st, wkey(0, "pid"))), p0, "worker 0 was not restarted");
+    cr_expect_str_eq(h_get(st, wkey(0, "restarts")), "0");
+    cr_expect_str_eq(h_get(st, "restarts"), "1");
+    cr_expect_str_eq(h_get(st, "processIsAlive"), "true");
+    json_decref(st);
+    pthread_join(producer, NULL);
+
+    kt_record_t *out = calloc(KILL_N * 2, sizeof(*out));
+    size_t n = kt_consume_all(&h, "out-t2", out, KILL_N * 2, 5000, 180000);
+    char *seen = calloc(KILL_N, 1);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        int id = atoi(out[i].key);
+        if (id >= 0 && id < KILL_N && !seen[id]) {
+            distinct++;
+            seen[id] = 1;
+        }
+    }
+    cr_assert_eq(distinct, KILL_N, "%zu of %d records came out; see %s", distinct, KILL_N,
+                 h.log_path);
+    kt_records_free(out, n);
+    free(out);
+    free(seen);
+}
+
+Test(workers, auto_runs_one_worker_per_core)
+{
+    cpu_set_t set;
+    cr_assert_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+    int cores = CPU_COUNT(&set);
+    create_and_start("t3", "\"sml.task.workers\":\"auto\"");
+    json_t *st = h_status(&h, "t3");
+    cr_expect_eq(atoi(h_get(st, "workers")), cores > 64 ? 64 : cores);
+    cr_expect(atoi(h_get(st, wkey((unsigned)(cores > 64 ? 63 : cores - 1), "pid"))) > 0);
+    json_decref(st);
+}
+
+Test(workers, bad_counts_are_refused_at_create)
+{
+    const char *bad[] = {"0", "65", "two", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char extra[64];
+        snprintf(extra, sizeof(extra), "\"sml.task.workers\":\"%s\"", bad[i]);
+        char *body = h_taskinfo("t4", extra, H_SECRET1);
+        h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
+        free(body);
+        cr_expect_eq(r.status, 400, "%s: %s", bad[i], r.body);
+        cr_expect(strstr(r.body, "params.sml.task.workers") != NULL &&
+                      strstr(r.body, "is not auto or a whole number from 1 to 64") != NULL,
+                  "%s", r.body);
+        h_response_free(&r);
+    }
+}
+
+Test(workers, a_task_of_several_workers_takes_one_slot_of_task_max)
+{
+    h_teardown(&h);
+    h_setup(&h, "sml.task.max = 1\n");
+    create_and_start("t5", "\"sml.task.workers\":\"3\"");
+    char *body = h_taskinfo("t6", NULL, H_SECRET1);
+    h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
+    free(body);
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    h_response_free(&r);
+    r = h_req(&h, "GET", BASE "/tasks/t6/start", NULL);
+    cr_expect_eq(r.status, 429, "%s", r.body);
+    cr_expect(strstr(r.body, "1 tasks are running, the limit sml.task.max is 1") != NULL, "%s",
+              r.body);
+    h_response_free(&r);
+    json_t *st = h_status(&h, "t5");
+    cr_expect_str_eq(h_get(st, "workers"), "3");
+    cr_expect_str_eq(h_get(st, "processIsAlive"), "true");
+    json_decref(st);
+}
+
+Test(workers, a_given_group_instance_id_gets_the_index_appended)
+{
+    create_and_start("t7",
+                     "\"sml.task.workers\":\"2\",\"kafka.consumer.group.instance.id\":\"mine\"");
+    cr_expect(h_log_contains(&h, "group.instance.id mine-0"), "see %s", h.log_path);
+    cr_expect(h_log_contains(&h, "group.instance.id mine-1"), "see %s", h.log_path);
+}
+
+/* A worker that cannot go on (exit code 2: a bad record with errors.tolerance = none) fails
+ * the whole task: the other worker is stopped too, the task gives its slot back, and
+ * lastError names the worker. */
+Test(workers, a_worker_that_fails_for_good_fails_the_task_and_stops_the_others)
+{
+    create_and_start("t8", "\"sml.task.workers\":\"2\",\"sml.kstream.errors.tolerance\":\"none\"");
+    cr_assert(wait_partitions_spread("t8", 2, 60000), "see %s", h.log_path);
+    json_t *st = h_status(&h, "t8");
+    pid_t p0 = atoi(h_get(st, wkey(0, "pid"))), p1 = atoi(h_get(st, wkey(1, "pid")));
+    json_decref(st);
+    /* bad records on every partition: whichever worker reads one first fails */
+    const char *values[] = {"{broken", "{broken", "{broken", "{broken",
+                            "{broken", "{broken", "{broken", "{broken"};
+    const char *keys[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    kt_produce(&h, "in-t8", 8, keys, values, NULL);
+    cr_assert(h_wait_status(&h, "t8", "status", "failed", 30000), "see %s", h.log_path);
+    cr_assert(h_wait_status(&h, "t8", "processIsAlive", "false", 30000));
+    for (int waited = 0; waited < 15000 && (h_pid_alive(p0) || h_pid_alive(p1)); waited += 100)
+        usleep(100000);
+    cr_expect(!h_pid_alive(p0) && !h_pid_alive(p1), "a worker of the failed task still runs");
+    st = h_status(&h, "t8");
+    cr_expect(strncmp(h_get(st, "lastError"), "worker ", 7) == 0 &&
+                  strstr(h_get(st, "lastError"), "sml.kstream.errors.tolerance = none") != NULL,
+              "lastError: %s", h_get(st, "lastError"));
+    cr_expect_str_eq(h_get(st, "pid"), "");
+    json_decref(st);
+    /* the failed task holds no slot: a start tries again, with both workers */
+    h_response_t r = h_req(&h, "GET", BASE "/tasks/t8/start", NULL);
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    h_response_free(&r);
+    cr_expect(h_wait_status(&h, "t8", "workers", "2", 5000));
+}
