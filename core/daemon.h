@@ -13,6 +13,7 @@
 #include "channel.h"
 #include "config.h"
 #include "customers.h"
+#include "poison.h"
 #include "store.h"
 
 typedef enum task_status {
@@ -59,6 +60,10 @@ typedef struct task {
     unsigned crashes_in_row;
     char worker_error[512]; /* last error the current worker reported, or why it was killed */
     json_t *stats;          /* last heartbeat's counters, or NULL */
+    unsigned hung_ms;       /* killed for no heartbeat in this many ms; 0: not */
+    poison_hand_t hand;     /* what the worker has handed to the plugins */
+
+    poison_t poison; /* the task's suspect and quarantined records, kept in the store */
 } task_t;
 
 typedef struct daemon {

@@ -108,6 +108,8 @@ static void sup_on_stderr(h2o_socket_t *sock, const char *err)
 static void sup_handle_message(task_t *task, json_t *msg)
 {
     const char *type = json_string_value(json_object_get(msg, "type"));
+    if (poison_on_message(&task->poison, &task->hand, msg, task->tag))
+        return; /* batch, stage, done: what the worker holds (poison.c) */
     if (type == NULL) {
         log_warn(task->tag, "worker sent a message without a type; ignored");
     } else if (strcmp(type, "heartbeat") == 0) {
@@ -317,6 +319,10 @@ static int sup_spawn(daemon_t *d, task_t *task)
 
     int chan_fd, err_fd;
     json_t *msg = sup_task_message(d, task->cid, task->tid, task->taskinfo);
+    /* the records to handle one at a time and those to set aside (poison.h) */
+    json_t *poison = poison_to_json(&task->poison);
+    if (poison != NULL)
+        json_object_set_new(msg, "poison", poison);
     pid_t pid = sup_fork_worker(d, NULL, NULL, msg, &chan_fd, &err_fd, task->last_error,
                                 sizeof(task->last_error));
     json_decref(msg);
@@ -330,6 +336,8 @@ static int sup_spawn(daemon_t *d, task_t *task)
     task->started_ms = task->last_heartbeat_ms = daemon_now_ms();
     task->kill_at_ms = 0;
     task->worker_error[0] = '\0';
+    task->hung_ms = 0;
+    poison_hand_reset(&task->hand);
     task->status = TASK_STARTING;
     json_decref(task->stats);
     task->stats = NULL;
@@ -434,6 +442,34 @@ static void sup_drain_stderr(task_t *task)
     task->err = NULL;
 }
 
+/* A worker that died by a signal, or was killed for a missing heartbeat, with records in
+ * hand: they become suspect, or the one it held alone is quarantined (poison.c). Returns
+ * non-zero when that failed the task (errors.tolerance = none). */
+static int sup_poison_on_death(daemon_t *d, task_t *task, int wstatus)
+{
+    char cause[64], message[512], errstr[512];
+    if (task->hung_ms != 0)
+        snprintf(cause, sizeof(cause), "no heartbeat for %u ms", task->hung_ms);
+    else if (WIFSIGNALED(wstatus))
+        snprintf(cause, sizeof(cause), "worker killed by SIG%s",
+                 sigabbrev_np(WTERMSIG(wstatus)) ? sigabbrev_np(WTERMSIG(wstatus)) : "?");
+    else
+        return 0; /* an exit of its own: the worker said why, the records are not to blame */
+    poison_verdict_t v = poison_on_death(&task->poison, &task->hand, task->taskinfo, cause,
+                                         task->tag, message, sizeof(message));
+    if (v == POISON_NONE)
+        return 0;
+    if (v == POISON_FAIL) {
+        task->status = TASK_FAILED;
+        set_last_error(task, "%s", message);
+        log_error(task->tag, "failed: %s", message);
+    }
+    /* a daemon restart keeps them; a failure to write is logged, the memory still holds them */
+    if (tasks_save(d, task, errstr, sizeof(errstr)) != 0)
+        log_error(task->tag, "cannot keep the suspect records in the store: %s", errstr);
+    return v == POISON_FAIL;
+}
+
 static void sup_on_exit(daemon_t *d, task_t *task, int wstatus)
 {
     char how[128];
@@ -471,6 +507,8 @@ static void sup_on_exit(daemon_t *d, task_t *task, int wstatus)
     }
 
     /* An exit nobody asked for. */
+    if (sup_poison_on_death(d, task, wstatus) != 0)
+        return;
     if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 2) {
         task->status = TASK_FAILED;
         set_last_error(task, "%s",
@@ -543,12 +581,16 @@ static void sup_tick_task(daemon_t *d, task_t *task, uint64_t now)
         task->kill_at_ms = UINT64_MAX; /* sent; wait for the exit */
         return;
     }
-    if (task->kill_at_ms == 0 && now - task->last_heartbeat_ms > d->cfg->heartbeat_timeout_ms) {
+    /* a task whose plugins legitimately take long sets its own (docs/delivery.md) */
+    unsigned timeout = (unsigned)taskinfo_param_uint(
+        task->taskinfo, "sml.task.heartbeat.timeout.ms", d->cfg->heartbeat_timeout_ms);
+    if (task->kill_at_ms == 0 && now - task->last_heartbeat_ms > timeout) {
         snprintf(task->worker_error, sizeof(task->worker_error),
-                 "no heartbeat for %u ms; the worker was killed", d->cfg->heartbeat_timeout_ms);
+                 "no heartbeat for %u ms; the worker was killed", timeout);
         log_error(task->tag, "%s", task->worker_error);
         sup_signal(task, SIGKILL);
         task->kill_at_ms = UINT64_MAX;
+        task->hung_ms = timeout;
     }
 }
 

@@ -94,6 +94,8 @@ void task_free(task_t *task)
     json_decref(task->taskinfo);
     json_decref(task->stats);
     channel_reader_free(&task->chan_reader);
+    poison_hand_free(&task->hand);
+    poison_free(&task->poison);
     free(task);
 }
 
@@ -108,7 +110,9 @@ unsigned tasks_running_count(const daemon_t *d)
 
 int tasks_save(daemon_t *d, task_t *task, char *errstr, size_t errstr_size)
 {
+    json_t *poison = poison_to_json(&task->poison);
     stored_task_t st = {
+        .poison = poison,
         .taskinfo = task->taskinfo,
         .desired_running = task->desired_running,
         .last_error = task->last_error[0] ? task->last_error : NULL,
@@ -117,5 +121,7 @@ int tasks_save(daemon_t *d, task_t *task, char *errstr, size_t errstr_size)
     };
     memcpy(st.cid, task->cid, sizeof(st.cid));
     memcpy(st.tid, task->tid, sizeof(st.tid));
-    return store_put(d->store, &st, errstr, errstr_size);
+    int rc = store_put(d->store, &st, errstr, errstr_size);
+    json_decref(poison);
+    return rc;
 }
