@@ -23,6 +23,9 @@
 #define BAD 13
 
 static harness_t h;
+/* records are bare numbers for the outage serializer (echo predicts x_out = x), else JSON
+ * for crasher (y = 2 * x1) */
+static bool bare;
 
 static const char *env(const char *name)
 {
@@ -54,14 +57,14 @@ TestSuite(poison, .init = setup, .fini = teardown, .timeout = 300);
  * with crasher and the params @extra. */
 static void create_and_start(harness_t *hh, const char *tid, const char *extra)
 {
-    char json[4096], path[128], crash_on[64] = "";
-    if (strstr(extra, "crash_on") == NULL)
-        snprintf(crash_on, sizeof(crash_on), ",\"sml.predictor.crash_on\":\"%d\"", BAD);
-    snprintf(
-        json, sizeof(json),
-        "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{\"sml.kstream.source.topic\":"
-        "\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\",\"sml.predictor\":\"crasher\"%s%s%s}}",
-        tid, tid, tid, crash_on, extra[0] ? "," : "", extra);
+    char json[4096], path[128], predictor[128] = "";
+    if (strstr(extra, "\"sml.predictor\"") == NULL)
+        snprintf(predictor, sizeof(predictor), ",\"sml.predictor\":\"crasher\"%s",
+                 strstr(extra, "crash_on") ? "" : ",\"sml.predictor.crash_on\":\"13\"");
+    snprintf(json, sizeof(json),
+             "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{\"sml.kstream.source.topic\":"
+             "\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\"%s%s%s}}",
+             tid, tid, tid, predictor, extra[0] ? "," : "", extra);
     size_t key_len;
     uint8_t *key = crypto_b64_decode(H_SECRET1, strlen(H_SECRET1), &key_len);
     char *body = crypto_legacy_encrypt(key, json, strlen(json));
@@ -82,7 +85,7 @@ static void produce(harness_t *hh, const char *tid)
     char *keys[N], *values[N], topic[64];
     for (int i = 0; i < N; i++) {
         cr_assert(asprintf(&keys[i], "%d", i) > 0);
-        cr_assert(asprintf(&values[i], "{\"x1\":%d}", i) > 0);
+        cr_assert(asprintf(&values[i], bare ? "%d" : "{\"x1\":%d}", i) > 0);
     }
     snprintf(topic, sizeof(topic), "in-%s", tid);
     kt_produce(hh, topic, N, (const char *const *)keys, (const char *const *)values, NULL);
@@ -108,7 +111,8 @@ static bool wait_number(harness_t *hh, const char *tid, const char *key, long n,
 
 /* The bad record is in the dead letters with headers naming @error, alone; every other
  * record is in the sink; the task runs, after at most @max restarts. */
-static void expect_quarantined(harness_t *hh, const char *tid, const char *error, int max)
+static void expect_quarantined(harness_t *hh, const char *tid, const char *stage, const char *error,
+                               int max)
 {
     cr_assert(wait_number(hh, tid, "recordsQuarantined", 1, 120000), "nothing quarantined; see %s",
               hh->log_path);
@@ -119,8 +123,8 @@ static void expect_quarantined(harness_t *hh, const char *tid, const char *error
     cr_assert_geq(nd, 1, "no dead letter; see %s", hh->log_path);
     for (size_t i = 0; i < nd; i++) {
         cr_expect_str_eq(dlq[i].key, "13");
-        cr_expect_str_eq(dlq[i].value, "{\"x1\":13}");
-        cr_expect_str_eq(kt_header(&dlq[i], "symtask.stage"), "predict");
+        cr_expect_str_eq(dlq[i].value, bare ? "13" : "{\"x1\":13}");
+        cr_expect_str_eq(kt_header(&dlq[i], "symtask.stage"), stage);
         cr_expect_str_eq(kt_header(&dlq[i], "symtask.error"), error);
         char task[64];
         snprintf(task, sizeof(task), "c1/%s", tid);
@@ -139,7 +143,10 @@ static void expect_quarantined(harness_t *hh, const char *tid, const char *error
             int k = atoi(out[i].key);
             cr_assert(k >= 0 && k < N && k != BAD, "unexpected key %s in the sink", out[i].key);
             char want[32];
-            snprintf(want, sizeof(want), "{\"x1\":%d,\"y\":%d}", k, 2 * k);
+            if (bare)
+                snprintf(want, sizeof(want), "x=%d;x_out=%d", k, k);
+            else
+                snprintf(want, sizeof(want), "{\"x1\":%d,\"y\":%d}", k, 2 * k);
             cr_expect_str_eq(out[i].value, want);
             if (!seen[k])
                 seen[k] = true, seen_n++;
@@ -167,7 +174,8 @@ Test(poison, a_record_that_segfaults_the_predictor_is_dead_lettered)
 {
     create_and_start(&h, "t1", "");
     produce(&h, "t1");
-    expect_quarantined(&h, "t1", "worker killed by SIGSEGV while predicting this record", 2);
+    expect_quarantined(&h, "t1", "predict", "worker killed by SIGSEGV while predicting this record",
+                       2);
     cr_expect(h_log_contains(&h, "quarantined, the next worker sends it to the dead letters"),
               "see %s", h.log_path);
 }
@@ -177,7 +185,8 @@ Test(poison, a_record_that_aborts_the_predictor_is_dead_lettered)
     /* one record per batch: the first death already names the record */
     create_and_start(&h, "t1", "\"sml.predictor.how\":\"abort\",\"sml.kstream.poison.max\":\"1\"");
     produce(&h, "t1");
-    expect_quarantined(&h, "t1", "worker killed by SIGABRT while predicting this record", 2);
+    expect_quarantined(&h, "t1", "predict", "worker killed by SIGABRT while predicting this record",
+                       2);
 }
 
 Test(poison, a_record_that_hangs_the_predictor_is_dead_lettered)
@@ -185,7 +194,28 @@ Test(poison, a_record_that_hangs_the_predictor_is_dead_lettered)
     create_and_start(&h, "t1",
                      "\"sml.predictor.how\":\"loop\",\"sml.task.heartbeat.timeout.ms\":\"3000\"");
     produce(&h, "t1");
-    expect_quarantined(&h, "t1", "no heartbeat for 3000 ms while predicting this record", 2);
+    expect_quarantined(&h, "t1", "predict", "no heartbeat for 3000 ms while predicting this record",
+                       2);
+}
+
+Test(poison, a_record_that_crashes_the_serializer_names_its_stage)
+{
+    bare = true;
+    create_and_start(&h, "t1",
+                     "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"/nonexistent\","
+                     "\"sml.serializer.crash_on\":\"13\",\"sml.predictor\":\"echo\","
+                     "\"sml.predictor.features\":\"x:number\"");
+    produce(&h, "t1");
+    expect_quarantined(&h, "t1", "decode", "worker killed by SIGSEGV while decoding this record",
+                       2);
+    create_and_start(&h, "t2",
+                     "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"/nonexistent\","
+                     "\"sml.serializer.crash_on\":\"13\",\"sml.serializer.crash_in\":\"encode\","
+                     "\"sml.predictor\":\"echo\",\"sml.predictor.features\":\"x:number\"");
+    produce(&h, "t2");
+    expect_quarantined(&h, "t2", "encode", "worker killed by SIGSEGV while encoding this record",
+                       2);
+    bare = false;
 }
 
 Test(poison, a_slow_predictor_is_not_taken_for_a_hung_one)
@@ -246,7 +276,8 @@ Test(poison, suspects_survive_a_daemon_restart_between_the_crashes)
               "the store does not hold the suspects of the first crash: %s", text);
 
     h_start(&h);
-    expect_quarantined(&h, "t1", "worker killed by SIGSEGV while predicting this record", 2);
+    expect_quarantined(&h, "t1", "predict", "worker killed by SIGSEGV while predicting this record",
+                       2);
     h_teardown(&kafka);
 }
 
