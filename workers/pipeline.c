@@ -594,7 +594,7 @@ static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0,
         } else {
             snprintf(errstr, errstr_size, "sml.serializer: %s", perr[0] ? perr : "fatal error");
             result = PIPELINE_REFUSED;
-            stop_at = g0; /* nothing of this batch is predicted, written or committed */
+            stop_at = g0; /* nothing more of this batch is predicted, written or committed */
             break;
         }
     }

@@ -192,9 +192,9 @@ Test(poison, a_record_that_aborts_the_predictor_is_dead_lettered)
 Test(poison, a_record_that_hangs_the_predictor_is_dead_lettered)
 {
     create_and_start(&h, "t1",
-                     "\"sml.predictor.how\":\"loop\",\"sml.task.heartbeat.timeout.ms\":\"3000\"");
+                     "\"sml.predictor.how\":\"loop\",\"sml.task.heartbeat.timeout.ms\":\"5000\"");
     produce(&h, "t1");
-    expect_quarantined(&h, "t1", "predict", "no heartbeat for 3000 ms while predicting this record",
+    expect_quarantined(&h, "t1", "predict", "no heartbeat for 5000 ms while predicting this record",
                        2);
 }
 
