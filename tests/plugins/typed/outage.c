@@ -58,8 +58,11 @@ static void outage_destroy(void *state)
 static void outage_maybe_crash(const outage_t *o, const symtask_record_t *record, int encoding)
 {
     if (o->crash_on != NULL && o->crash_in_encode == encoding &&
-        record->len == strlen(o->crash_on) && memcmp(record->value, o->crash_on, record->len) == 0)
+        record->len == strlen(o->crash_on) &&
+        memcmp(record->value, o->crash_on, record->len) == 0) {
+        signal(SIGSEGV, SIG_DFL); /* past a sanitizer's handler: killed by the signal */
         raise(SIGSEGV);
+    }
 }
 
 static int outage_now(const outage_t *o, int encoding, char *errstr, size_t errstr_size)
