@@ -498,9 +498,13 @@ static int worker_keepalive(void *arg)
 }
 
 /* The pipeline's word on what it hands to the plugins (suspects.h). */
-static void worker_hand(void *arg, json_t *msg)
+static void worker_hand(void *arg, const char *line, size_t len)
 {
-    worker_send(arg, msg);
+    worker_t *w = arg;
+    if (channel_send_line(w->chan_fd, line, len) < 0 && w->stop == NULL) {
+        log_info(w->tag, "channel to symtaskd failed (%s): stopping", strerror(errno));
+        w->stop = "channel to symtaskd failed";
+    }
 }
 
 /* The pipeline's heartbeat between the records of a suspect batch. */

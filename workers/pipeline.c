@@ -81,7 +81,7 @@ struct pipeline {
     pipeline_stats_t stats;
     int (*keepalive)(void *arg);
     void (*report)(void *arg, const char *message);
-    void (*hand)(void *arg, json_t *msg);
+    void (*hand)(void *arg, const char *line, size_t len);
     void (*heartbeat)(void *arg);
     void *keepalive_arg;
     suspects_t *suspects;          /* records the daemon named suspect or quarantined */
@@ -518,12 +518,10 @@ static void set_last_record_time(pipeline_t *p)
 
 /* Tells the daemon what the plugins are given (suspects.h): a worker that dies meanwhile
  * leaves those records suspect. */
-static void pipeline_hand(pipeline_t *p, json_t *msg)
+static void pipeline_hand(pipeline_t *p, const char *line, size_t len)
 {
-    if (p->hand != NULL && msg != NULL)
-        p->hand(p->keepalive_arg, msg);
-    else
-        json_decref(msg);
+    if (p->hand != NULL)
+        p->hand(p->keepalive_arg, line, len);
 }
 
 /* A record that could not be handled at @stage: dead-lettered, or with errors.tolerance =
@@ -555,9 +553,12 @@ static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0,
 {
     pipeline_result_t result = PIPELINE_OK;
     char perr[PIPELINE_ERR_SIZE];
-    json_t *hand = p->hand != NULL ? suspects_batch_msg(p->msgs + g0, g1 - g0) : NULL;
-    int told = hand != NULL;
-    pipeline_hand(p, hand);
+    size_t len = 0;
+    char *line = p->hand != NULL ? suspects_batch_line(p->msgs + g0, g1 - g0, &len) : NULL;
+    int told = line != NULL;
+    if (told)
+        pipeline_hand(p, line, len);
+    free(line);
 
     /* Decode each message into the next free row. */
     size_t rows = 0;
@@ -602,7 +603,8 @@ static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0,
     /* Predict every decoded row in one call. */
     if (rows > 0 && result == PIPELINE_OK) {
         if (told)
-            pipeline_hand(p, suspects_stage_msg("predict"));
+            pipeline_hand(p, suspects_stage_line("predict"),
+                          strlen(suspects_stage_line("predict")));
         symtask_status_t st;
         unsigned tries = 0;
         for (;; tries++) {
@@ -621,7 +623,7 @@ static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0,
         }
     }
     if (told && stop_at > g0)
-        pipeline_hand(p, suspects_stage_msg("encode"));
+        pipeline_hand(p, suspects_stage_line("encode"), strlen(suspects_stage_line("encode")));
 
     /* Encode and produce, in consumption order. */
     for (size_t i = g0; i < stop_at; i++) {
@@ -682,7 +684,7 @@ static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0,
     }
     /* the plugins came back: none of these records takes a worker down */
     if (told)
-        pipeline_hand(p, suspects_done_msg());
+        pipeline_hand(p, suspects_done_line(), strlen(suspects_done_line()));
     return result;
 }
 

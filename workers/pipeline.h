@@ -47,9 +47,9 @@ typedef struct pipeline_config {
     /* Tells the user about a passing problem (lastError) while the task goes on: a plugin
      * that answered RETRIABLE, whose call is made again after a wait (may be NULL). */
     void (*report)(void *arg, const char *message);
-    /* Sends @msg (reference stolen) to the daemon: what the plugins are given, before they
-     * are (suspects.h; may be NULL). */
-    void (*hand)(void *arg, json_t *msg);
+    /* Sends the channel line @line (@len bytes, its newline included) to the daemon: what
+     * the plugins are given, before they are (suspects.h; may be NULL). */
+    void (*hand)(void *arg, const char *line, size_t len);
     /* Sends the heartbeat when it is due; called between the records of a suspect batch,
      * which go to the plugins one at a time (may be NULL). */
     void (*heartbeat)(void *arg);

@@ -1,6 +1,7 @@
 /* suspects.c: the suspect and quarantined records a worker is given (see suspects.h). */
 #include "suspects.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,52 +140,92 @@ int suspects_quarantined(const suspects_t *s, int32_t partition, int64_t offset,
     return 0;
 }
 
-json_t *suspects_batch_msg(rd_kafka_message_t *const *msgs, size_t n)
+/* Appends the span [partition, from, to] to the line being built. */
+static int line_add(char **buf, size_t *len, size_t *cap, const suspect_span_t *span, int first)
 {
-    /* a batch holds few partitions: one span each, first and last offset */
-    enum { PARTS_MAX = 64 };
-    suspect_span_t parts[PARTS_MAX];
-    size_t n_parts = 0;
-    json_t *offsets = json_array();
+    if (*cap - *len < 80) {
+        size_t cap2 = *cap * 2;
+        char *grown = realloc(*buf, cap2);
+        if (grown == NULL)
+            return -1;
+        *buf = grown;
+        *cap = cap2;
+    }
+    *len += (size_t)snprintf(*buf + *len, *cap - *len, "%s[%" PRId32 ",%" PRId64 ",%" PRId64 "]",
+                             first ? "" : ",", span->partition, span->from, span->to);
+    return 0;
+}
+
+char *suspects_batch_line(rd_kafka_message_t *const *msgs, size_t n, size_t *len)
+{
+    static const char head[] = "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[";
+    /* one span a partition, its first and last offset; a batch holds few partitions, and
+     * records of one partition come in runs, so the last one found is tried first */
+    suspect_span_t few[16], *parts = few;
+    size_t n_parts = 0, cap_parts = 16, last = 0, cap = 256;
+    char *buf = NULL;
     for (size_t i = 0; i < n; i++) {
         const rd_kafka_message_t *m = msgs[i];
         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
-        size_t k = 0;
+        size_t k = last < n_parts && parts[last].partition == m->partition ? last : 0;
         while (k < n_parts && parts[k].partition != m->partition)
             k++;
         if (k == n_parts) {
-            if (n_parts == PARTS_MAX) { /* flush: the daemon takes any number of spans */
-                for (size_t j = 0; j < n_parts; j++)
-                    json_array_append_new(offsets, json_pack("[i, I, I]", (int)parts[j].partition,
-                                                             (json_int_t)parts[j].from,
-                                                             (json_int_t)parts[j].to));
-                n_parts = k = 0;
+            if (n_parts == cap_parts) {
+                suspect_span_t *grown = malloc(2 * cap_parts * sizeof(*grown));
+                if (grown == NULL)
+                    goto nomem;
+                memcpy(grown, parts, n_parts * sizeof(*grown));
+                if (parts != few)
+                    free(parts);
+                parts = grown;
+                cap_parts *= 2;
             }
             parts[n_parts++] = (suspect_span_t){m->partition, m->offset, m->offset};
         }
+        last = k;
         if (m->offset < parts[k].from)
             parts[k].from = m->offset;
         if (m->offset > parts[k].to)
             parts[k].to = m->offset;
     }
+    if (n_parts == 0)
+        goto nomem; /* nothing to say */
+    buf = malloc(cap);
+    if (buf == NULL)
+        goto nomem;
+    memcpy(buf, head, sizeof(head) - 1);
+    *len = sizeof(head) - 1;
     for (size_t j = 0; j < n_parts; j++)
-        json_array_append_new(offsets,
-                              json_pack("[i, I, I]", (int)parts[j].partition,
-                                        (json_int_t)parts[j].from, (json_int_t)parts[j].to));
-    if (json_array_size(offsets) == 0) {
-        json_decref(offsets);
-        return NULL;
+        if (line_add(&buf, len, &cap, &parts[j], j == 0) != 0)
+            goto nomem;
+    if (cap - *len < 4) {
+        char *grown = realloc(buf, cap + 4);
+        if (grown == NULL)
+            goto nomem;
+        buf = grown;
     }
-    return json_pack("{s:s, s:s, s:o}", "type", "batch", "stage", "decode", "offsets", offsets);
+    memcpy(buf + *len, "]}\n", 4);
+    *len += 3;
+    if (parts != few)
+        free(parts);
+    return buf;
+
+nomem:
+    if (parts != few)
+        free(parts);
+    free(buf);
+    return NULL;
 }
 
-json_t *suspects_stage_msg(const char *stage)
+const char *suspects_stage_line(const char *stage)
 {
-    return json_pack("{s:s, s:s}", "type", "stage", "stage", stage);
+    return strcmp(stage, "encode") == 0 ? "{\"type\":\"stage\",\"stage\":\"encode\"}\n"
+                                        : "{\"type\":\"stage\",\"stage\":\"predict\"}\n";
 }
 
-json_t *suspects_done_msg(void)
+const char *suspects_done_line(void)
 {
-    return json_pack("{s:s}", "type", "done");
+    return "{\"type\":\"done\"}\n";
 }

@@ -35,12 +35,16 @@ int suspects_is_suspect(const suspects_t *s, int32_t partition, int64_t offset);
 int suspects_quarantined(const suspects_t *s, int32_t partition, int64_t offset, const char **stage,
                          const char **error);
 
-/* {"type":"batch","stage":"decode","offsets":[[partition, first, last], ...]} for the
- * records of @msgs that carry one (new reference; NULL when none does). */
-json_t *suspects_batch_msg(rd_kafka_message_t *const *msgs, size_t n);
+/* The worker's messages of docs/worker-protocol.md, as channel lines (with their newline),
+ * built without jansson: they go out four times a batch. */
 
-/* {"type":"stage","stage":@stage} and {"type":"done"} (new references). */
-json_t *suspects_stage_msg(const char *stage);
-json_t *suspects_done_msg(void);
+/* {"type":"batch","stage":"decode","offsets":[[partition, first, last], ...]} for the
+ * records of @msgs that carry one (malloc'd, *@len its length), or NULL when none does (or
+ * out of memory). */
+char *suspects_batch_line(rd_kafka_message_t *const *msgs, size_t n, size_t *len);
+
+/* {"type":"stage","stage":@stage} ("predict" or "encode") and {"type":"done"}. */
+const char *suspects_stage_line(const char *stage);
+const char *suspects_done_line(void);
 
 #endif

@@ -81,17 +81,45 @@ Test(suspects, a_batch_message_names_one_span_per_partition)
         pm[i] = &m[i];
     }
     m[5].err = RD_KAFKA_RESP_ERR__PARTITION_EOF; /* an event, not a record */
-    json_t *msg = suspects_batch_msg(pm, 6);
-    cr_assert_not_null(msg);
-    char *text = json_dumps(msg, JSON_COMPACT);
-    cr_expect_str_eq(text,
-                     "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,7,9],[1,100,101]]}");
-    free(text);
+    size_t len;
+    char *line = suspects_batch_line(pm, 6, &len);
+    cr_assert_not_null(line);
+    cr_expect_eq(len, strlen(line));
+    cr_expect_str_eq(
+        line, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,7,9],[1,100,101]]}\n");
+    free(line);
+    cr_expect_null(suspects_batch_line(pm + 5, 1, &len), "no record, no message");
+    cr_expect_str_eq(suspects_stage_line("encode"), "{\"type\":\"stage\",\"stage\":\"encode\"}\n");
+    cr_expect_str_eq(suspects_stage_line("predict"),
+                     "{\"type\":\"stage\",\"stage\":\"predict\"}\n");
+    cr_expect_str_eq(suspects_done_line(), "{\"type\":\"done\"}\n");
+}
+
+Test(suspects, a_batch_of_many_partitions_names_each_once)
+{
+    enum { P = 200 };
+    static rd_kafka_message_t m[2 * P];
+    static rd_kafka_message_t *pm[2 * P];
+    for (int i = 0; i < 2 * P; i++) {
+        m[i].partition = i % P;
+        m[i].offset = 1000000000000LL + i;
+        pm[i] = &m[i];
+    }
+    size_t len;
+    char *line = suspects_batch_line(pm, 2 * P, &len);
+    cr_assert_not_null(line);
+    cr_expect_eq(line[len - 1], '\n');
+    json_t *msg = json_loadb(line, len - 1, 0, NULL);
+    cr_assert_not_null(msg, "%s", line);
+    json_t *offsets = json_object_get(msg, "offsets");
+    cr_assert_eq(json_array_size(offsets), P);
+    int64_t covered = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach (offsets, i, v)
+        covered +=
+            json_integer_value(json_array_get(v, 2)) - json_integer_value(json_array_get(v, 1)) + 1;
+    cr_expect_eq(covered, (int64_t)P * (P + 1), "each partition from its first to its last record");
     json_decref(msg);
-    cr_expect_null(suspects_batch_msg(pm + 5, 1), "no record, no message");
-    msg = suspects_stage_msg("encode");
-    text = json_dumps(msg, JSON_COMPACT);
-    cr_expect_str_eq(text, "{\"type\":\"stage\",\"stage\":\"encode\"}");
-    free(text);
-    json_decref(msg);
+    free(line);
 }
