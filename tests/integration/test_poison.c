@@ -182,11 +182,21 @@ Test(poison, a_record_that_segfaults_the_predictor_is_dead_lettered)
 
 Test(poison, a_record_that_aborts_the_predictor_is_dead_lettered)
 {
-    /* one record per batch: the first death already names the record */
-    create_and_start(&h, "t1", "\"sml.predictor.how\":\"abort\",\"sml.kstream.poison.max\":\"1\"");
+    create_and_start(&h, "t1", "\"sml.predictor.how\":\"abort\"");
     produce(&h, "t1");
     expect_quarantined(&h, "t1", "predict", "worker killed by SIGABRT while predicting this record",
                        2);
+}
+
+Test(poison, with_poison_max_1_a_record_alone_in_its_batch_goes_at_the_first_death)
+{
+    /* batches of one record: the first death names the record */
+    create_and_start(&h, "t1",
+                     "\"sml.predictor.how\":\"abort\",\"sml.kstream.poison.max\":\"1\","
+                     "\"sml.kstream.record.poll.max\":\"1\"");
+    produce(&h, "t1");
+    expect_quarantined(&h, "t1", "predict", "worker killed by SIGABRT while predicting this record",
+                       1);
 }
 
 Test(poison, a_record_that_hangs_the_predictor_is_dead_lettered)
