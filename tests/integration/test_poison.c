@@ -199,6 +199,16 @@ Test(poison, with_poison_max_1_a_record_alone_in_its_batch_goes_at_the_first_dea
                        1);
 }
 
+Test(poison, under_exactly_once_too)
+{
+    /* the suspect records one at a time and the quarantined one's dead letter go through
+     * the task's transactions (which the embedded cluster accepts and does not honour) */
+    create_and_start(&h, "t1", "\"sml.kstream.guarantee\":\"exactly_once\"");
+    produce(&h, "t1");
+    expect_quarantined(&h, "t1", "predict", "worker killed by SIGSEGV while predicting this record",
+                       2);
+}
+
 Test(poison, a_record_that_hangs_the_predictor_is_dead_lettered)
 {
     create_and_start(&h, "t1",
