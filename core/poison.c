@@ -276,7 +276,7 @@ poison_verdict_t poison_on_death(poison_t *p, poison_hand_t *hand, json_t *taski
                      topic, s->partition, s->from, kills, error);
         }
     } else {
-        char first[64] = "";
+        char first[320] = "";
         if (hand->n > 0)
             snprintf(first, sizeof(first), "%s[%" PRId32 "]@%" PRId64 "..%" PRId64, topic,
                      s->partition, s->from, s->to);
