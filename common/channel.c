@@ -55,6 +55,15 @@ int channel_send(int fd, json_t *msg)
     return ret;
 }
 
+int channel_send_line(int fd, const char *line, size_t len)
+{
+    if (len == 0 || line[len - 1] != '\n' || memchr(line, '\n', len - 1) != NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    return channel_write_all(fd, line, len);
+}
+
 void channel_reader_init(channel_reader_t *r)
 {
     r->buf = NULL;

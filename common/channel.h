@@ -19,6 +19,10 @@
  * Does not take ownership of @msg. */
 int channel_send(int fd, json_t *msg);
 
+/* Writes @len bytes of @line, one message already written as compact JSON and ending with
+ * its newline (a message sent often, built without jansson); otherwise as channel_send. */
+int channel_send_line(int fd, const char *line, size_t len);
+
 /* Accumulates bytes and hands back complete lines. */
 typedef struct channel_reader {
     char *buf;

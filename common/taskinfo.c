@@ -200,6 +200,19 @@ static int check_commit_interval(const char *key, const char *value, char *errst
     return check_range(key, value, 0, 3600000, errstr, errstr_size);
 }
 
+/* Workers a record may take down before it is quarantined (docs/delivery.md). */
+static int check_poison_max(const char *key, const char *value, char *errstr, size_t errstr_size)
+{
+    return check_range(key, value, 1, 100, errstr, errstr_size);
+}
+
+/* Above the worker's heartbeat period (1 s) with room for a busy machine. */
+static int check_heartbeat_timeout(const char *key, const char *value, char *errstr,
+                                   size_t errstr_size)
+{
+    return check_range(key, value, 3000, 3600000, errstr, errstr_size);
+}
+
 static int check_tolerance(const char *key, const char *value, char *errstr, size_t errstr_size)
 {
     char buf[SHOWN_MAX + 4];
@@ -302,6 +315,8 @@ static const struct known_param {
     {"sml.kstream.errors.tolerance", check_tolerance},
     {"sml.kstream.guarantee", check_guarantee},
     {"sml.kstream.commit.interval.ms", check_commit_interval},
+    {"sml.kstream.poison.max", check_poison_max},
+    {"sml.task.heartbeat.timeout.ms", check_heartbeat_timeout},
     /* The original's REST mode (the symetryml predictor reads the rest; its checks are its
      * own). */
     {"sml.kstream.rest", check_bool},
@@ -762,6 +777,14 @@ const char *taskinfo_param(json_t *taskinfo, const char *key, const char *def)
         json_string_value(json_object_get(json_object_get(taskinfo, "params"), key));
 
     return value != NULL ? value : def;
+}
+
+uint64_t taskinfo_param_uint(json_t *taskinfo, const char *key, uint64_t def)
+{
+    const char *value = taskinfo_param(taskinfo, key, NULL);
+    uint64_t v;
+
+    return value != NULL && parse_uint(value, &v) ? v : def;
 }
 
 /* Replaces @len bytes at @at in @text (@size bytes) by @with; cuts what no longer fits. */

@@ -52,6 +52,13 @@ unsigned taskinfo_workers(json_t *taskinfo, unsigned cores);
 /* Looks up params[key] of a normalised TaskInfo, or @def. */
 const char *taskinfo_param(json_t *taskinfo, const char *key, const char *def);
 
+/* params[key] as a whole number (checked by taskinfo_validate), or @def when unset. */
+uint64_t taskinfo_param_uint(json_t *taskinfo, const char *key, uint64_t def);
+
+/* sml.kstream.poison.max when unset: workers a record may take down before it is
+ * quarantined (docs/delivery.md). */
+#define TASKINFO_POISON_MAX_DEFAULT 2
+
 /* True for keys whose values must never be shown: *password*, *secret*, *key*, *token*
  * (any case), sasl.*, ssl.*. */
 bool taskinfo_key_is_secret(const char *key);

@@ -510,6 +510,11 @@ static int api_status(api_call_t *call, task_t *task)
     json_object_foreach (cluster, key, value)
         status_field(&t, key, json_string_value(value));
     json_decref(cluster);
+    /* kept by the daemon across workers: records that took workers down (poison.h) */
+    char quarantined[24];
+    snprintf(quarantined, sizeof(quarantined), "%llu",
+             (unsigned long long)task->poison.quarantined_total);
+    status_field(&t, "recordsQuarantined", quarantined);
     text_puts(&t, "}]}}");
     if (t.failed) {
         text_free(&t);
@@ -894,6 +899,13 @@ static int api_metrics(api_call_t *call)
     for (size_t i = 0; i < d->task_count; i++)
         text_printf(&t, "symtask_worker_restarts_total{customer=\"%s\",task=\"%s\"} %u\n",
                     d->tasks[i]->cid, d->tasks[i]->tid, d->tasks[i]->restarts);
+    text_printf(&t, "# HELP symtask_records_quarantined_total Records that took down "
+                    "sml.kstream.poison.max workers, set aside in the dead letters.\n"
+                    "# TYPE symtask_records_quarantined_total counter\n");
+    for (size_t i = 0; i < d->task_count; i++)
+        text_printf(&t, "symtask_records_quarantined_total{customer=\"%s\",task=\"%s\"} %llu\n",
+                    d->tasks[i]->cid, d->tasks[i]->tid,
+                    (unsigned long long)d->tasks[i]->poison.quarantined_total);
     metrics_per_task(&t, d, "symtask_records_in_total", "counter",
                      "Records consumed from the source topic.", "recordsIn");
     metrics_per_task(&t, d, "symtask_records_out_total", "counter",

@@ -13,6 +13,7 @@
 #include "channel.h"
 #include "config.h"
 #include "customers.h"
+#include "poison.h"
 #include "store.h"
 
 typedef enum task_status {
@@ -58,6 +59,8 @@ typedef struct task_worker {
     unsigned crashes_in_row;
     char worker_error[512]; /* last error this worker reported, or why it was killed */
     json_t *stats;          /* its last heartbeat, or NULL */
+    unsigned hung_ms;       /* killed for no heartbeat in this many ms; 0: not */
+    poison_hand_t hand;     /* what this worker has handed to the plugins */
 } task_worker_t;
 
 typedef struct task {
@@ -79,6 +82,7 @@ typedef struct task {
     unsigned restarts;        /* the workers' restarts after crashes, summed */
     unsigned cluster_restart; /* cluster mode: restarts asked for, from the config topic */
     json_t *stats;            /* the workers' last heartbeats summed (counters, lag, histogram) */
+    poison_t poison;          /* the task's suspect and quarantined records, kept in the store */
 } task_t;
 
 /* Workers of @task whose process exists right now. */

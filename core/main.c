@@ -201,6 +201,13 @@ static int restore_task(const stored_task_t *st, void *arg)
         /* stored by a version that did not scrub worker errors yet */
         taskinfo_scrub(task->taskinfo, task->last_error, sizeof(task->last_error));
     }
+    char errstr[256];
+    if (poison_from_json(&task->poison, st->poison,
+                         taskinfo_param(task->taskinfo, "sml.kstream.source.topic", ""), errstr,
+                         sizeof(errstr)) != 0) {
+        log_error(task->tag, "state of the task: %s", errstr);
+        return -1;
+    }
     return 0;
 }
 

@@ -387,6 +387,12 @@ static json_t *task_to_json(store_t *store, const stored_task_t *task, json_t *t
                      updated);
     if (root == NULL)
         goto nomem;
+    /* source offsets and what the daemon wrote about them: no secret */
+    if (task->poison != NULL && json_object_set(root, "poison", task->poison) < 0) {
+        json_decref(root);
+        root = NULL;
+        goto nomem;
+    }
     wipe_free(plain, strlen(plain));
     json_decref(secret);
     return root;
@@ -788,6 +794,14 @@ static int load_file(const store_t *store, const char *path, const char *cid, co
         goto corrupt;
     }
     task->last_error = json_string_value(v);
+    v = json_object_get(root, "poison");
+    if (v != NULL && !json_is_object(v)) {
+        snprintf(reason, sizeof(reason), "\"poison\" is not an object");
+        goto corrupt;
+    }
+    /* kept alive by @keep_out with the rest */
+    if (v != NULL && json_object_set(body, "poison", v) == 0)
+        task->poison = v;
     task->taskinfo = taskinfo_validate(json_object_get(body, "taskInfo"), verr, sizeof(verr));
     if (task->taskinfo == NULL) {
         snprintf(reason, sizeof(reason), "invalid taskInfo (%s)", verr);

@@ -14,7 +14,7 @@ typedef struct store store_t;
 
 /* One stored task. The file is {state.dir}/tasks/{cid}/{tid}.task holding JSON:
  * {"format":2,"cid":..,"tid":..,"sealedTaskInfo":"base64","desired":"running"|"stopped",
- *  "created":"ISO-8601","updated":"ISO-8601"}, where sealedTaskInfo = base64(nonce(24) ||
+ *  "created":"ISO-8601","updated":"ISO-8601","poison":{..}}, where sealedTaskInfo = base64(nonce(24) ||
  * XChaCha20-Poly1305 of {"taskInfo":{..},"lastError":".."} with store.key and additional data
  * "cid/tid"). Format 1, of earlier versions, held "taskInfo" and "lastError" in clear. */
 typedef struct stored_task {
@@ -24,6 +24,8 @@ typedef struct stored_task {
                          the visitor's argument on load (the callback must incref to keep) */
     bool desired_running;
     const char *last_error; /* may be NULL */
+    json_t *poison; /* suspect and quarantined records (core/poison.h), in clear, or NULL;
+                       borrowed, like taskinfo */
     time_t created;
     time_t updated;
 } stored_task_t;

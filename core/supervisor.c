@@ -206,6 +206,8 @@ static void sup_handle_message(task_worker_t *w, json_t *msg)
 {
     task_t *task = w->task;
     const char *type = json_string_value(json_object_get(msg, "type"));
+    if (poison_on_message(&task->poison, &w->hand, msg, w->tag))
+        return; /* batch, stage, done: what the worker holds (poison.c) */
     if (type == NULL) {
         log_warn(w->tag, "worker sent a message without a type; ignored");
     } else if (strcmp(type, "heartbeat") == 0) {
@@ -498,6 +500,10 @@ static int sup_spawn(daemon_t *d, task_worker_t *w)
 
     int chan_fd, err_fd;
     json_t *msg = sup_task_message(d, task->cid, task->tid, task->taskinfo);
+    /* the records to handle one at a time and those to set aside (poison.h) */
+    json_t *poison = poison_to_json(&task->poison);
+    if (poison != NULL)
+        json_object_set_new(msg, "poison", poison);
     json_object_set_new(msg, "workerIndex", json_integer(w->index));
     json_object_set_new(msg, "workers", json_integer(task->worker_count));
     if (d->cfg->cluster_enabled) /* workers of every node in one group need distinct ids */
@@ -515,6 +521,8 @@ static int sup_spawn(daemon_t *d, task_worker_t *w)
     w->started_ms = w->last_heartbeat_ms = daemon_now_ms();
     w->kill_at_ms = 0;
     w->worker_error[0] = '\0';
+    w->hung_ms = 0;
+    poison_hand_reset(&w->hand);
     w->status = TASK_STARTING;
     json_decref(w->stats);
     w->stats = NULL;
@@ -636,6 +644,36 @@ static void sup_drain_stderr(task_worker_t *w)
     w->err = NULL;
 }
 
+/* A worker that died by a signal, or was killed for a missing heartbeat, with records in
+ * hand: they become suspect, or the one it held alone is quarantined (poison.c). Returns
+ * non-zero when that failed the task (errors.tolerance = none). */
+static int sup_poison_on_death(daemon_t *d, task_worker_t *w, int wstatus)
+{
+    task_t *task = w->task;
+    char cause[64], message[512], errstr[512];
+    if (w->hung_ms != 0)
+        snprintf(cause, sizeof(cause), "no heartbeat for %u ms", w->hung_ms);
+    else if (WIFSIGNALED(wstatus))
+        snprintf(cause, sizeof(cause), "worker killed by SIG%s",
+                 sigabbrev_np(WTERMSIG(wstatus)) ? sigabbrev_np(WTERMSIG(wstatus)) : "?");
+    else
+        return 0; /* an exit of its own: the worker said why, the records are not to blame */
+    poison_verdict_t v = poison_on_death(&task->poison, &w->hand, task->taskinfo, cause, w->tag,
+                                         message, sizeof(message));
+    if (v == POISON_NONE)
+        return 0;
+    /* a daemon restart keeps them; a failure to write is logged, the memory still holds them */
+    if (tasks_save(d, task, errstr, sizeof(errstr)) != 0)
+        log_error(task->tag, "cannot keep the suspect records in the store: %s", errstr);
+    if (v == POISON_FAIL) {
+        w->status = TASK_FAILED;
+        set_last_error(task, "%s", message);
+        sup_fail_task(d, task);
+        return 1;
+    }
+    return 0;
+}
+
 /* What happens after worker @w exited unasked (not stopping, not restarting): fail the task
  * on a definition that cannot run or on too many crashes in a row, else restart @w alone
  * after its backoff. */
@@ -646,6 +684,8 @@ static void sup_on_crash(daemon_t *d, task_worker_t *w, int wstatus, const char 
     char who[32] = "";
     if (task->worker_count > 1)
         snprintf(who, sizeof(who), "worker %u: ", w->index);
+    if (sup_poison_on_death(d, w, wstatus) != 0)
+        return;
     if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 2) {
         w->status = TASK_FAILED;
         set_last_error(task, "%s%s", who,
@@ -763,12 +803,16 @@ static void sup_tick_worker(daemon_t *d, task_worker_t *w, uint64_t now)
         w->kill_at_ms = UINT64_MAX; /* sent; wait for the exit */
         return;
     }
-    if (w->kill_at_ms == 0 && now - w->last_heartbeat_ms > d->cfg->heartbeat_timeout_ms) {
+    /* a task whose plugins legitimately take long sets its own (docs/delivery.md) */
+    unsigned timeout = (unsigned)taskinfo_param_uint(
+        task->taskinfo, "sml.task.heartbeat.timeout.ms", d->cfg->heartbeat_timeout_ms);
+    if (w->kill_at_ms == 0 && now - w->last_heartbeat_ms > timeout) {
         snprintf(w->worker_error, sizeof(w->worker_error),
-                 "no heartbeat for %u ms; the worker was killed", d->cfg->heartbeat_timeout_ms);
+                 "no heartbeat for %u ms; the worker was killed", timeout);
         log_error(w->tag, "%s", w->worker_error);
         sup_signal(w, SIGKILL);
         w->kill_at_ms = UINT64_MAX;
+        w->hung_ms = timeout;
     }
 }
 

@@ -95,9 +95,11 @@ void task_free(task_t *task)
     for (unsigned i = 0; i < task->worker_count; i++) {
         json_decref(task->workers[i]->stats);
         channel_reader_free(&task->workers[i]->chan_reader);
+        poison_hand_free(&task->workers[i]->hand);
         free(task->workers[i]);
     }
     free(task->workers);
+    poison_free(&task->poison);
     free(task);
 }
 
@@ -120,7 +122,9 @@ unsigned tasks_running_count(const daemon_t *d)
 
 int tasks_save(daemon_t *d, task_t *task, char *errstr, size_t errstr_size)
 {
+    json_t *poison = poison_to_json(&task->poison);
     stored_task_t st = {
+        .poison = poison,
         .taskinfo = task->taskinfo,
         .desired_running = task->desired_running,
         .last_error = task->last_error[0] ? task->last_error : NULL,
@@ -129,5 +133,7 @@ int tasks_save(daemon_t *d, task_t *task, char *errstr, size_t errstr_size)
     };
     memcpy(st.cid, task->cid, sizeof(st.cid));
     memcpy(st.tid, task->tid, sizeof(st.tid));
-    return store_put(d->store, &st, errstr, errstr_size);
+    int rc = store_put(d->store, &st, errstr, errstr_size);
+    json_decref(poison);
+    return rc;
 }

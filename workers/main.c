@@ -246,6 +246,28 @@ static const char *worker_signal_read(worker_t *w)
     return si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
+/* Handles the messages symtaskd sends after the task: "poison" (the records to handle one
+ * at a time and those to set aside). A stop is a signal; anything else is drained so that
+ * it cannot pile up, and said, since it means a protocol mismatch. */
+static void worker_channel_messages(worker_t *w)
+{
+    json_t *msg;
+    int bad;
+    while ((msg = channel_reader_next(&w->reader, &bad)) != NULL || bad) {
+        const char *type = json_string_value(json_object_get(msg, "type"));
+        if (type != NULL && strcmp(type, "poison") == 0 && w->pipeline != NULL) {
+            char errstr[256];
+            if (pipeline_suspects_load(w->pipeline, msg, errstr, sizeof(errstr)) != 0)
+                log_warn(w->tag, "ignored the suspect records from symtaskd: %s", errstr);
+        } else {
+            log_warn(w->tag, "ignored %s from symtaskd: %s",
+                     bad ? "a line that is not a JSON object" : "a message",
+                     type != NULL ? type : "(no type)");
+        }
+        json_decref(msg);
+    }
+}
+
 /* Waits up to @timeout_ms for a signal, channel input or a Kafka probe result, and handles
  * the first two: sets w->stop on
  * SIGTERM/SIGINT or when the channel closes. */
@@ -276,17 +298,7 @@ static void worker_wait(worker_t *w, int timeout_ms)
                      CHANNEL_MSG_MAX);
             channel_reader_free(&w->reader);
         }
-        /* The task is the only message symtaskd sends (a stop is a signal): drain anything
-         * else so that it cannot pile up, and say so, since it means a protocol mismatch. */
-        json_t *msg;
-        int bad;
-        while ((msg = channel_reader_next(&w->reader, &bad)) != NULL || bad) {
-            const char *type = json_string_value(json_object_get(msg, "type"));
-            log_warn(w->tag, "ignored %s from symtaskd: %s",
-                     bad ? "a line that is not a JSON object" : "a message",
-                     type != NULL ? type : "(no type)");
-            json_decref(msg);
-        }
+        worker_channel_messages(w);
     }
 }
 
@@ -512,6 +524,22 @@ static int worker_keepalive(void *arg)
     return w->stop != NULL;
 }
 
+/* The pipeline's word on what it hands to the plugins (suspects.h). */
+static void worker_hand(void *arg, const char *line, size_t len)
+{
+    worker_t *w = arg;
+    if (channel_send_line(w->chan_fd, line, len) < 0 && w->stop == NULL) {
+        log_info(w->tag, "channel to symtaskd failed (%s): stopping", strerror(errno));
+        w->stop = "channel to symtaskd failed";
+    }
+}
+
+/* The pipeline's heartbeat between the records of a suspect batch. */
+static void worker_heartbeat_cb(void *arg)
+{
+    worker_heartbeat_if_due(arg);
+}
+
 /* The pipeline's report of a passing problem: the user sees it in lastError. */
 static void worker_report(void *arg, const char *message)
 {
@@ -716,6 +744,8 @@ int main(int argc, char **argv)
         .plugin_dir = w.task.plugin_dir,
         .keepalive = worker_keepalive,
         .report = worker_report,
+        .hand = worker_hand,
+        .heartbeat = worker_heartbeat_cb,
         .keepalive_arg = &w,
     };
     w.pipeline = pipeline_new(&pc, errstr, sizeof(errstr));
@@ -724,6 +754,11 @@ int main(int argc, char **argv)
         ret = WORKER_EXIT_CONFIG;
         goto out;
     }
+    /* before any record is read: which to handle one at a time, which to set aside */
+    if (pipeline_suspects_load(w.pipeline, json_object_get(w.task.msg, "poison"), errstr,
+                               sizeof(errstr)) != 0)
+        log_warn(w.tag, "ignored the suspect records from symtaskd: %s", errstr);
+    worker_channel_messages(&w);
     /* a model larger than the limit is caught before any record is read */
     worker_check_memory(&w);
     if (w.stop != NULL) {

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "suspects.h"
 #include "txn.h"
 
 /* Batches whose outputs may await acknowledgement at once; past that the pipeline waits. */
@@ -80,7 +81,10 @@ struct pipeline {
     pipeline_stats_t stats;
     int (*keepalive)(void *arg);
     void (*report)(void *arg, const char *message);
+    void (*hand)(void *arg, const char *line, size_t len);
+    void (*heartbeat)(void *arg);
     void *keepalive_arg;
+    suspects_t *suspects;          /* records the daemon named suspect or quarantined */
     unsigned retry_seed;           /* rand_r: the jitter of retry waits */
     rd_kafka_message_t **incoming; /* what one consume call returns, before it joins msgs */
 };
@@ -149,7 +153,10 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errs
     snprintf(p->tag, sizeof(p->tag), "%s", cfg->tag);
     p->keepalive = cfg->keepalive;
     p->report = cfg->report;
+    p->hand = cfg->hand;
+    p->heartbeat = cfg->heartbeat;
     p->keepalive_arg = cfg->keepalive_arg;
+    p->suspects = suspects_new();
     p->retry_seed = (unsigned)now_us();
     buf_init(&p->out);
 
@@ -210,7 +217,8 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errs
     p->msg_errors = calloc(rows, PIPELINE_ERR_SIZE);
     p->row_of = calloc(rows, sizeof(*p->row_of));
     p->to_commit = rd_kafka_topic_partition_list_new(8);
-    if (p->msgs == NULL || p->incoming == NULL || p->msg_errors == NULL || p->row_of == NULL) {
+    if (p->suspects == NULL || p->msgs == NULL || p->incoming == NULL || p->msg_errors == NULL ||
+        p->row_of == NULL) {
         snprintf(errstr, errstr_size,
                  "out of memory for batches of %zu records (sml.kstream.record.poll.max)", rows);
         goto error;
@@ -508,50 +516,55 @@ static void set_last_record_time(pipeline_t *p)
              &tm);
 }
 
-/* Handles the gathered messages: decode each, predict the good rows at once, encode and
- * produce them (or dead-letter them), then queue the batch's offsets for commit. */
-static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t errstr_size)
+/* Tells the daemon what the plugins are given (suspects.h): a worker that dies meanwhile
+ * leaves those records suspect. */
+static void pipeline_hand(pipeline_t *p, const char *line, size_t len)
 {
-    if (p->n_msgs == 0)
-        return PIPELINE_OK;
-    if (p->txn != NULL) {
-        /* a full ring ends the transaction; an abort drops the batch, to be read again */
-        pipeline_result_t r = pipeline_txn_end(p, 0, 1, errstr, errstr_size);
-        if (r != PIPELINE_OK || p->n_msgs == 0)
-            return r;
-        if (txn_begin(p->txn, errstr, errstr_size) != TXN_OK)
-            return PIPELINE_FAILED;
-    }
-    /* pipeline_step() gathers no batch while the ring is full; a rebalance or a drain may
-     * still get here with it full: wait for the oldest batch, within bounds */
-    while (p->ring_count == PIPELINE_INFLIGHT_MAX) {
-        rd_kafka_poll(p->producer, 100);
-        pipeline_collect(p);
-        if (p->ring_count == PIPELINE_INFLIGHT_MAX &&
-            (p->delivery_error[0] != '\0' || pipeline_keepalive(p) != 0)) {
-            snprintf(errstr, errstr_size, "%s",
-                     p->delivery_error[0] ? p->delivery_error
-                                          : "stopped while Kafka acknowledged nothing");
-            return PIPELINE_FAILED;
-        }
-    }
+    if (p->hand != NULL)
+        p->hand(p->keepalive_arg, line, len);
+}
 
+/* A record that could not be handled at @stage: dead-lettered, or with errors.tolerance =
+ * none the end of the task. Non-zero (and *@result set) when the batch stops here. */
+static int pipeline_bad_record(pipeline_t *p, const rd_kafka_message_t *m, const char *stage,
+                               const char *error, inflight_t *b, char *errstr, size_t errstr_size,
+                               pipeline_result_t *result)
+{
+    p->stats.records_failed++;
+    if (!p->tolerate) {
+        snprintf(errstr, errstr_size,
+                 "record %s[%" PRId32 "]@%" PRId64 " failed at %s: %s; "
+                 "sml.kstream.errors.tolerance = none stops the task",
+                 rd_kafka_topic_name(m->rkt), m->partition, m->offset, stage, error);
+        *result = PIPELINE_REFUSED;
+        return -1;
+    }
+    if (pipeline_dead_letter(p, m, stage, error, b, errstr, errstr_size) != 0) {
+        *result = PIPELINE_FAILED;
+        return -1;
+    }
+    return 0;
+}
+
+/* Decodes, predicts and encodes messages @g0 to @g1 of the batch in one go, producing their
+ * outputs (or dead letters) for batch @b. PIPELINE_OK, or why the batch stops here. */
+static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0, size_t g1,
+                                        char *errstr, size_t errstr_size)
+{
     pipeline_result_t result = PIPELINE_OK;
     char perr[PIPELINE_ERR_SIZE];
-
-    inflight_t *b = &p->ring[(p->ring_head + p->ring_count) % PIPELINE_INFLIGHT_MAX];
-    b->started_us = now_us();
-    b->outstanding = 0;
-    b->failed = 0;
-    b->sink_acked = b->dlq_acked = 0;
-    b->offsets = rd_kafka_topic_partition_list_new(4);
-    p->ring_count++;
+    size_t len = 0;
+    char *line = p->hand != NULL ? suspects_batch_line(p->msgs + g0, g1 - g0, &len) : NULL;
+    int told = line != NULL;
+    if (told)
+        pipeline_hand(p, line, len);
+    free(line);
 
     /* Decode each message into the next free row. */
     size_t rows = 0;
-    size_t stop_at = p->n_msgs; /* after a fatal error: where to stop */
+    size_t stop_at = g1; /* after a fatal error: where to stop */
     stages_begin(p->stages);
-    for (size_t i = 0; i < p->n_msgs; i++) {
+    for (size_t i = g0; i < g1; i++) {
         rd_kafka_message_t *m = p->msgs[i];
         p->row_of[i] = ROW_NONE;
         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -573,7 +586,7 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
         } else if (st == SYMTASK_ERR_RETRIABLE) {
             snprintf(errstr, errstr_size, "stopped while sml.serializer failed: %s", perr);
             result = PIPELINE_FAILED;
-            stop_at = 0;
+            stop_at = g0;
             break;
         } else if (st == SYMTASK_ERR_RECORD) {
             p->row_of[i] = ROW_DECODE_FAILED;
@@ -582,13 +595,16 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
         } else {
             snprintf(errstr, errstr_size, "sml.serializer: %s", perr[0] ? perr : "fatal error");
             result = PIPELINE_REFUSED;
-            stop_at = 0; /* nothing of this batch is predicted, written or committed */
+            stop_at = g0; /* nothing more of this batch is predicted, written or committed */
             break;
         }
     }
 
     /* Predict every decoded row in one call. */
     if (rows > 0 && result == PIPELINE_OK) {
+        if (told)
+            pipeline_hand(p, suspects_stage_line("predict"),
+                          strlen(suspects_stage_line("predict")));
         symtask_status_t st;
         unsigned tries = 0;
         for (;; tries++) {
@@ -603,12 +619,14 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
             snprintf(errstr, errstr_size, "%ssml.predictor: %s",
                      st == SYMTASK_ERR_RETRIABLE ? "stopped while " : "", perr);
             result = st == SYMTASK_ERR_RETRIABLE ? PIPELINE_FAILED : PIPELINE_REFUSED;
-            stop_at = 0;
+            stop_at = g0;
         }
     }
+    if (told && stop_at > g0)
+        pipeline_hand(p, suspects_stage_line("encode"), strlen(suspects_stage_line("encode")));
 
     /* Encode and produce, in consumption order. */
-    for (size_t i = 0; i < stop_at; i++) {
+    for (size_t i = g0; i < stop_at; i++) {
         rd_kafka_message_t *m = p->msgs[i];
         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -659,22 +677,92 @@ static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t er
                 error = p->msg_errors + i * PIPELINE_ERR_SIZE;
             }
         }
-        if (stage != NULL) {
-            p->stats.records_failed++;
-            if (!p->tolerate) {
-                snprintf(errstr, errstr_size,
-                         "record %s[%" PRId32 "]@%" PRId64 " failed at %s: %s; "
-                         "sml.kstream.errors.tolerance = none stops the task",
-                         rd_kafka_topic_name(m->rkt), m->partition, m->offset, stage, error);
-                result = PIPELINE_REFUSED;
-                break;
-            }
-            if (pipeline_dead_letter(p, m, stage, error, b, errstr, errstr_size) != 0) {
-                result = PIPELINE_FAILED;
-                break;
-            }
-        }
+        if (stage != NULL &&
+            pipeline_bad_record(p, m, stage, error, b, errstr, errstr_size, &result) != 0)
+            break;
         offsets_raise(b->offsets, rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1);
+    }
+    /* the plugins came back: none of these records takes a worker down */
+    if (told)
+        pipeline_hand(p, suspects_done_line(), strlen(suspects_done_line()));
+    return result;
+}
+
+/* Where the group that starts at message @g0 ends: the whole batch when no record of it is
+ * suspect or quarantined; else a suspect or quarantined record alone, or the records up to
+ * the next such. */
+static size_t pipeline_group_end(pipeline_t *p, size_t g0)
+{
+    if (!suspects_any(p->suspects))
+        return p->n_msgs;
+    size_t i = g0;
+    for (; i < p->n_msgs; i++) {
+        const rd_kafka_message_t *m = p->msgs[i];
+        const char *stage, *error;
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        if (suspects_is_suspect(p->suspects, m->partition, m->offset) ||
+            suspects_quarantined(p->suspects, m->partition, m->offset, &stage, &error))
+            return i == g0 ? g0 + 1 : i;
+    }
+    return i;
+}
+
+/* Handles the gathered messages: decode each, predict the good rows at once, encode and
+ * produce them (or dead-letter them), then queue the batch's offsets for commit. Records the
+ * daemon named suspect go to the plugins one at a time, quarantined ones straight to the
+ * dead letters. */
+static pipeline_result_t pipeline_process(pipeline_t *p, char *errstr, size_t errstr_size)
+{
+    if (p->n_msgs == 0)
+        return PIPELINE_OK;
+    if (p->txn != NULL) {
+        /* a full ring ends the transaction; an abort drops the batch, to be read again */
+        pipeline_result_t r = pipeline_txn_end(p, 0, 1, errstr, errstr_size);
+        if (r != PIPELINE_OK || p->n_msgs == 0)
+            return r;
+        if (txn_begin(p->txn, errstr, errstr_size) != TXN_OK)
+            return PIPELINE_FAILED;
+    }
+    /* pipeline_step() gathers no batch while the ring is full; a rebalance or a drain may
+     * still get here with it full: wait for the oldest batch, within bounds */
+    while (p->ring_count == PIPELINE_INFLIGHT_MAX) {
+        rd_kafka_poll(p->producer, 100);
+        pipeline_collect(p);
+        if (p->ring_count == PIPELINE_INFLIGHT_MAX &&
+            (p->delivery_error[0] != '\0' || pipeline_keepalive(p) != 0)) {
+            snprintf(errstr, errstr_size, "%s",
+                     p->delivery_error[0] ? p->delivery_error
+                                          : "stopped while Kafka acknowledged nothing");
+            return PIPELINE_FAILED;
+        }
+    }
+
+    pipeline_result_t result = PIPELINE_OK;
+    inflight_t *b = &p->ring[(p->ring_head + p->ring_count) % PIPELINE_INFLIGHT_MAX];
+    b->started_us = now_us();
+    b->outstanding = 0;
+    b->failed = 0;
+    b->sink_acked = b->dlq_acked = 0;
+    b->offsets = rd_kafka_topic_partition_list_new(4);
+    p->ring_count++;
+
+    for (size_t g0 = 0, g1; g0 < p->n_msgs && result == PIPELINE_OK; g0 = g1) {
+        g1 = pipeline_group_end(p, g0);
+        const rd_kafka_message_t *m = p->msgs[g0];
+        const char *stage, *error;
+        if (g1 == g0 + 1 && m->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            suspects_quarantined(p->suspects, m->partition, m->offset, &stage, &error)) {
+            /* it took down sml.kstream.poison.max workers: no plugin sees it again */
+            p->stats.records_in++;
+            if (pipeline_bad_record(p, m, stage, error, b, errstr, errstr_size, &result) == 0)
+                offsets_raise(b->offsets, rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1);
+            continue;
+        }
+        result = pipeline_group(p, b, g0, g1, errstr, errstr_size);
+        /* one record at a time can be long: the daemon hears from the worker meanwhile */
+        if (g1 < p->n_msgs && p->heartbeat != NULL)
+            p->heartbeat(p->keepalive_arg);
     }
     set_last_record_time(p);
 
@@ -872,6 +960,11 @@ pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, si
     return result;
 }
 
+int pipeline_suspects_load(pipeline_t *p, json_t *state, char *errstr, size_t errstr_size)
+{
+    return suspects_load(p->suspects, state, p->source, errstr, errstr_size);
+}
+
 void pipeline_get_stats(pipeline_t *p, pipeline_stats_t *stats)
 {
     int64_t lag = 0;
@@ -964,6 +1057,7 @@ void pipeline_free(pipeline_t *p)
         rd_kafka_topic_partition_list_destroy(p->to_commit);
     txn_free(p->txn);
     stages_close(p->stages);
+    suspects_free(p->suspects);
     free(p->msgs);
     free(p->incoming);
     free(p->msg_errors);

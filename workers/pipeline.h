@@ -47,6 +47,12 @@ typedef struct pipeline_config {
     /* Tells the user about a passing problem (lastError) while the task goes on: a plugin
      * that answered RETRIABLE, whose call is made again after a wait (may be NULL). */
     void (*report)(void *arg, const char *message);
+    /* Sends the channel line @line (@len bytes, its newline included) to the daemon: what
+     * the plugins are given, before they are (suspects.h; may be NULL). */
+    void (*hand)(void *arg, const char *line, size_t len);
+    /* Sends the heartbeat when it is due; called between the records of a suspect batch,
+     * which go to the plugins one at a time (may be NULL). */
+    void (*heartbeat)(void *arg);
     void *keepalive_arg;
 } pipeline_config_t;
 
@@ -71,6 +77,10 @@ typedef enum pipeline_result {
 /* Consumes for at most @max_wait_ms and handles a batch when it is full or its oldest
  * record waited sml.kstream.schedule.ms. On anything but PIPELINE_OK, @errstr says why. */
 pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, size_t errstr_size);
+
+/* Takes the daemon's suspect and quarantined records (the "poison" object of its task
+ * message or of a "poison" message; NULL: none). -1 with a message when it is malformed. */
+int pipeline_suspects_load(pipeline_t *p, json_t *state, char *errstr, size_t errstr_size);
 
 /* Counters for the heartbeat; the lag is read from the consumer's cached watermarks. */
 void pipeline_get_stats(pipeline_t *p, pipeline_stats_t *stats);

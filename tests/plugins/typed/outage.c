@@ -4,6 +4,7 @@
  * with sml.serializer.when = encode, encode_fields(); with bind, bind_typed()) answers
  * RETRIABLE, as a serializer whose schema registry cannot be reached: the worker must make
  * the call again later (and the check at create refuses the task when bind_typed() does). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@ typedef struct outage {
     const char *down;
     int on_encode;
     int on_bind;
+    const char *crash_on;
+    int crash_in_encode;
 } outage_t;
 
 static const symtask_option_t outage_options[] = {
@@ -23,6 +26,10 @@ static const symtask_option_t outage_options[] = {
      "A file whose presence makes the serializer answer RETRIABLE."},
     {"sml.serializer.when", SYMTASK_OPTION_STRING, "decode", 0,
      "Which call fails while the file exists: decode, encode or bind."},
+    {"sml.serializer.crash_on", SYMTASK_OPTION_STRING, NULL, 0,
+     "A record (its text) whose decoding kills the worker."},
+    {"sml.serializer.crash_in", SYMTASK_OPTION_STRING, "decode", 0,
+     "Where crash_on kills the worker: decode or encode."},
     {NULL},
 };
 
@@ -36,6 +43,8 @@ static symtask_status_t outage_create(const symtask_host_t *host, const symtask_
     o->down = host->param(params, "sml.serializer.down");
     o->on_encode = strcmp(host->param(params, "sml.serializer.when"), "encode") == 0;
     o->on_bind = strcmp(host->param(params, "sml.serializer.when"), "bind") == 0;
+    o->crash_on = host->param(params, "sml.serializer.crash_on");
+    o->crash_in_encode = strcmp(host->param(params, "sml.serializer.crash_in"), "encode") == 0;
     *state = o;
     return SYMTASK_OK;
 }
@@ -43,6 +52,17 @@ static symtask_status_t outage_create(const symtask_host_t *host, const symtask_
 static void outage_destroy(void *state)
 {
     free(state);
+}
+
+/* Dies on the record crash_on in the call @encoding names. */
+static void outage_maybe_crash(const outage_t *o, const symtask_record_t *record, int encoding)
+{
+    if (o->crash_on != NULL && o->crash_in_encode == encoding &&
+        record->len == strlen(o->crash_on) &&
+        memcmp(record->value, o->crash_on, record->len) == 0) {
+        signal(SIGSEGV, SIG_DFL); /* past a sanitizer's handler: killed by the signal */
+        raise(SIGSEGV);
+    }
 }
 
 static int outage_now(const outage_t *o, int encoding, char *errstr, size_t errstr_size)
@@ -58,6 +78,7 @@ static symtask_status_t outage_decode_fields(void *state, const symtask_record_t
                                              char *errstr, size_t errstr_size)
 {
     outage_t *o = state;
+    outage_maybe_crash(o, record, 0);
     if (outage_now(o, 0, errstr, errstr_size))
         return SYMTASK_ERR_RETRIABLE;
     char text[64], *end;
@@ -87,6 +108,7 @@ static symtask_status_t outage_encode_fields(void *state, const symtask_record_t
                                              char *errstr, size_t errstr_size)
 {
     outage_t *o = state;
+    outage_maybe_crash(o, record, 1);
     if (outage_now(o, 1, errstr, errstr_size))
         return SYMTASK_ERR_RETRIABLE;
     symtask_fields_t own;

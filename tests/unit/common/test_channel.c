@@ -116,6 +116,28 @@ Test(channel, send_refuses_what_is_not_an_object)
     cr_assert_eq(channel_send(sv[0], NULL), -1);
 }
 
+Test(channel, send_line_writes_a_prebuilt_line_and_refuses_anything_else)
+{
+    const char line[] = "{\"type\":\"done\"}\n";
+    cr_assert_eq(channel_send_line(sv[0], line, strlen(line)), 0);
+    size_t len;
+    char *text = read_available(sv[1], &len);
+    cr_assert_eq(len, strlen(line));
+    cr_assert_eq(memcmp(text, line, len), 0);
+    free(text);
+    static const char *const bad[] = {"{\"type\":\"done\"}", "{}\n{}\n", ""};
+    for (size_t i = 0; i < 3; i++) {
+        errno = 0;
+        cr_expect_eq(channel_send_line(sv[0], bad[i], strlen(bad[i])), -1, "%s", bad[i]);
+        cr_expect_eq(errno, EINVAL);
+    }
+    close(sv[1]);
+    sv[1] = -1;
+    errno = 0;
+    cr_expect_eq(channel_send_line(sv[0], line, strlen(line)), -1);
+    cr_expect_eq(errno, EPIPE, "a closed peer is EPIPE, not SIGPIPE");
+}
+
 Test(channel, send_to_a_closed_peer_is_epipe_not_sigpipe)
 {
     /* criterion runs the test in its own process: a SIGPIPE would fail it */

@@ -234,6 +234,10 @@ Test(taskinfo, valid_values)
     expect_valid(with_param("sml.predictor", p64));
     expect_valid(with_param("sml.predictor", "xg-boost_2"));
     expect_valid(with_param("sml.kstream.errors.tolerance", "all"));
+    expect_valid(with_param("sml.kstream.poison.max", "1"));
+    expect_valid(with_param("sml.kstream.poison.max", "100"));
+    expect_valid(with_param("sml.task.heartbeat.timeout.ms", "3000"));
+    expect_valid(with_param("sml.task.heartbeat.timeout.ms", "3600000"));
     /* A lone max below the default min is allowed: the default min does not apply to it. */
     expect_valid(with_param("sml.task.heap.max", "512m"));
     /* errors.tolerance none: no dead-letter topic, so its default name does not matter. */
@@ -244,6 +248,23 @@ Test(taskinfo, valid_values)
     }
     free(t249);
     free(p64);
+}
+
+Test(taskinfo, poison_max_and_heartbeat_timeout_ranges)
+{
+    expect_param_invalid("sml.kstream.poison.max", "0",
+                         "params.sml.kstream.poison.max: '0' is not a whole number from 1 to 100");
+    expect_param_invalid("sml.kstream.poison.max", "101", "from 1 to 100");
+    expect_param_invalid("sml.kstream.poison.max", "two", "from 1 to 100");
+    expect_param_invalid("sml.task.heartbeat.timeout.ms", "2999",
+                         "params.sml.task.heartbeat.timeout.ms: '2999' is not a whole number "
+                         "from 3000 to 3600000");
+    expect_param_invalid("sml.task.heartbeat.timeout.ms", "-5000", "from 3000 to 3600000");
+
+    json_t *doc = with_param("sml.kstream.poison.max", "7");
+    cr_expect_eq(taskinfo_param_uint(doc, "sml.kstream.poison.max", 2), 7);
+    cr_expect_eq(taskinfo_param_uint(doc, "sml.task.heartbeat.timeout.ms", 30000), 30000);
+    json_decref(doc);
 }
 
 Test(taskinfo, not_json)

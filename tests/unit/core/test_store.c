@@ -27,6 +27,7 @@ typedef struct seen {
     json_t *taskinfo;
     bool desired_running;
     char *last_error;
+    json_t *poison;
     time_t created;
     time_t updated;
 } seen_t;
@@ -61,6 +62,7 @@ static void clear_visit(void)
 
     for (i = 0; i < visit.count; i++) {
         json_decref(visit.tasks[i].taskinfo);
+        json_decref(visit.tasks[i].poison);
         free(visit.tasks[i].last_error);
     }
     memset(&visit, 0, sizeof(visit));
@@ -85,6 +87,7 @@ static int collect(const stored_task_t *task, void *arg)
     s->taskinfo = json_incref(task->taskinfo);
     s->desired_running = task->desired_running;
     s->last_error = task->last_error ? strdup(task->last_error) : NULL;
+    s->poison = task->poison ? json_deep_copy(task->poison) : NULL;
     s->created = task->created;
     s->updated = task->updated;
     return (int)v->count == v->stop_at ? 7 : 0;
@@ -399,6 +402,42 @@ Test(store, round_trip)
     cr_expect_null(strstr(text, "lastError"), "%s", text);
     cr_expect(strstr(text, "\"desired\": \"running\"") != NULL, "%s", text);
     free(text);
+}
+
+/* The suspect records of a task (core/poison.c) are kept in clear beside the sealed part:
+ * offsets and the daemon's words, no secret. */
+Test(store, poison_round_trip_and_a_bad_one_is_corrupt)
+{
+    stored_task_t task;
+    json_t *poison = json_loads("{\"topic\":\"in\",\"suspects\":[{\"partition\":1,\"from\":4,"
+                                "\"to\":9,\"kills\":1}],\"quarantined\":[],"
+                                "\"quarantinedTotal\":0}",
+                                0, NULL);
+    cr_assert_not_null(poison);
+    memset(&task, 0, sizeof(task));
+    snprintf(task.cid, sizeof(task.cid), "c1");
+    snprintf(task.tid, sizeof(task.tid), "t1");
+    task.taskinfo = make_taskinfo("t1", "linear");
+    task.poison = poison;
+    task.created = task.updated = 1000;
+    cr_assert_eq(store_put(store, &task, errstr, sizeof(errstr)), 0, "%s", errstr);
+    json_decref(task.taskinfo);
+    char *text = read_text(task_path("c1", "t1", ".task"));
+    cr_expect(strstr(text, "\"poison\"") != NULL && strstr(text, "\"kills\": 1") != NULL, "%s",
+              text);
+    free(text);
+    cr_assert_eq(load(), 0, "%s", errstr);
+    cr_assert_eq(visit.count, 1);
+    cr_expect(json_equal(visit.tasks[0].poison, poison));
+    json_decref(poison);
+    /* a task without any has none */
+    put("c1", "t2", false, NULL, 1000);
+    cr_assert_eq(load(), 0, "%s", errstr);
+    for (size_t i = 0; i < visit.count; i++)
+        if (strcmp(visit.tasks[i].tid, "t2") == 0)
+            cr_expect_null(visit.tasks[i].poison);
+    unlink(task_path("c1", "t2", ".task"));
+    expect_corrupt_field("poison", "[1]", "\"poison\" is not an object");
 }
 
 Test(store, many_tasks)

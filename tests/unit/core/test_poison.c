@@ -1,0 +1,300 @@
+/* test_poison.c: core/poison.c, the suspect and quarantined records of a task: what a dead
+ * worker leaves suspect, when a record is quarantined, what a finished batch clears, and the
+ * state's JSON for the store and the workers. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "poison.h"
+
+static json_t *taskinfo_with(const char *params_json)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "{\"type\":\"kstream\",\"name\":\"t\",\"params\":{\"sml.kstream.source.topic\":"
+             "\"in\"%s%s}}",
+             params_json[0] ? "," : "", params_json);
+    json_t *doc = json_loads(text, 0, NULL);
+    cr_assert_not_null(doc);
+    return doc;
+}
+
+/* Feeds one worker message given as JSON text. */
+static int feed(poison_t *p, poison_hand_t *hand, const char *text)
+{
+    json_t *msg = json_loads(text, 0, NULL);
+    cr_assert_not_null(msg, "%s", text);
+    int r = poison_on_message(p, hand, msg, "c/t");
+    json_decref(msg);
+    return r;
+}
+
+static poison_verdict_t die(poison_t *p, poison_hand_t *hand, json_t *ti, const char *cause,
+                            char *message)
+{
+    return poison_on_death(p, hand, ti, cause, "c/t", message, 512);
+}
+
+static void init(void)
+{
+    log_init(LOG_FORMAT_CHILD, LOG_ERROR);
+}
+
+TestSuite(poison, .init = init);
+
+Test(poison, a_batch_in_hand_at_a_death_becomes_suspect_and_its_culprit_is_quarantined)
+{
+    poison_t p = {0};
+    poison_hand_t hand = {0};
+    json_t *ti = taskinfo_with("");
+    char message[512];
+
+    cr_expect_eq(feed(&p, &hand,
+                      "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[2,40,60],"
+                      "[0,7,9]]}"),
+                 1);
+    cr_expect_eq(feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"predict\"}"), 1);
+    cr_expect_eq(die(&p, &hand, ti, "worker killed by SIGSEGV", message), POISON_SUSPECT);
+    cr_assert_eq(p.n_suspects, 2);
+    cr_expect_eq(p.suspects[0].span.partition, 0);
+    cr_expect_eq(p.suspects[1].span.from, 40);
+    cr_expect_eq(p.suspects[1].span.to, 60);
+    cr_expect_eq(p.suspects[1].kills, 1);
+    cr_expect_eq(p.n_quarantined, 0);
+
+    /* the next worker: 40 to 44 one at a time, then 45 takes it down */
+    for (int o = 40; o < 45; o++) {
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[2,%d,%d]]}", o, o);
+        feed(&p, &hand, text);
+        feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"predict\"}");
+        feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"encode\"}");
+        feed(&p, &hand, "{\"type\":\"done\"}");
+    }
+    cr_assert_eq(p.n_suspects, 2);
+    cr_expect_eq(p.suspects[1].span.from, 45, "handled records are no longer suspect");
+    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[2,45,45]]}");
+    feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"predict\"}");
+    cr_expect_eq(die(&p, &hand, ti, "worker killed by SIGSEGV", message), POISON_SUSPECT);
+    cr_assert_eq(p.n_quarantined, 1);
+    cr_expect_eq(p.quarantined[0].partition, 2);
+    cr_expect_eq(p.quarantined[0].offset, 45);
+    cr_expect_str_eq(p.quarantined[0].stage, "predict");
+    cr_expect_str_eq(p.quarantined[0].error,
+                     "worker killed by SIGSEGV while predicting this record");
+    cr_expect_eq(p.quarantined_total, 1);
+    /* 46 to 60 stay suspect, once */
+    cr_assert_eq(p.n_suspects, 2);
+    cr_expect_eq(p.suspects[1].span.from, 46);
+    cr_expect_eq(p.suspects[1].span.to, 60);
+    cr_expect_eq(p.suspects[1].kills, 1);
+    cr_expect_eq(hand.busy, false);
+
+    json_decref(ti);
+    poison_hand_free(&hand);
+    poison_free(&p);
+}
+
+Test(poison, the_stage_is_named_truthfully)
+{
+    static const struct {
+        const char *stage, *error;
+    } cases[] = {
+        {"decode", "no heartbeat for 30000 ms while decoding this record"},
+        {"predict", "no heartbeat for 30000 ms while predicting this record"},
+        {"encode", "no heartbeat for 30000 ms while encoding this record"},
+    };
+    json_t *ti = taskinfo_with("\"sml.kstream.poison.max\":\"1\"");
+    for (size_t i = 0; i < 3; i++) {
+        poison_t p = {0};
+        poison_hand_t hand = {0};
+        char message[512], text[256];
+        feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,5,5]]}");
+        snprintf(text, sizeof(text), "{\"type\":\"stage\",\"stage\":\"%s\"}", cases[i].stage);
+        feed(&p, &hand, text);
+        /* poison.max 1 and the record alone in hand: quarantined at once */
+        cr_expect_eq(die(&p, &hand, ti, "no heartbeat for 30000 ms", message), POISON_SUSPECT);
+        cr_assert_eq(p.n_quarantined, 1);
+        cr_expect_str_eq(p.quarantined[0].stage, cases[i].stage);
+        cr_expect_str_eq(p.quarantined[0].error, cases[i].error);
+        cr_expect_eq(p.n_suspects, 0);
+        poison_hand_free(&hand);
+        poison_free(&p);
+    }
+    json_decref(ti);
+}
+
+Test(poison, a_record_is_quarantined_only_when_it_was_alone_in_hand)
+{
+    poison_t p = {0};
+    poison_hand_t hand = {0};
+    json_t *ti = taskinfo_with("\"sml.kstream.poison.max\":\"1\"");
+    char message[512];
+    for (int i = 0; i < 3; i++) {
+        feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,1,2]]}");
+        cr_expect_eq(die(&p, &hand, ti, "worker killed by SIGKILL", message), POISON_SUSPECT);
+    }
+    cr_expect_eq(p.n_quarantined, 0);
+    cr_assert_eq(p.n_suspects, 1);
+    cr_expect_eq(p.suspects[0].kills, 3);
+    /* two partitions of one record each: not alone either */
+    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,1,1],[1,1,1]]}");
+    die(&p, &hand, ti, "worker killed by SIGKILL", message);
+    cr_expect_eq(p.n_quarantined, 0);
+    json_decref(ti);
+    poison_hand_free(&hand);
+    poison_free(&p);
+}
+
+Test(poison, overlapping_deaths_count_per_record)
+{
+    poison_t p = {0};
+    poison_hand_t hand = {0};
+    json_t *ti = taskinfo_with("");
+    char message[512];
+    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,0,10],[0,20,30]]}");
+    die(&p, &hand, ti, "worker killed by SIGSEGV", message);
+    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,5,25]]}");
+    die(&p, &hand, ti, "worker killed by SIGSEGV", message);
+    static const struct {
+        int64_t from, to;
+        unsigned kills;
+    } want[] = {{0, 4, 1}, {5, 10, 2}, {11, 19, 1}, {20, 25, 2}, {26, 30, 1}};
+    cr_assert_eq(p.n_suspects, 5);
+    for (size_t i = 0; i < 5; i++) {
+        cr_expect_eq(p.suspects[i].span.from, want[i].from, "span %zu", i);
+        cr_expect_eq(p.suspects[i].span.to, want[i].to, "span %zu", i);
+        cr_expect_eq(p.suspects[i].kills, want[i].kills, "span %zu", i);
+    }
+    /* a finished batch over all of it clears every count */
+    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,0,30]]}");
+    feed(&p, &hand, "{\"type\":\"done\"}");
+    cr_expect_eq(p.n_suspects, 0);
+    json_decref(ti);
+    poison_hand_free(&hand);
+    poison_free(&p);
+}
+
+Test(poison, with_tolerance_none_the_verdict_fails_the_task_naming_the_record)
+{
+    poison_t p = {0};
+    poison_hand_t hand = {0};
+    json_t *ti = taskinfo_with("\"sml.kstream.errors.tolerance\":\"none\"");
+    char message[512];
+    for (int i = 0; i < 2; i++) {
+        feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[3,41,41]]}");
+        feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"predict\"}");
+        poison_verdict_t v = die(&p, &hand, ti, "worker killed by SIGABRT", message);
+        cr_expect_eq(v, i == 0 ? POISON_SUSPECT : POISON_FAIL);
+    }
+    cr_expect_str_eq(message, "record in[3]@41 took down 2 workers (worker killed by SIGABRT "
+                              "while predicting this record); sml.kstream.errors.tolerance = "
+                              "none stops the task");
+    cr_expect_eq(p.n_quarantined, 1, "kept: a start as it is stops at the record again");
+    json_decref(ti);
+    poison_hand_free(&hand);
+    poison_free(&p);
+}
+
+Test(poison, nothing_in_hand_changes_nothing)
+{
+    poison_t p = {0};
+    poison_hand_t hand = {0};
+    json_t *ti = taskinfo_with("");
+    char message[512];
+    cr_expect_eq(die(&p, &hand, ti, "worker killed by SIGKILL", message), POISON_NONE);
+    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,1,2]]}");
+    feed(&p, &hand, "{\"type\":\"done\"}");
+    cr_expect_eq(die(&p, &hand, ti, "worker killed by SIGKILL", message), POISON_NONE);
+    cr_expect_null(poison_to_json(&p), "nothing to keep");
+    /* other messages are not this module's */
+    cr_expect_eq(feed(&p, &hand, "{\"type\":\"heartbeat\"}"), 0);
+    cr_expect_eq(feed(&p, &hand, "{\"no\":\"type\"}"), 0);
+    json_decref(ti);
+    poison_hand_free(&hand);
+    poison_free(&p);
+}
+
+Test(poison, malformed_batch_messages_leave_the_hand_empty)
+{
+    static const char *const bad[] = {
+        "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,5,4]]}",
+        "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[-1,1,2]]}",
+        "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,1]]}",
+        "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,\"1\",2]]}",
+        "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":{}}",
+        "{\"type\":\"batch\",\"stage\":\"train\",\"offsets\":[[0,1,2]]}",
+        "{\"type\":\"batch\",\"offsets\":[[0,1,2]]}",
+    };
+    poison_t p = {0};
+    poison_hand_t hand = {0};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_eq(feed(&p, &hand, bad[i]), 1, "%s", bad[i]);
+        cr_expect_eq(hand.busy, false, "%s", bad[i]);
+    }
+    poison_hand_free(&hand);
+    poison_free(&p);
+}
+
+Test(poison, the_state_goes_through_json)
+{
+    poison_t p = {0}, q = {0};
+    poison_hand_t hand = {0};
+    json_t *ti = taskinfo_with("");
+    char message[512], errstr[256];
+    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[1,10,20]]}");
+    die(&p, &hand, ti, "worker killed by SIGSEGV", message);
+    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[1,12,12]]}");
+    feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"encode\"}");
+    die(&p, &hand, ti, "worker killed by SIGSEGV", message);
+    json_t *state = poison_to_json(&p);
+    cr_assert_not_null(state);
+    cr_assert_eq(poison_from_json(&q, state, "in", errstr, sizeof(errstr)), 0, "%s", errstr);
+    json_t *again = poison_to_json(&q);
+    cr_expect(json_equal(state, again));
+    cr_expect_eq(q.quarantined_total, 1);
+    cr_expect_str_eq(q.quarantined[0].error, "worker killed by SIGSEGV while encoding this record");
+    json_decref(again);
+
+    /* a task that reads another topic now keeps no offset, only the count */
+    cr_assert_eq(poison_from_json(&q, state, "other", errstr, sizeof(errstr)), 0);
+    cr_expect_eq(q.n_suspects, 0);
+    cr_expect_eq(q.n_quarantined, 0);
+    cr_expect_eq(q.quarantined_total, 1);
+
+    json_object_set_new(
+        state, "suspects",
+        json_pack("[{s:i, s:i, s:i, s:i}]", "partition", 0, "from", 5, "to", 4, "kills", 1));
+    cr_expect_eq(poison_from_json(&q, state, "in", errstr, sizeof(errstr)), -1);
+    cr_expect_str_eq(errstr, "\"poison\": suspect 0 is not {partition,from,to,kills}");
+    json_decref(state);
+    state = json_pack("{s:s}", "topic", "in");
+    cr_expect_eq(poison_from_json(&q, state, "in", errstr, sizeof(errstr)), -1);
+    json_decref(state);
+    json_decref(ti);
+    poison_hand_free(&hand);
+    poison_free(&p);
+    poison_free(&q);
+}
+
+Test(poison, quarantined_records_kept_are_bounded)
+{
+    poison_t p = {0};
+    poison_hand_t hand = {0};
+    json_t *ti = taskinfo_with("\"sml.kstream.poison.max\":\"1\"");
+    char message[512], text[256];
+    for (int o = 0; o < POISON_KEEP + 10; o++) {
+        snprintf(text, sizeof(text),
+                 "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,%d,%d]]}", o, o);
+        feed(&p, &hand, text);
+        die(&p, &hand, ti, "worker killed by SIGSEGV", message);
+    }
+    cr_expect_eq(p.n_quarantined, POISON_KEEP);
+    cr_expect_eq(p.quarantined[0].offset, 10, "the oldest go first");
+    cr_expect_eq(p.quarantined_total, POISON_KEEP + 10);
+    json_decref(ti);
+    poison_hand_free(&hand);
+    poison_free(&p);
+}
