@@ -105,6 +105,19 @@ static void sup_on_stderr(h2o_socket_t *sock, const char *err)
     h2o_buffer_consume(&sock->input, sock->input->size);
 }
 
+/* The status of a ready worker says what its last heartbeat said: paused only once the
+ * worker has committed what it held. */
+static void sup_follow_pause(task_t *task, bool paused)
+{
+    if (task->status == TASK_RUNNING && paused) {
+        task->status = TASK_PAUSED;
+        log_info(task->tag, "paused");
+    } else if (task->status == TASK_PAUSED && !paused) {
+        task->status = TASK_RUNNING;
+        log_info(task->tag, "resumed");
+    }
+}
+
 static void sup_handle_message(task_t *task, json_t *msg)
 {
     const char *type = json_string_value(json_object_get(msg, "type"));
@@ -114,6 +127,7 @@ static void sup_handle_message(task_t *task, json_t *msg)
         task->last_heartbeat_ms = daemon_now_ms();
         json_decref(task->stats);
         task->stats = json_incref(msg);
+        sup_follow_pause(task, json_is_true(json_object_get(msg, "paused")));
     } else if (strcmp(type, "ready") == 0) {
         task->last_heartbeat_ms = daemon_now_ms();
         if (task->status == TASK_STARTING) {
@@ -317,6 +331,8 @@ static int sup_spawn(daemon_t *d, task_t *task)
 
     int chan_fd, err_fd;
     json_t *msg = sup_task_message(d, task->cid, task->tid, task->taskinfo);
+    if (msg != NULL && task->desired_paused)
+        json_object_set_new(msg, "paused", json_true());
     pid_t pid = sup_fork_worker(d, NULL, NULL, msg, &chan_fd, &err_fd, task->last_error,
                                 sizeof(task->last_error));
     json_decref(msg);
@@ -377,6 +393,7 @@ void sup_start(daemon_t *d, task_t *task)
 void sup_stop(daemon_t *d, task_t *task)
 {
     task->desired_running = false;
+    task->desired_paused = false; /* a stop clears a pause (docs/operations.md) */
     task->restart_now = false;
     if (task->pid != 0)
         sup_terminate(d, task, TASK_STOPPING);
@@ -394,6 +411,32 @@ void sup_restart(daemon_t *d, task_t *task)
     task->crashes_in_row = 0;
     task->restart_now = true;
     sup_terminate(d, task, TASK_RESTARTING);
+}
+
+/* Writes @type ("pause", "resume") to the task's worker, if one runs; a worker spawned later
+ * learns the desired state from its task message. */
+static void sup_tell_worker(task_t *task, const char *type)
+{
+    if (task->chan == NULL || task->kill_at_ms != 0)
+        return;
+    json_t *msg = json_pack("{s:s}", "type", type);
+    if (msg == NULL || channel_send(h2o_socket_get_fd(task->chan), msg) != 0)
+        log_warn(task->tag, "cannot tell the worker to %s: %s", type, strerror(errno));
+    json_decref(msg);
+}
+
+void sup_pause(daemon_t *d, task_t *task)
+{
+    (void)d;
+    task->desired_paused = true;
+    sup_tell_worker(task, "pause");
+}
+
+void sup_resume(daemon_t *d, task_t *task)
+{
+    (void)d;
+    task->desired_paused = false;
+    sup_tell_worker(task, "resume");
 }
 
 /* Describes a wait status for lastError and the log. */

@@ -50,6 +50,7 @@ struct kafka_clients {
     char task[300];
     char instance_id[KAFKA_MEMBER_ID_MAX + 1];      /* "" when static membership is off */
     char transactional_id[KAFKA_MEMBER_ID_MAX + 1]; /* "" unless exactly-once */
+    char group_id[512];
     kafka_client_t side[KAFKA_SIDES];
     int fatal;
     char fatal_reason[512];
@@ -354,6 +355,11 @@ void kafka_member_id(const char *cid, const char *tid, unsigned index, char *out
     snprintf(out, out_size, "%.*s%s", KAFKA_MEMBER_ID_MAX - n, full, suffix);
 }
 
+const char *kafka_clients_group_id(const kafka_clients_t *kc)
+{
+    return kc->group_id;
+}
+
 const char *kafka_clients_instance_id(const kafka_clients_t *kc)
 {
     return kc->instance_id;
@@ -393,7 +399,9 @@ kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size
     kc->side[KAFKA_PRODUCER] = (kafka_client_t){.kc = kc, .name = "producer"};
 
     const char *instance_id = kafka_param(s->params, "kafka.consumer.", "group.instance.id");
-    if (instance_id != NULL)
+    if (s->no_membership)
+        kc->instance_id[0] = '\0';
+    else if (instance_id != NULL)
         snprintf(kc->instance_id, sizeof(kc->instance_id), "%s", instance_id);
     else
         kafka_member_id(s->cid, s->tid, s->worker_index, kc->instance_id, sizeof(kc->instance_id));
@@ -406,12 +414,12 @@ kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size
                             sizeof(kc->transactional_id));
     }
 
-    char group_id[512], client_id[600];
+    char *group_id = kc->group_id, client_id[600];
     const char *app_id = json_string_value(json_object_get(s->params, "sml.kstream.app.id"));
     if (app_id != NULL && app_id[0] != '\0')
-        snprintf(group_id, sizeof(group_id), "%s", app_id);
+        snprintf(group_id, sizeof(kc->group_id), "%s", app_id);
     else
-        snprintf(group_id, sizeof(group_id), "symtask-%s-%s", s->cid, s->tid);
+        snprintf(group_id, sizeof(kc->group_id), "symtask-%s-%s", s->cid, s->tid);
     const char *cl_id = json_string_value(json_object_get(s->params, "sml.kstream.client.id"));
     if (cl_id != NULL && cl_id[0] != '\0')
         snprintf(client_id, sizeof(client_id), "%s", cl_id);

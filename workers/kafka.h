@@ -15,6 +15,7 @@ typedef struct kafka_settings {
     const char *bootstrap_default; /* symtaskd's bootstrap.servers; NULL or "" if none */
     int exactly_once;              /* sml.kstream.guarantee = exactly_once: transactional */
     unsigned worker_index;         /* this worker's number among the task's workers (0) */
+    int no_membership;             /* the consumer never joins: no group.instance.id */
 
     /* The pipeline's hooks, called on the main thread from the polls that serve them (may be
      * NULL): the producer's delivery reports, and the consumer's rebalances. A rebalance
@@ -54,6 +55,9 @@ int kafka_clients_fatal(kafka_clients_t *kc, char *reason, size_t reason_size);
 
 rd_kafka_t *kafka_clients_consumer(kafka_clients_t *kc);
 rd_kafka_t *kafka_clients_producer(kafka_clients_t *kc);
+
+/* The consumer's group.id (sml.kstream.app.id or its default). */
+const char *kafka_clients_group_id(const kafka_clients_t *kc);
 
 /* The ids the clients were built with: the consumer's group.instance.id ("" when static
  * membership is off) and the producer's transactional.id ("" unless exactly-once). */
