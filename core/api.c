@@ -1098,7 +1098,8 @@ static int api_metrics(api_call_t *call)
                     "# TYPE symtask_task_up gauge\n");
     for (size_t i = 0; i < d->task_count; i++)
         text_printf(&t, "symtask_task_up{customer=\"%s\",task=\"%s\"} %d\n", d->tasks[i]->cid,
-                    d->tasks[i]->tid, d->tasks[i]->status == TASK_RUNNING);
+                    d->tasks[i]->tid,
+                    d->tasks[i]->status == TASK_RUNNING || d->tasks[i]->status == TASK_PAUSED);
     text_printf(&t, "# HELP symtask_task_failed 1 when the task gave up (status failed: too many "
                     "crashes in a row, or a definition that cannot run); lastError says why.\n"
                     "# TYPE symtask_task_failed gauge\n");
