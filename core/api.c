@@ -790,6 +790,7 @@ static int api_offsets_spawn(api_call_t *call, task_t *task, json_t *to)
                          "the offsets of task [%s] cannot be read now: %s", task->tid, errstr);
     if (to != NULL)
         task->offsets_busy = true;
+    log_info(task->tag, "offsets %s requested", to != NULL ? "reset" : "listing");
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * GET /tasks?expand=status (docs/operations.md), against the real daemon, its workers and the
  * embedded cluster. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,6 +385,47 @@ Test(operations, offsets_reset_errors_name_the_task_the_state_and_the_field)
     r = h_req(&h, "DELETE", BASE "/tasks/t1/offsets", NULL);
     cr_assert_eq(r.status, 405, "%s", r.body);
     h_response_free(&r);
+}
+
+static void *reset_thread(void *arg)
+{
+    h_response_t *r = arg;
+    *r = h_req(&h, "POST", BASE "/tasks/t1/offsets", "{\"to\":\"earliest\"}");
+    return NULL;
+}
+
+/* While a reset runs the task may not start (its worker would join the group the reset
+ * commits for) and a second reset waits its turn. The reset asks a cluster that does not
+ * answer, so it runs for its whole 10 s budget once the daemon logged it. */
+Test(operations, a_task_whose_offsets_are_being_reset_does_not_start)
+{
+    create_task("t1", "\"bootstrap.servers\":\"127.0.0.1:1\"");
+    h_response_t reset;
+    pthread_t thread;
+    pthread_create(&thread, NULL, reset_thread, &reset);
+    bool logged = false;
+    for (int i = 0; i < 200 && !logged; i++) {
+        logged = h_log_contains(&h, "offsets reset requested");
+        if (!logged)
+            usleep(50000);
+    }
+    cr_assert(logged, "the reset never started; see %s", h.log_path);
+    h_response_t r = h_req(&h, "POST", BASE "/tasks/t1/start", NULL);
+    cr_assert_eq(r.status, 409, "%s", r.body);
+    cr_assert_str_eq(status_string(&r),
+                     "task [t1]: its offsets are being reset; start it when that is done");
+    h_response_free(&r);
+    expect("POST", BASE "/tasks/t1/restart", NULL, 409, "its offsets are being reset");
+    expect("POST", BASE "/tasks/t1/offsets", "{\"to\":\"latest\"}", 409,
+           "task [t1]: an offsets reset is under way; retry when it is done");
+    pthread_join(thread, NULL);
+    cr_assert_eq(reset.status, 503, "%s", reset.body);
+    cr_assert(strstr(status_string(&reset), "the offsets of task [t1] cannot be reset: the Kafka "
+                                            "cluster did not answer within 10 s") != NULL,
+              "%s", reset.body);
+    h_response_free(&reset);
+    /* over: the task starts */
+    expect("POST", BASE "/tasks/t1/start", NULL, 200, NULL);
 }
 
 Test(operations, offsets_of_an_unreachable_cluster_are_a_503_that_says_so)

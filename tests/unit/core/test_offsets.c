@@ -1,5 +1,6 @@
 /* test_offsets.c: the body of POST /tasks/{tid}/offsets (core/offsets.c). */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "offsets.h"
@@ -65,4 +66,29 @@ Test(offsets, every_bad_body_names_the_field)
         cr_assert(strstr(errstr, bad[i][1]) != NULL, "%s: '%s' lacks '%s'",
                   bad[i][0] ? bad[i][0] : "(none)", errstr, bad[i][1]);
     }
+}
+
+/* The largest list is checked at once (no quadratic walk on the daemon's loop); one more is
+ * refused. */
+Test(offsets, ten_thousand_partitions_and_no_more)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < OFFSETS_PARTITIONS_MAX; i++)
+        json_array_append_new(list, json_pack("{s:i, s:i}", "partition",
+                                              OFFSETS_PARTITIONS_MAX - 1 - i, "offset", i));
+    json_t *body = json_pack("{s:{s:O}}", "to", "partitions", list);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_t *to = parse(text);
+    cr_assert_not_null(to, "%s", errstr);
+    json_decref(to);
+    free(text);
+    json_array_append_new(list, json_pack("{s:i, s:i}", "partition", 0, "offset", 0));
+    json_decref(body);
+    body = json_pack("{s:{s:O}}", "to", "partitions", list);
+    text = json_dumps(body, JSON_COMPACT);
+    cr_assert_null(parse(text));
+    cr_assert_str_eq(errstr, "to.partitions: more than 10000 partitions");
+    free(text);
+    json_decref(body);
+    json_decref(list);
 }
