@@ -734,6 +734,8 @@ int main(int argc, char **argv)
     ret = worker_receive_task(&w);
     if (ret >= 0)
         goto out;
+    /* before any later message is read: a resume sent while we start must win */
+    w.want_paused = w.task.paused;
     const char *heap_max = json_string_value(json_object_get(w.task.params, "sml.task.heap.max"));
     if (size_parse(heap_max ? heap_max : WORKER_HEAP_MAX_DEFAULT, &w.heap_max) != 0) {
         worker_send_error(&w, 1, "params.sml.task.heap.max: not a size (use 512m or 2g)");
@@ -799,7 +801,6 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    w.want_paused = w.task.paused;
     worker_run(&w);
     int64_t stop_ms = worker_now_ms();
     /* Graceful end: the batch in hand is finished, every output acknowledged and its offsets

@@ -1464,16 +1464,28 @@ static int watch_on_pty(const char *keys, char *out, size_t size)
         _exit(127);
     }
     size_t got = 0;
-    bool typed = false;
+    bool typed = false, hung_up = false;
     int wstatus = 0;
     out[0] = '\0';
-    for (int waited = 0; waited < 20000; waited += 50) {
-        struct pollfd pfd = {.fd = master, .events = POLLIN};
-        if (poll(&pfd, 1, 50) > 0) {
-            ssize_t n = read(master, out + got, size - got - 1);
-            if (n > 0)
-                got += (size_t)n;
-            out[got] = '\0';
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec > 20)
+            break;
+        /* once the child closed its side, the master only hangs up: wait for the exit */
+        if (!hung_up) {
+            struct pollfd pfd = {.fd = master, .events = POLLIN};
+            if (poll(&pfd, 1, 50) > 0) {
+                ssize_t n = read(master, out + got, size - got - 1);
+                if (n > 0)
+                    got += (size_t)n;
+                else
+                    hung_up = true;
+                out[got] = '\0';
+            }
+        } else {
+            sleep_ms(50);
         }
         if (!typed && strstr(out, "LAST ERROR") != NULL && strstr(out, "t1") != NULL) {
             cr_assert(write(master, keys, strlen(keys)) == (ssize_t)strlen(keys));
@@ -1482,7 +1494,7 @@ static int watch_on_pty(const char *keys, char *out, size_t size)
         if (typed && waitpid(pid, &wstatus, WNOHANG) == pid) {
             /* what it wrote last */
             struct pollfd pfd2 = {.fd = master, .events = POLLIN};
-            while (poll(&pfd2, 1, 100) > 0) {
+            while (!hung_up && poll(&pfd2, 1, 100) > 0) {
                 ssize_t n = read(master, out + got, size - got - 1);
                 if (n <= 0)
                     break;
