@@ -275,19 +275,9 @@ static void worker_handle_message(worker_t *w, json_t *msg, int bad)
              type != NULL ? type : "(no type)");
 }
 
-/* Waits up to @timeout_ms for a signal, channel input or a Kafka probe result, and handles
- * the first two: sets w->stop on
- * SIGTERM/SIGINT or when the channel closes. */
-static void worker_wait(worker_t *w, int timeout_ms)
+/* Handles what poll() found for worker_wait(). */
+static void worker_wait_handle(worker_t *w, const struct pollfd *pfd)
 {
-    struct pollfd pfd[3] = {
-        {.fd = w->sig_fd, .events = POLLIN},
-        {.fd = w->chan_fd, .events = POLLIN},
-        {.fd = kafka_clients_event_fd(w->kafka), .events = POLLIN},
-    };
-    int n = poll(pfd, 3, timeout_ms);
-    if (n <= 0)
-        return;
     if (pfd[0].revents & POLLIN) {
         const char *sig = worker_signal_read(w);
         if (sig != NULL && w->stop == NULL) {
@@ -305,12 +295,28 @@ static void worker_wait(worker_t *w, int timeout_ms)
                      CHANNEL_MSG_MAX);
             channel_reader_free(&w->reader);
         }
-        json_t *msg;
-        int bad;
-        while ((msg = channel_reader_next(&w->reader, &bad)) != NULL || bad) {
-            worker_handle_message(w, msg, bad);
-            json_decref(msg);
-        }
+    }
+}
+
+/* Waits up to @timeout_ms for a signal, channel input or a Kafka probe result, and handles
+ * the first two: sets w->stop on
+ * SIGTERM/SIGINT or when the channel closes. */
+static void worker_wait(worker_t *w, int timeout_ms)
+{
+    struct pollfd pfd[3] = {
+        {.fd = w->sig_fd, .events = POLLIN},
+        {.fd = w->chan_fd, .events = POLLIN},
+        {.fd = kafka_clients_event_fd(w->kafka), .events = POLLIN},
+    };
+    int n = poll(pfd, 3, timeout_ms);
+    if (n > 0)
+        worker_wait_handle(w, pfd);
+    /* also what came with the task message, already read: the fd has nothing new for it */
+    json_t *msg;
+    int bad;
+    while ((msg = channel_reader_next(&w->reader, &bad)) != NULL || bad) {
+        worker_handle_message(w, msg, bad);
+        json_decref(msg);
     }
 }
 

@@ -160,6 +160,10 @@ Test(operations, pause_stops_fetching_and_resume_goes_on_where_it_stopped)
     json_t *st = h_status(&h, "t1");
     cr_assert_str_eq(h_get(st, "recordsIn"), "5");
     cr_assert_str_eq(h_get(st, "status"), "paused");
+    /* still a member of its group, holding its partitions */
+    cr_assert_str_eq(h_get(st, "groupState"), "stable");
+    cr_assert_str_eq(h_get(st, "assignedPartitions"), "4");
+    cr_assert_str_eq(h_get(st, "processIsAlive"), "true");
     json_decref(st);
     h_response_t m = h_req(&h, "GET", "/metrics", NULL);
     cr_assert(strstr(m.body, "symtask_task_paused{customer=\"c1\",task=\"t1\"} 1\n") != NULL, "%s",
@@ -173,6 +177,23 @@ Test(operations, pause_stops_fetching_and_resume_goes_on_where_it_stopped)
     cr_assert_eq(task_pid("t1"), pid);
     /* resume of a running task is a no-op */
     expect("POST", BASE "/tasks/t1/resume", NULL, 200, "task [t1] is running");
+}
+
+/* A pause asked while the worker starts: it comes up paused. */
+Test(operations, a_pause_while_starting_takes_effect_once_the_worker_is_up)
+{
+    create_task("t1", NULL);
+    expect("POST", BASE "/tasks/t1/start", NULL, 200, NULL);
+    expect("POST", BASE "/tasks/t1/pause", NULL, 200, "task [t1] is pausing");
+    cr_assert(h_wait_status(&h, "t1", "status", "paused", 20000), "see %s", h.log_path);
+    cr_assert(h_wait_status(&h, "t1", "groupState", "stable", 20000));
+    produce("in-t1", 0, 3);
+    cr_assert(wait_lag("t1", "3", 20000), "see %s", h.log_path);
+    json_t *st = h_status(&h, "t1");
+    cr_assert_str_eq(h_get(st, "recordsIn"), "0");
+    json_decref(st);
+    expect("POST", BASE "/tasks/t1/resume", NULL, 200, NULL);
+    cr_assert_eq(count_records("out-t1", 3, 30000), 3, "see %s", h.log_path);
 }
 
 Test(operations, pause_and_resume_refuse_a_task_that_is_not_started)
