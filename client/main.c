@@ -26,6 +26,7 @@
 #include "http.h"
 #include "migrate.h"
 #include "properties.h"
+#include "watch.h"
 #include "symtask_build.h"
 
 /* Exit statuses besides EXIT_SUCCESS. */
@@ -52,9 +53,24 @@ static const char usage[] =
     "                         is --name or else sml.kstream.app.id; keys symtask does not\n"
     "                         use are reported, and what the server would refuse is\n"
     "                         refused before sending\n"
+    "  create FILE --start    create the task and start it (429 and nothing created when\n"
+    "                         sml.task.max tasks run)\n"
     "  start TID              start a task\n"
     "  stop TID               stop a task\n"
     "  restart TID            restart a task\n"
+    "  restart --all          restart every started task of the customer (stopped ones\n"
+    "                         stay stopped); --failed: only the failed ones\n"
+    "  pause TID              pause a task: its worker finishes and commits what it holds,\n"
+    "                         then fetches nothing, keeping its place in the group\n"
+    "  resume TID             resume a paused task where it stopped\n"
+    "  offsets TID            show the task's committed offsets, log end offsets and lag\n"
+    "  offsets TID --reset TO reset them, only while the task is stopped; TO is earliest,\n"
+    "                         latest, timestamp=MS (ms since the epoch) or\n"
+    "                         PARTITION=OFFSET[,PARTITION=OFFSET...]\n"
+    "  watch [TID]            live view of the tasks (or one): status, records/s in and\n"
+    "                         out, lag, dead letters, last error, every second; q or\n"
+    "                         Ctrl-C quits; plain lines when stdout is not a terminal;\n"
+    "                         --count N stops after N refreshes\n"
     "  list                   list the customer's tasks, one per line\n"
     "  status TID             show a task's status\n"
     "  delete TID             delete a task (a running task is stopped first)\n"
@@ -112,6 +128,10 @@ typedef struct client {
     const char *properties; /* create --properties FILE, or NULL */
     const char *name;       /* create --name TID, or NULL */
     bool json, verbose, force, insecure, dry_run;
+    bool start;            /* create --start */
+    bool all, only_failed; /* restart --all, --failed */
+    const char *reset;     /* offsets --reset TO, or NULL */
+    int count;             /* watch --count N; 0: until q */
     bool form_given;
     taskinfo_form_t form;
     http_url_t server;
@@ -485,11 +505,12 @@ static void print_json_line(json_t *envelope, const http_response_t *res)
     free(line);
 }
 
-/* Sends a signed request to /symetry/rest/{cid}@rest (@query may be NULL) and prints the
- * answer: --json as is, else with @print on success; errors go to stderr. Returns the exit
- * status. */
-static int client_call(client_t *c, const char *method, const char *rest, const char *query,
-                       const char *body, size_t body_len, const char *content_type, print_fn print)
+/* Sends a signed request to /symetry/rest/{cid}@rest (@query may be NULL) and reads the
+ * answer into @res. Returns 0, or an exit status after printing why no answer came (@res is
+ * then empty). */
+static int client_request(client_t *c, const char *method, const char *rest, const char *query,
+                          const char *body, size_t body_len, const char *content_type,
+                          http_response_t *res)
 {
     char path[2048], target[2200];
     snprintf(path, sizeof(path), "%s/symetry/rest/%s%s", c->server.prefix, c->cid.value, rest);
@@ -524,9 +545,8 @@ static int client_call(client_t *c, const char *method, const char *rest, const 
     if (c->verbose)
         fprintf(stderr, "> %s %s HTTP/1.1 (%s)\n", method, target, c->url.value);
 
-    http_response_t res;
     char errstr[512];
-    switch (http_send(&c->server, &tls, &req, &res, errstr, sizeof(errstr))) {
+    switch (http_send(&c->server, &tls, &req, res, errstr, sizeof(errstr))) {
     case HTTP_E_OK:
         break;
     case HTTP_E_SETUP:
@@ -547,7 +567,20 @@ static int client_call(client_t *c, const char *method, const char *rest, const 
         return EXIT_FAILURE;
     }
     if (c->verbose)
-        fprintf(stderr, "< HTTP/1.1 %d %s\n", res.status, res.reason);
+        fprintf(stderr, "< HTTP/1.1 %d %s\n", res->status, res->reason);
+    return 0;
+}
+
+/* Sends a signed request to /symetry/rest/{cid}@rest (@query may be NULL) and prints the
+ * answer: --json as is, else with @print on success; errors go to stderr. Returns the exit
+ * status. */
+static int client_call(client_t *c, const char *method, const char *rest, const char *query,
+                       const char *body, size_t body_len, const char *content_type, print_fn print)
+{
+    http_response_t res;
+    int sent = client_request(c, method, rest, query, body, body_len, content_type, &res);
+    if (sent != 0)
+        return sent;
 
     bool ok = res.status >= 200 && res.status < 300;
     json_error_t jerr;
@@ -661,8 +694,11 @@ static int send_taskinfo(client_t *c, const char *text, size_t len)
         len = strlen(sealed);
         content_type = "text/plain";
     }
-    int rc = client_call(c, "POST", "/tasks/create", c->force ? "force=true" : NULL, body, len,
-                         content_type, print_message);
+    const char *query = c->force && c->start ? "force=true&start=true"
+                        : c->force           ? "force=true"
+                        : c->start           ? "start=true"
+                                             : NULL;
+    int rc = client_call(c, "POST", "/tasks/create", query, body, len, content_type, print_message);
     free(sealed);
     return rc;
 }
@@ -807,7 +843,176 @@ static int cmd_stop(client_t *c, const char *tid)
 
 static int cmd_restart(client_t *c, const char *tid)
 {
+    if (tid == NULL)
+        return client_call(c, "POST", "/tasks/restart", c->only_failed ? "onlyFailed=true" : NULL,
+                           NULL, 0, NULL, print_message);
     return task_call(c, "POST", tid, "/restart", print_message);
+}
+
+static int cmd_pause(client_t *c, const char *tid)
+{
+    return task_call(c, "POST", tid, "/pause", print_message);
+}
+
+static int cmd_resume(client_t *c, const char *tid)
+{
+    return task_call(c, "POST", tid, "/resume", print_message);
+}
+
+static void print_offset_cell(json_t *v)
+{
+    if (json_is_integer(v))
+        printf(" %14" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else
+        printf(" %14s", "-");
+}
+
+/* The offsets listing or a reset's changes as a table, under the statusString. */
+static void print_offsets(json_t *envelope)
+{
+    json_t *offsets = json_object_get(json_object_get(envelope, "values"), "offsets");
+    json_t *parts = json_object_get(offsets, "partitions");
+    bool reset = json_object_get(json_array_get(parts, 0), "previous") != NULL;
+    puts(envelope_string(envelope, "statusString"));
+    if (reset)
+        printf("%9s %14s %14s\n", "PARTITION", "PREVIOUS", "OFFSET");
+    else
+        printf("%9s %14s %14s %14s %14s\n", "PARTITION", "COMMITTED", "LOG-START", "LOG-END",
+               "LAG");
+    size_t i;
+    json_t *p;
+    static const char *const listed[] = {"committed", "logStartOffset", "logEndOffset", "lag"};
+    static const char *const changed[] = {"previous", "offset"};
+    json_array_foreach (parts, i, p) {
+        printf("%9" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(p, "partition")));
+        for (size_t k = 0; k < (reset ? 2 : 4); k++)
+            print_offset_cell(json_object_get(p, reset ? changed[k] : listed[k]));
+        putchar('\n');
+    }
+}
+
+/* offsets --reset TO as the body {"to":...}: 0, or EXIT_USAGE after saying why. */
+static int reset_body(const char *spec, char **body)
+{
+    json_t *to = NULL;
+    if (strcmp(spec, "earliest") == 0 || strcmp(spec, "latest") == 0) {
+        to = json_string(spec);
+    } else if (strncmp(spec, "timestamp=", 10) == 0) {
+        char *end;
+        errno = 0;
+        long long ms = strtoll(spec + 10, &end, 10);
+        if (errno != 0 || end == spec + 10 || *end != '\0' || ms < 0) {
+            error("--reset %s: the timestamp is not a number of ms since the epoch", spec);
+            return EXIT_USAGE;
+        }
+        to = json_pack("{s:I}", "timestamp", (json_int_t)ms);
+    } else {
+        json_t *list = json_array();
+        const char *p = spec;
+        while (*p != '\0') {
+            char *end;
+            errno = 0;
+            long long part = strtoll(p, &end, 10);
+            if (errno != 0 || end == p || *end != '=' || part < 0)
+                break;
+            const char *o = end + 1;
+            long long offset = strtoll(o, &end, 10);
+            if (errno != 0 || end == o || (*end != ',' && *end != '\0') || offset < 0)
+                break;
+            json_array_append_new(list, json_pack("{s:I, s:I}", "partition", (json_int_t)part,
+                                                  "offset", (json_int_t)offset));
+            p = *end == ',' ? end + 1 : end;
+            if (*end == '\0')
+                to = json_pack("{s:o}", "partitions", json_incref(list));
+        }
+        json_decref(list);
+        if (to == NULL) {
+            error("--reset %s: expected earliest, latest, timestamp=MS or "
+                  "PARTITION=OFFSET[,PARTITION=OFFSET...]",
+                  spec);
+            return EXIT_USAGE;
+        }
+    }
+    json_t *root = json_pack("{s:o}", "to", to);
+    *body = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (*body == NULL) {
+        error("out of memory");
+        return EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static int cmd_offsets(client_t *c, const char *tid)
+{
+    if (check_tid(tid) != 0)
+        return EXIT_USAGE;
+    char rest[ID_MAX + 64];
+    snprintf(rest, sizeof(rest), "/tasks/%s/offsets", tid);
+    if (c->reset == NULL)
+        return client_call(c, "GET", rest, NULL, NULL, 0, NULL, print_offsets);
+    char *body;
+    int rc = reset_body(c->reset, &body);
+    if (rc != 0)
+        return rc;
+    rc = client_call(c, "POST", rest, NULL, body, strlen(body), "application/json", print_offsets);
+    free(body);
+    return rc;
+}
+
+/* watch's source: GET /tasks?expand=status, or GET /tasks/{tid} for one task. */
+typedef struct watch_source {
+    client_t *c;
+    const char *tid;
+} watch_source_t;
+
+static json_t *watch_fetch(void *arg, int *fatal, char *errstr, size_t errstr_size)
+{
+    watch_source_t *src = arg;
+    char rest[ID_MAX + 64];
+    if (src->tid != NULL)
+        snprintf(rest, sizeof(rest), "/tasks/%s", src->tid);
+    else
+        snprintf(rest, sizeof(rest), "/tasks");
+    http_response_t res;
+    /* the transport's own message went to stderr: on a terminal it would be drawn over */
+    int sent = client_request(src->c, "GET", rest, src->tid != NULL ? NULL : "expand=status", NULL,
+                              0, NULL, &res);
+    if (sent != 0) {
+        snprintf(errstr, errstr_size, "no answer from %s; retrying", src->c->url.value);
+        *fatal = sent == EXIT_USAGE;
+        return NULL;
+    }
+    json_t *envelope = json_loadb(res.body, res.body_len, 0, NULL);
+    json_t *maps =
+        json_object_get(json_object_get(json_object_get(envelope, "values"), "KSVSMap"), "values");
+    json_t *out = NULL;
+    if (res.status != 200 || !json_is_array(maps)) {
+        const char *message = json_string_value(json_object_get(envelope, "statusString"));
+        snprintf(errstr, errstr_size, "HTTP %d: %s", res.status,
+                 message != NULL ? message : "the answer holds no status");
+        /* a task that is not there, or a secret the server refuses, stays so */
+        *fatal = res.status == 404 || res.status == 401 || res.status == 400;
+    } else {
+        out = json_deep_copy(maps);
+        if (src->tid != NULL)
+            json_object_set_new(json_array_get(out, 0), "name", json_string(src->tid));
+    }
+    json_decref(envelope);
+    http_response_free(&res);
+    return out;
+}
+
+static int cmd_watch(client_t *c, const char *tid)
+{
+    if (tid != NULL && check_tid(tid) != 0)
+        return EXIT_USAGE;
+    watch_source_t src = {.c = c, .tid = tid};
+    char title[1400];
+    snprintf(title, sizeof(title), "%s at %s", c->cid.value, c->url.value);
+    watch_config_t cfg = {
+        .fetch = watch_fetch, .arg = &src, .title = title, .count = c->count, .interval_ms = 1000};
+    return watch_run(&cfg) == 0 ? EXIT_SUCCESS : EXIT_SERVER_ERROR;
 }
 
 static int cmd_status(client_t *c, const char *tid)
@@ -859,16 +1064,19 @@ static int cmd_help(client_t *c, const char *unused)
 typedef struct command {
     const char *name;
     const char *operand; /* name of its one operand for messages, NULL when it takes none */
+    bool optional;       /* the operand may be left out */
     bool needs_server;   /* needs url, cid and secret */
     int (*run)(client_t *c, const char *operand);
 } command_t;
 
 static const command_t commands[] = {
-    {"create", "FILE", true, cmd_create}, {"start", "TID", true, cmd_start},
-    {"stop", "TID", true, cmd_stop},      {"restart", "TID", true, cmd_restart},
-    {"list", NULL, true, cmd_list},       {"status", "TID", true, cmd_status},
-    {"delete", "TID", true, cmd_delete},  {"plugins", NULL, true, cmd_plugins},
-    {"keygen", NULL, false, cmd_keygen},  {"help", NULL, false, cmd_help},
+    {"create", "FILE", false, true, cmd_create},  {"start", "TID", false, true, cmd_start},
+    {"stop", "TID", false, true, cmd_stop},       {"restart", "TID", false, true, cmd_restart},
+    {"pause", "TID", false, true, cmd_pause},     {"resume", "TID", false, true, cmd_resume},
+    {"offsets", "TID", false, true, cmd_offsets}, {"watch", "TID", true, true, cmd_watch},
+    {"list", NULL, false, true, cmd_list},        {"status", "TID", false, true, cmd_status},
+    {"delete", "TID", false, true, cmd_delete},   {"plugins", NULL, false, true, cmd_plugins},
+    {"keygen", NULL, false, false, cmd_keygen},   {"help", NULL, false, false, cmd_help},
 };
 
 enum {
@@ -885,6 +1093,11 @@ enum {
     OPT_PROPERTIES,
     OPT_NAME,
     OPT_DRY_RUN,
+    OPT_START,
+    OPT_ALL,
+    OPT_FAILED,
+    OPT_RESET,
+    OPT_COUNT,
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -918,6 +1131,11 @@ static const command_t *parse_args(client_t *c, int argc, char **argv, const cha
         {"properties", required_argument, NULL, OPT_PROPERTIES},
         {"name", required_argument, NULL, OPT_NAME},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"start", no_argument, NULL, OPT_START},
+        {"all", no_argument, NULL, OPT_ALL},
+        {"failed", no_argument, NULL, OPT_FAILED},
+        {"reset", required_argument, NULL, OPT_RESET},
+        {"count", required_argument, NULL, OPT_COUNT},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -972,6 +1190,29 @@ static const command_t *parse_args(client_t *c, int argc, char **argv, const cha
         case OPT_DRY_RUN:
             c->dry_run = true;
             break;
+        case OPT_START:
+            c->start = true;
+            break;
+        case OPT_ALL:
+            c->all = true;
+            break;
+        case OPT_FAILED:
+            c->only_failed = true;
+            break;
+        case OPT_RESET:
+            c->reset = optarg;
+            break;
+        case OPT_COUNT: {
+            char *end;
+            errno = 0;
+            long n = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || n < 1 || n > INT_MAX) {
+                usage_error("--count %.64s: not a number of refreshes (1 or more)", optarg);
+                return NULL;
+            }
+            c->count = (int)n;
+            break;
+        }
         case 'v':
             c->verbose = true;
             break;
@@ -1009,10 +1250,16 @@ static const command_t *parse_args(client_t *c, int argc, char **argv, const cha
     }
     /* create --properties FILE names its file with the option */
     bool from_properties = cmd->run == cmd_create && c->properties != NULL;
-    int want = cmd->operand != NULL && !from_properties ? 1 : 0;
+    /* restart --all / --failed restarts many tasks: no TID */
+    bool many = cmd->run == cmd_restart && (c->all || c->only_failed);
+    int want = cmd->operand != NULL && !from_properties && !many ? 1 : 0;
+    if (cmd->optional && argc - optind == 0)
+        want = 0;
     if (argc - optind != want) {
         if (from_properties)
             usage_error("create --properties FILE takes no other operand");
+        else if (many)
+            usage_error("restart %s takes no TID", c->only_failed ? "--failed" : "--all");
         else if (want == 1 && argc == optind)
             usage_error("%s needs %s", cmd->name, cmd->operand);
         else
@@ -1028,6 +1275,24 @@ static const command_t *parse_args(client_t *c, int argc, char **argv, const cha
                     : c->dry_run    ? "--dry-run"
                                     : "--properties");
         return NULL;
+    }
+    /* the options of one command each */
+    const struct {
+        bool given;
+        const char *option, *owner;
+        int (*run)(client_t *, const char *);
+    } only_for[] = {
+        {c->start, "--start", "create", cmd_create},
+        {c->all, "--all", "restart", cmd_restart},
+        {c->only_failed, "--failed", "restart", cmd_restart},
+        {c->reset != NULL, "--reset", "offsets", cmd_offsets},
+        {c->count > 0, "--count", "watch", cmd_watch},
+    };
+    for (size_t i = 0; i < sizeof(only_for) / sizeof(only_for[0]); i++) {
+        if (only_for[i].given && cmd->run != only_for[i].run) {
+            usage_error("%s applies to %s only", only_for[i].option, only_for[i].owner);
+            return NULL;
+        }
     }
     if (c->name != NULL && !from_properties) {
         usage_error("--name applies to create --properties only (a TaskInfo file names its "

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "cluster.h"
 #include "log.h"
+#include "offsets.h"
 #include "replay.h"
 #include "taskinfo.h"
 #include "text.h"
@@ -54,6 +55,10 @@ typedef enum api_route {
     ROUTE_STOP,
     ROUTE_RESTART,
     ROUTE_PLUGINS,
+    ROUTE_PAUSE,
+    ROUTE_RESUME,
+    ROUTE_OFFSETS,     /* list (GET), reset (POST) */
+    ROUTE_RESTART_ALL, /* POST /tasks/restart */
 } api_route_t;
 
 typedef struct api_call {
@@ -209,6 +214,9 @@ static void api_route(api_call_t *call)
         call->route = iovec_eq(rest[1], "create") && iovec_eq(call->req->method, "POST")
                           ? ROUTE_CREATE
                           : ROUTE_TASK;
+        /* likewise "restart": POST restarts many tasks (docs/operations.md) */
+        if (iovec_eq(rest[1], "restart") && iovec_eq(call->req->method, "POST"))
+            call->route = ROUTE_RESTART_ALL;
     } else if (m == 3) {
         call->tid = rest[1];
         if (iovec_eq(rest[2], "start"))
@@ -217,8 +225,14 @@ static void api_route(api_call_t *call)
             call->route = ROUTE_STOP;
         else if (iovec_eq(rest[2], "restart"))
             call->route = ROUTE_RESTART;
+        else if (iovec_eq(rest[2], "pause"))
+            call->route = ROUTE_PAUSE;
+        else if (iovec_eq(rest[2], "resume"))
+            call->route = ROUTE_RESUME;
+        else if (iovec_eq(rest[2], "offsets"))
+            call->route = ROUTE_OFFSETS;
     }
-    if (call->route == ROUTE_CREATE)
+    if (call->route == ROUTE_CREATE || call->route == ROUTE_RESTART_ALL)
         call->tid = h2o_iovec_init(NULL, 0);
 }
 
@@ -233,7 +247,12 @@ static const char *api_route_methods(api_route_t route)
         return "GET";
     case ROUTE_CREATE:
     case ROUTE_RESTART:
+    case ROUTE_PAUSE:
+    case ROUTE_RESUME:
+    case ROUTE_RESTART_ALL:
         return "POST";
+    case ROUTE_OFFSETS:
+        return "GET, POST";
     case ROUTE_TASK:
         return "GET, DELETE";
     case ROUTE_START:
@@ -346,32 +365,93 @@ static int api_query_param(api_call_t *call, const char *name, h2o_iovec_t *valu
     return 0;
 }
 
+/* Reads boolean query parameter @name: true or false in any case, false when absent.
+ * Answers 400 and returns -1 for anything else. */
+static int api_query_bool(api_call_t *call, const char *name, bool *out)
+{
+    h2o_iovec_t v;
+    *out = false;
+    if (!api_query_param(call, name, &v))
+        return 0;
+    if (v.len == 4 && strncasecmp(v.base, "true", 4) == 0) {
+        *out = true;
+        return 0;
+    }
+    if (v.len == 5 && strncasecmp(v.base, "false", 5) == 0)
+        return 0;
+    api_reply(call, API_BAD_REQUEST, NULL, "%s: '%.*s' is neither true nor false", name,
+              (int)(v.len > 32 ? 32 : v.len), v.base);
+    return -1;
+}
+
 static json_t *string_list(json_t *names)
 {
     return json_pack("{s:{s:o}}", "stringList", "values", names);
 }
 
-static int cmp_str(const void *a, const void *b)
+static int cmp_task_tid(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp((*(task_t *const *)a)->tid, (*(task_t *const *)b)->tid);
 }
 
-static int api_list(api_call_t *call)
+/* The customer's tasks sorted by id (an array to free), or NULL out of memory. */
+static task_t **api_customer_tasks(api_call_t *call, size_t *count)
 {
     daemon_t *d = call->d;
-    const char **names = malloc((d->task_count + 1) * sizeof(*names));
-    if (names == NULL)
-        return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+    task_t **tasks = malloc((d->task_count + 1) * sizeof(*tasks));
+    if (tasks == NULL)
+        return NULL;
     size_t n = 0;
     for (size_t i = 0; i < d->task_count; i++)
         if (strcmp(d->tasks[i]->cid, call->cid_str) == 0)
-            names[n++] = d->tasks[i]->tid;
-    qsort(names, n, sizeof(*names), cmp_str);
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, json_string(names[i]));
-    free(names);
-    return api_reply(call, API_OK, string_list(list), "%zu task%s", n, n == 1 ? "" : "s");
+            tasks[n++] = d->tasks[i];
+    qsort(tasks, n, sizeof(*tasks), cmp_task_tid);
+    *count = n;
+    return tasks;
+}
+
+static void status_map(text_t *t, daemon_t *d, task_t *task, bool named);
+
+static int api_list(api_call_t *call)
+{
+    h2o_iovec_t expand;
+    bool expanded = api_query_param(call, "expand", &expand);
+    if (expanded && !iovec_eq(expand, "status"))
+        return api_reply(call, API_BAD_REQUEST, NULL, "expand: '%.*s' is not status",
+                         (int)(expand.len > 32 ? 32 : expand.len), expand.base);
+    size_t n;
+    task_t **tasks = api_customer_tasks(call, &n);
+    if (tasks == NULL)
+        return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+    if (!expanded) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(list, json_string(tasks[i]->tid));
+        free(tasks);
+        return api_reply(call, API_OK, string_list(list), "%zu task%s", n, n == 1 ? "" : "s");
+    }
+    /* expand=status: the names as above, and each task's status map in the same order */
+    text_t t;
+    text_init(&t, NULL, 0);
+    text_puts(&t, "{\"stringList\":{\"values\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            text_puts(&t, ",");
+        text_json_string(&t, tasks[i]->tid, strlen(tasks[i]->tid));
+    }
+    text_puts(&t, "]},\"KSVSMap\":{\"values\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            text_puts(&t, ",");
+        status_map(&t, call->d, tasks[i], true);
+    }
+    text_puts(&t, "]}}");
+    free(tasks);
+    char message[32];
+    snprintf(message, sizeof(message), "%zu task%s", n, n == 1 ? "" : "s");
+    api_send_envelope(call, API_OK, &t, message);
+    text_free(&t);
+    return 0;
 }
 
 static void format_iso8601(time_t t, char out[32])
@@ -444,12 +524,11 @@ static void status_worker(text_t *t, const task_worker_t *w)
     }
 }
 
-/* The status is the API's hot path (clients poll it): its JSON is written straight into a
- * stack buffer rather than built as a jansson tree and dumped (bench/README.md). The
- * task-wide keys sum up its workers (docs/configuration.md, sml.task.workers): the process is
- * alive when every worker is, pid lists the live workers' pids, startDateTime is the
- * earliest start of a live worker. */
-static int api_status(api_call_t *call, task_t *task)
+/* Writes the status map of @task, {"status":..,...}, with "name" first when @named. The
+ * task-wide keys sum up its workers (docs/scaling.md): the process is alive when every
+ * worker is, pid lists the live workers' pids, startDateTime is the earliest start of a live
+ * worker. */
+static void status_map(text_t *t, daemon_t *d, task_t *task, bool named)
 {
     char started[32] = "", pid[TASKINFO_WORKERS_MAX * 12] = "", restarts[16], workers[16];
     /* A worker is reaped the moment it exits (SIGCHLD, end of file on its channel), so a
@@ -475,47 +554,58 @@ static int api_status(api_call_t *call, task_t *task)
     const char *kafka =
         task->stats ? json_string_value(json_object_get(task->stats, "kafka")) : NULL;
 
-    char buf[4096];
-    text_t t;
-    text_init(&t, buf, sizeof(buf));
-    text_puts(&t, "{\"KSVSMap\":{\"values\":[{");
-    status_field(&t, "status", task_status_name(task->status));
-    status_field(&t, "startDateTime", started);
-    status_field(&t, "processIsAlive", alive > 0 && alive == task->worker_count ? "true" : "false");
-    status_field(&t, "lastError", task->last_error);
-    status_field(&t, "pid", pid);
-    status_field(&t, "restarts", restarts);
-    status_field(&t, "workers", workers);
-    status_field(&t, "predictor", taskinfo_param(task->taskinfo, "sml.predictor", ""));
+    text_puts(t, "{");
+    if (named)
+        status_field(t, "name", task->tid);
+    status_field(t, "status", task_status_name(task->status));
+    status_field(t, "startDateTime", started);
+    status_field(t, "processIsAlive", alive > 0 && alive == task->worker_count ? "true" : "false");
+    status_field(t, "lastError", task->last_error);
+    status_field(t, "pid", pid);
+    status_field(t, "restarts", restarts);
+    status_field(t, "workers", workers);
+    status_field(t, "predictor", taskinfo_param(task->taskinfo, "sml.predictor", ""));
     const char *serializer = taskinfo_param(task->taskinfo, "sml.serializer", "json");
-    status_field(&t, "serializer", serializer);
-    status_field(&t, "serializerOut",
+    status_field(t, "serializer", serializer);
+    status_field(t, "serializerOut",
                  taskinfo_param(task->taskinfo, "sml.serializer.out", serializer));
-    status_field(&t, "kafka", kafka != NULL ? kafka : "");
+    status_field(t, "kafka", kafka != NULL ? kafka : "");
     /* "joining": a worker waits for the consumer group to give it partitions */
     const char *group =
         task->stats ? json_string_value(json_object_get(task->stats, "groupState")) : NULL;
-    status_field(&t, "groupState", group != NULL ? group : "");
+    status_field(t, "groupState", group != NULL ? group : "");
     static const char *const counters[] = {
         "recordsIn",   "recordsOut",         "recordsFailed",         "recordsDeadLetter",
         "consumerLag", "assignedPartitions", "transactionsCommitted", "transactionsAborted",
         "retries",     "retrying",           "lastRecordDateTime"};
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-        status_counter(&t, task->stats, counters[i]);
+        status_counter(t, task->stats, counters[i]);
     for (unsigned i = 0; i < task->worker_count; i++)
-        status_worker(&t, task->workers[i]);
-    json_t *cluster = cluster_task_status(call->d, task); /* the other nodes' workers */
+        status_worker(t, task->workers[i]);
+    json_t *cluster = cluster_task_status(d, task); /* the other nodes' workers */
     const char *key;
     json_t *value;
     json_object_foreach (cluster, key, value)
-        status_field(&t, key, json_string_value(value));
+        status_field(t, key, json_string_value(value));
     json_decref(cluster);
     /* kept by the daemon across workers: records that took workers down (poison.h) */
     char quarantined[24];
     snprintf(quarantined, sizeof(quarantined), "%llu",
              (unsigned long long)task->poison.quarantined_total);
-    status_field(&t, "recordsQuarantined", quarantined);
-    text_puts(&t, "}]}}");
+    status_field(t, "recordsQuarantined", quarantined);
+    text_puts(t, "}");
+}
+
+/* The status is the API's hot path (clients poll it): its JSON is written straight into a
+ * stack buffer rather than built as a jansson tree and dumped (bench/README.md). */
+static int api_status(api_call_t *call, task_t *task)
+{
+    char buf[4096];
+    text_t t;
+    text_init(&t, buf, sizeof(buf));
+    text_puts(&t, "{\"KSVSMap\":{\"values\":[");
+    status_map(&t, call->d, task, false);
+    text_puts(&t, "]}}");
     if (t.failed) {
         text_free(&t);
         return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
@@ -561,22 +651,50 @@ static int api_save_or_fail(api_call_t *call, task_t *task)
     return -1;
 }
 
+/* Whether @task (NULL: a new one) may start: it holds a slot already, or one is free. */
+static bool api_start_fits(daemon_t *d, const task_t *task)
+{
+    bool holds_slot = task != NULL && task->desired_running && task->status != TASK_FAILED;
+    return holds_slot || tasks_running_count(d) < d->cfg->task_max;
+}
+
+static void api_reply_limit(api_call_t *call, const char *tid)
+{
+    daemon_t *d = call->d;
+    api_reply(call, API_TOO_MANY_REQUESTS, NULL,
+              "cannot start task [%s]: %u tasks are running, the limit sml.task.max is %u; stop a "
+              "task first",
+              tid, tasks_running_count(d), d->cfg->task_max);
+}
+
 /* Answers 429 unless one more task may run. */
 static int api_check_limit(api_call_t *call, task_t *task)
 {
-    daemon_t *d = call->d;
-    bool holds_slot = task->desired_running && task->status != TASK_FAILED;
-    if (holds_slot || tasks_running_count(d) < d->cfg->task_max)
+    if (api_start_fits(call->d, task))
         return 0;
-    api_reply(call, API_TOO_MANY_REQUESTS, NULL,
-              "cannot start task [%s]: %u tasks are running, the limit sml.task.max is %u; stop "
-              "a task first",
-              task->tid, tasks_running_count(d), d->cfg->task_max);
+    api_reply_limit(call, task->tid);
     return -1;
+}
+
+static int api_reply_offsets_busy(api_call_t *call, task_t *task)
+{
+    return api_reply(call, API_CONFLICT, NULL,
+                     "task [%s]: its offsets are being reset; start it when that is done",
+                     task->tid);
+}
+
+/* What cluster mode does not do yet (docs/cluster.md): the nodes share definitions and
+ * desired running states only. */
+static int api_refuse_in_cluster(api_call_t *call, const char *what, const char *todo)
+{
+    return api_reply(call, API_CONFLICT, NULL,
+                     "%s is not available in cluster mode yet (docs/cluster.md): %s", what, todo);
 }
 
 static int api_start(api_call_t *call, task_t *task, bool restart)
 {
+    if (task->offsets_busy)
+        return api_reply_offsets_busy(call, task);
     if (api_check_limit(call, task) != 0)
         return 0;
     if (call->d->cluster != NULL)
@@ -634,6 +752,193 @@ static int api_delete(api_call_t *call, task_t *task)
     return api_reply(call, API_OK, NULL, "task [%s] deleted", tid);
 }
 
+/* Pause (@pause) or resume: only a started task, one with a worker or a worker to come, can
+ * be paused; resuming a task that is not paused is a no-op, as a start of a running one. */
+static int api_pause(api_call_t *call, task_t *task, bool pause)
+{
+    const char *state = task_status_name(task->status);
+    if (call->d->cluster != NULL)
+        return api_refuse_in_cluster(call, pause ? "pause" : "resume",
+                                     "stop the task to stop its processing on every node");
+    if (!task->desired_running || task->status == TASK_FAILED) {
+        const char *todo = task->status == TASK_FAILED ? "restart it first" : "start it first";
+        if (pause)
+            return api_reply(call, API_CONFLICT, NULL,
+                             "task [%s] is %s: only a started task can be paused; %s", task->tid,
+                             state, todo);
+        return api_reply(call, API_CONFLICT, NULL, "task [%s] is %s, not paused: %s", task->tid,
+                         state, task->status == TASK_FAILED ? "restart it" : "start it");
+    }
+    if (task->desired_paused != pause) {
+        task->desired_paused = pause;
+        if (api_save_or_fail(call, task) != 0) {
+            task->desired_paused = !pause;
+            return 0;
+        }
+        log_info(task->tag, "%s requested", pause ? "pause" : "resume");
+        if (pause)
+            sup_pause(call->d, task);
+        else
+            sup_resume(call->d, task);
+    }
+    /* the status follows the worker's heartbeat: paused once it committed what it held */
+    const char *now = state;
+    if (pause && task->status != TASK_PAUSED)
+        now = "pausing";
+    else if (!pause && task->status == TASK_PAUSED)
+        now = "resuming";
+    return api_reply(call, API_OK, NULL, "task [%s] is %s", task->tid, now);
+}
+
+/* POST /tasks/restart[?onlyFailed=true]: every started task of the customer (or only the
+ * failed ones), all or none when the failed ones would go over sml.task.max. */
+static int api_restart_all(api_call_t *call)
+{
+    daemon_t *d = call->d;
+    bool only_failed;
+    if (api_query_bool(call, "onlyFailed", &only_failed) != 0)
+        return 0;
+    if (d->cluster != NULL)
+        return api_refuse_in_cluster(call, "restart of many tasks",
+                                     "restart each task with POST /tasks/{tid}/restart");
+    size_t n, chosen = 0;
+    unsigned failed = 0;
+    task_t **tasks = api_customer_tasks(call, &n);
+    if (tasks == NULL)
+        return api_reply(call, API_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        task_t *task = tasks[i];
+        if (!task->desired_running || (only_failed && task->status != TASK_FAILED))
+            continue;
+        if (task->offsets_busy) {
+            api_reply_offsets_busy(call, task);
+            free(tasks);
+            return 0;
+        }
+        failed += task->status == TASK_FAILED;
+        tasks[chosen++] = task;
+    }
+    unsigned running = tasks_running_count(d);
+    if (running + failed > d->cfg->task_max) {
+        free(tasks);
+        return api_reply(call, API_TOO_MANY_REQUESTS, NULL,
+                         "restarting %u failed task%s would run %u tasks; the limit "
+                         "sml.task.max is %u; stop a task first",
+                         failed, failed == 1 ? "" : "s", running + failed, d->cfg->task_max);
+    }
+    json_t *names = json_array();
+    for (size_t i = 0; i < chosen; i++) {
+        log_info(tasks[i]->tag, "restart requested (of %s tasks)", only_failed ? "failed" : "all");
+        sup_restart(d, tasks[i]);
+        json_array_append_new(names, json_string(tasks[i]->tid));
+    }
+    free(tasks);
+    return api_reply(call, API_OK, string_list(names), "%zu %stask%s restarted", chosen,
+                     only_failed ? "failed " : "", chosen == 1 ? "" : "s");
+}
+
+/* The worker's answer to an offsets listing or reset, in the envelope. */
+static void api_offsets_done(daemon_t *d, h2o_req_t *req, const char *cid, const char *tid,
+                             bool reset, json_t *answer, const char *error)
+{
+    task_t *task = tasks_find(d, cid, tid);
+    if (reset && task != NULL)
+        task->offsets_busy = false;
+    if (req == NULL)
+        return;
+    api_call_t call = {.req = req, .d = d, .path = req->input.path};
+    snprintf(call.cid_str, sizeof(call.cid_str), "%s", cid);
+    const char *verb = reset ? "reset" : "read";
+    const char *status = json_string_value(json_object_get(answer, "status"));
+    const char *message = json_string_value(json_object_get(answer, "message"));
+    if (answer == NULL || status == NULL) {
+        api_reply(&call, API_INTERNAL_SERVER_ERROR, NULL,
+                  "the offsets of task [%s] cannot be %s: %s", tid, verb,
+                  error != NULL ? error : "the worker answered nonsense");
+        return;
+    }
+    if (strcmp(status, "bad_request") == 0) {
+        api_reply(&call, API_BAD_REQUEST, NULL, "the offsets of task [%s] were not reset: %s", tid,
+                  message ? message : "?");
+        return;
+    }
+    json_t *offsets = json_object_get(answer, "offsets");
+    json_t *parts = json_object_get(offsets, "partitions");
+    const char *topic = json_string_value(json_object_get(offsets, "topic"));
+    if (strcmp(status, "ok") != 0 || !json_is_array(parts) || topic == NULL) {
+        api_reply(&call, API_SERVICE_UNAVAILABLE, NULL, "the offsets of task [%s] cannot be %s: %s",
+                  tid, verb, message ? message : "?");
+        return;
+    }
+    size_t n = json_array_size(parts);
+    json_t *values = json_pack("{s:O}", "offsets", offsets);
+    if (reset) {
+        api_reply(&call, API_OK, values,
+                  "offsets of task [%s] reset on %zu partition%s of topic [%s]", tid, n,
+                  n == 1 ? "" : "s", topic);
+        return;
+    }
+    json_int_t lag = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach (parts, i, p)
+        lag += json_integer_value(json_object_get(p, "lag"));
+    api_reply(&call, API_OK, values,
+              "task [%s] has %zu partition%s on topic [%s]; lag %" JSON_INTEGER_FORMAT, tid, n,
+              n == 1 ? "" : "s", topic, lag);
+}
+
+/* Starts the offsets worker, or answers 503 when it cannot run now. */
+static int api_offsets_spawn(api_call_t *call, task_t *task, json_t *to)
+{
+    char errstr[512];
+    if (validate_pending() >= VALIDATE_MAX) {
+        h2o_add_header(&call->req->pool, &call->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       H2O_STRLIT("1"));
+        return api_reply(call, API_SERVICE_UNAVAILABLE, NULL,
+                         "too many checks under way; retry in a moment");
+    }
+    if (validate_offsets(call->d, call->req, task->cid, task->tid, task->taskinfo, to,
+                         api_offsets_done, errstr, sizeof(errstr)) != 0)
+        return api_reply(call, API_SERVICE_UNAVAILABLE, NULL,
+                         "the offsets of task [%s] cannot be read now: %s", task->tid, errstr);
+    if (to != NULL)
+        task->offsets_busy = true;
+    log_info(task->tag, "offsets %s requested", to != NULL ? "reset" : "listing");
+    return 0;
+}
+
+static int api_offsets_list(api_call_t *call, task_t *task)
+{
+    return api_offsets_spawn(call, task, NULL);
+}
+
+/* Only while no worker runs and none is to run: the group must have no member. */
+static int api_offsets_reset(api_call_t *call, task_t *task)
+{
+    if (call->d->cluster != NULL)
+        return api_refuse_in_cluster(call, "an offsets reset",
+                                     "stop the task, then reset its offsets with a Kafka tool "
+                                     "(kafka-consumer-groups --reset-offsets)");
+    if (task_alive_workers(task) != 0 || (task->desired_running && task->status != TASK_FAILED))
+        return api_reply(call, API_CONFLICT, NULL,
+                         "task [%s] is %s: offsets can be reset only while it is stopped; stop "
+                         "it first",
+                         task->tid, task_status_name(task->status));
+    if (task->offsets_busy)
+        return api_reply(call, API_CONFLICT, NULL,
+                         "task [%s]: an offsets reset is under way; retry when it is done",
+                         task->tid);
+    char errstr[512];
+    json_t *to = offsets_request_parse(call->req->entity.base, call->req->entity.len, errstr,
+                                       sizeof(errstr));
+    if (to == NULL)
+        return api_reply(call, API_BAD_REQUEST, NULL, "%s", errstr);
+    int r = api_offsets_spawn(call, task, to);
+    json_decref(to);
+    return r;
+}
+
 /* One message for every encrypted body that does not decrypt and parse to a JSON object,
  * whatever failed (base64, length, padding, tag, UTF-8, JSON), so that the answer tells an
  * attacker nothing about padding or plaintext (docs/security.md). */
@@ -687,7 +992,7 @@ static void api_reply_conflict(api_call_t *call, const char *tid)
 }
 
 /* Stores a TaskInfo the plugins accepted, or answers why they did not. */
-static void api_create_checked(daemon_t *d, h2o_req_t *req, const char *cid, bool force,
+static void api_create_checked(daemon_t *d, h2o_req_t *req, const char *cid, bool force, bool start,
                                json_t *taskinfo, const char *invalid)
 {
     char tid[TASKINFO_ID_MAX + 1];
@@ -710,7 +1015,36 @@ static void api_create_checked(daemon_t *d, h2o_req_t *req, const char *cid, boo
         return;
     }
     if (d->cluster != NULL) {
-        api_cluster_submit(&call, CLUSTER_PUT, cid, tid, taskinfo, force);
+        if (start)
+            api_refuse_in_cluster(&call, "start=true on create", "create it, then start it");
+        else
+            api_cluster_submit(&call, CLUSTER_PUT, cid, tid, taskinfo, force);
+        return;
+    }
+    /* and the limit: other tasks may have started meanwhile */
+    if (start && !api_start_fits(d, task)) {
+        api_reply_limit(&call, tid);
+        return;
+    }
+    if (task != NULL && start && !task->desired_running) {
+        if (task->offsets_busy) {
+            api_reply_offsets_busy(&call, task);
+            return;
+        }
+        /* replaced and started: as a create of a new task with start=true */
+        json_t *old = task->taskinfo;
+        task->taskinfo = json_incref(taskinfo);
+        task->desired_running = true;
+        if (api_save_or_fail(&call, task) != 0) {
+            json_decref(task->taskinfo);
+            task->taskinfo = old;
+            task->desired_running = false;
+            return;
+        }
+        json_decref(old);
+        log_info(task->tag, "definition replaced; starting");
+        sup_start(d, task);
+        api_reply(&call, API_CREATED, NULL, "task [%s] replaced and starting", tid);
         return;
     }
     if (task != NULL) {
@@ -736,26 +1070,24 @@ static void api_create_checked(daemon_t *d, h2o_req_t *req, const char *cid, boo
         return;
     }
     task->created = time(NULL);
+    task->desired_running = start;
     if (api_save_or_fail(&call, task) != 0) {
         tasks_remove(d, task);
         return;
     }
-    log_info(task->tag, "created");
-    api_reply(&call, API_CREATED, NULL, "task [%s] created for customer [%s]", tid, cid);
+    log_info(task->tag, "created%s", start ? "; starting" : "");
+    if (start)
+        sup_start(d, task);
+    api_reply(&call, API_CREATED, NULL, "task [%s] created for customer [%s]%s", tid, cid,
+              start ? " and starting" : "");
 }
 
 static int api_create(api_call_t *call)
 {
     daemon_t *d = call->d;
-    h2o_iovec_t force_value;
-    bool force = false;
-    if (api_query_param(call, "force", &force_value)) {
-        if (force_value.len == 4 && strncasecmp(force_value.base, "true", 4) == 0)
-            force = true;
-        else if (!(force_value.len == 5 && strncasecmp(force_value.base, "false", 5) == 0))
-            return api_reply(call, API_BAD_REQUEST, NULL, "force: '%.*s' is neither true nor false",
-                             (int)(force_value.len > 32 ? 32 : force_value.len), force_value.base);
-    }
+    bool force, start;
+    if (api_query_bool(call, "force", &force) != 0 || api_query_bool(call, "start", &start) != 0)
+        return 0;
 
     const customer_t *customer = customers_find(d->customers, call->cid.base, call->cid.len);
     json_t *taskinfo = api_taskinfo_read(call, customer);
@@ -763,8 +1095,14 @@ static int api_create(api_call_t *call)
         return 0;
 
     const char *tid = json_string_value(json_object_get(taskinfo, "name"));
-    if (tasks_find(d, call->cid_str, tid) != NULL && !force) {
+    task_t *existing = tasks_find(d, call->cid_str, tid);
+    if (existing != NULL && !force) {
         api_reply_conflict(call, tid);
+        json_decref(taskinfo);
+        return 0;
+    }
+    if (start && !api_start_fits(d, existing)) {
+        api_reply_limit(call, tid);
         json_decref(taskinfo);
         return 0;
     }
@@ -781,8 +1119,8 @@ static int api_create(api_call_t *call)
     /* The plugins check their own params in a short-lived worker; the answer comes from
      * api_create_checked(). */
     char errstr[1024];
-    if (validate_start(d, call->req, call->cid_str, force, taskinfo, api_create_checked, errstr,
-                       sizeof(errstr)) != 0) {
+    if (validate_start(d, call->req, call->cid_str, force, start, taskinfo, api_create_checked,
+                       errstr, sizeof(errstr)) != 0) {
         json_decref(taskinfo);
         return api_reply(call, API_SERVICE_UNAVAILABLE, NULL,
                          "the task's plugins cannot be checked right now: %s", errstr);
@@ -886,13 +1224,20 @@ static int api_metrics(api_call_t *call)
                     "# TYPE symtask_task_up gauge\n");
     for (size_t i = 0; i < d->task_count; i++)
         text_printf(&t, "symtask_task_up{customer=\"%s\",task=\"%s\"} %d\n", d->tasks[i]->cid,
-                    d->tasks[i]->tid, d->tasks[i]->status == TASK_RUNNING);
+                    d->tasks[i]->tid,
+                    d->tasks[i]->status == TASK_RUNNING || d->tasks[i]->status == TASK_PAUSED);
     text_printf(&t, "# HELP symtask_task_failed 1 when the task gave up (status failed: too many "
                     "crashes in a row, or a definition that cannot run); lastError says why.\n"
                     "# TYPE symtask_task_failed gauge\n");
     for (size_t i = 0; i < d->task_count; i++)
         text_printf(&t, "symtask_task_failed{customer=\"%s\",task=\"%s\"} %d\n", d->tasks[i]->cid,
                     d->tasks[i]->tid, d->tasks[i]->status == TASK_FAILED);
+    text_printf(&t, "# HELP symtask_task_paused 1 while the task is paused (its worker stays in "
+                    "its consumer group and fetches nothing).\n"
+                    "# TYPE symtask_task_paused gauge\n");
+    for (size_t i = 0; i < d->task_count; i++)
+        text_printf(&t, "symtask_task_paused{customer=\"%s\",task=\"%s\"} %d\n", d->tasks[i]->cid,
+                    d->tasks[i]->tid, d->tasks[i]->status == TASK_PAUSED);
     text_printf(&t, "# HELP symtask_worker_restarts_total Restarts of the task's worker after a "
                     "crash, since the task was last started.\n"
                     "# TYPE symtask_worker_restarts_total counter\n");
@@ -992,6 +1337,8 @@ static int api_dispatch(api_call_t *call)
         return api_create(call);
     case ROUTE_PLUGINS:
         return api_plugins(call);
+    case ROUTE_RESTART_ALL:
+        return api_restart_all(call);
     default:
         break;
     }
@@ -1009,6 +1356,13 @@ static int api_dispatch(api_call_t *call)
         return api_start(call, task, true);
     case ROUTE_STOP:
         return api_stop(call, task);
+    case ROUTE_PAUSE:
+        return api_pause(call, task, true);
+    case ROUTE_RESUME:
+        return api_pause(call, task, false);
+    case ROUTE_OFFSETS:
+        return iovec_eq(req->method, "POST") ? api_offsets_reset(call, task)
+                                             : api_offsets_list(call, task);
     default:
         return api_reply(call, API_NOT_FOUND, NULL, "no such endpoint");
     }

@@ -23,6 +23,7 @@ typedef enum task_status {
     TASK_STOPPING,   /* SIGTERM sent, waiting for the exit */
     TASK_RESTARTING, /* worker exited unexpectedly, waiting for the backoff */
     TASK_FAILED,     /* gave up: too many crashes in a row, or a definition that cannot run */
+    TASK_PAUSED,     /* the worker runs, stays in its group, fetches nothing */
 } task_status_t;
 
 const char *task_status_name(task_status_t status);
@@ -69,6 +70,8 @@ typedef struct task {
     char tag[260]; /* "cid/tid" for logs */
     json_t *taskinfo;
     bool desired_running;
+    bool desired_paused;  /* with desired_running: the workers run paused (docs/operations.md) */
+    bool offsets_busy;    /* an offsets reset runs: the task may not start meanwhile */
     bool deleted;         /* no longer in the store; freed once its workers are gone */
     bool restart_now;     /* when the last worker exits, start them all again at once (restart,
                            * force replace) */
@@ -134,6 +137,10 @@ void sup_start(daemon_t *d, task_t *task);
 void sup_stop(daemon_t *d, task_t *task);
 /* Stops every worker and starts them all again (at once if nothing runs). */
 void sup_restart(daemon_t *d, task_t *task);
+/* Sets the desired state to paused (or back to running) and tells the worker, which reports
+ * it in its heartbeats: the status follows them. */
+void sup_pause(daemon_t *d, task_t *task);
+void sup_resume(daemon_t *d, task_t *task);
 /* Called every ~100 ms: backoffs, stop timeouts, heartbeat timeouts. */
 void sup_tick(daemon_t *d);
 /* Reaps exited workers (on SIGCHLD). */

@@ -194,6 +194,7 @@ static int restore_task(const stored_task_t *st, void *arg)
     if (task == NULL)
         return -1;
     task->desired_running = st->desired_running;
+    task->desired_paused = st->desired_paused;
     task->created = st->created;
     task->updated = st->updated;
     if (st->last_error != NULL) {

@@ -385,6 +385,10 @@ static json_t *task_to_json(store_t *store, const stored_task_t *task, json_t *t
                      task->cid, "tid", task->tid, "sealedTaskInfo", sealed, "desired",
                      task->desired_running ? "running" : "stopped", "created", created, "updated",
                      updated);
+    /* only when set: a daemon of an earlier version reads the file as desired running */
+    if (root != NULL && task->desired_paused &&
+        json_object_set_new(root, "paused", json_true()) < 0)
+        goto nomem;
     if (root == NULL)
         goto nomem;
     /* source offsets and what the daemon wrote about them: no secret */
@@ -746,6 +750,12 @@ static int load_file(const store_t *store, const char *path, const char *cid, co
         snprintf(reason, sizeof(reason), "\"desired\" is not \"running\" or \"stopped\"");
         goto corrupt;
     }
+    v = json_object_get(root, "paused");
+    if (v != NULL && !json_is_boolean(v)) {
+        snprintf(reason, sizeof(reason), "\"paused\" is not true or false");
+        goto corrupt;
+    }
+    task->desired_paused = json_is_true(v) && strcmp(desired, "running") == 0;
     s = json_string_value(json_object_get(root, "created"));
     if (s == NULL || time_parse(s, &task->created) < 0) {
         snprintf(reason, sizeof(reason), "\"created\" is not a time like 2026-11-28T13:55:08Z");

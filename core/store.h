@@ -14,15 +14,18 @@ typedef struct store store_t;
 
 /* One stored task. The file is {state.dir}/tasks/{cid}/{tid}.task holding JSON:
  * {"format":2,"cid":..,"tid":..,"sealedTaskInfo":"base64","desired":"running"|"stopped",
- *  "created":"ISO-8601","updated":"ISO-8601","poison":{..}}, where sealedTaskInfo = base64(nonce(24) ||
- * XChaCha20-Poly1305 of {"taskInfo":{..},"lastError":".."} with store.key and additional data
- * "cid/tid"). Format 1, of earlier versions, held "taskInfo" and "lastError" in clear. */
+ *  ["paused":true,] "created":"ISO-8601","updated":"ISO-8601","poison":{..}} ("paused" only with desired
+ * running: a started task that fetches nothing; absent means false), where sealedTaskInfo =
+ * base64(nonce(24) || XChaCha20-Poly1305 of {"taskInfo":{..},"lastError":".."} with store.key and
+ * additional data "cid/tid"). Format 1, of earlier versions, held "taskInfo" and "lastError" in
+ * clear. */
 typedef struct stored_task {
     char cid[129];
     char tid[129];
     json_t *taskinfo; /* normalised TaskInfo (see taskinfo.h); borrowed on put, owned by
                          the visitor's argument on load (the callback must incref to keep) */
     bool desired_running;
+    bool desired_paused;    /* with desired_running: paused (docs/operations.md) */
     const char *last_error; /* may be NULL */
     json_t *poison; /* suspect and quarantined records (core/poison.h), in clear, or NULL;
                        borrowed, like taskinfo */

@@ -106,6 +106,19 @@ static void sup_on_stderr(h2o_socket_t *sock, const char *err)
     h2o_buffer_consume(&sock->input, sock->input->size);
 }
 
+/* A ready worker's status says what its last heartbeat said: paused only once the worker
+ * has committed what it held. */
+static void sup_follow_pause(task_worker_t *w, bool paused)
+{
+    if (w->status == TASK_RUNNING && paused) {
+        w->status = TASK_PAUSED;
+        log_info(w->tag, "paused");
+    } else if (w->status == TASK_PAUSED && !paused) {
+        w->status = TASK_RUNNING;
+        log_info(w->tag, "resumed");
+    }
+}
+
 /* Adds the integer @key of @from to @into's (both heartbeat objects). */
 static void stats_add_int(json_t *into, json_t *from, const char *key)
 {
@@ -179,12 +192,13 @@ static void sup_aggregate_stats(task_t *task)
 /* The task's status, restarts and stats from its workers'. */
 static void sup_update_status(task_t *task)
 {
-    unsigned alive = 0, running = 0, starting = 0, restarting = 0;
+    unsigned alive = 0, running = 0, paused = 0, starting = 0, restarting = 0;
     task->restarts = 0;
     for (unsigned i = 0; i < task->worker_count; i++) {
         task_worker_t *w = task->workers[i];
         alive += w->pid != 0;
         running += w->status == TASK_RUNNING;
+        paused += w->status == TASK_PAUSED;
         starting += w->status == TASK_STARTING;
         restarting += w->status == TASK_RESTARTING;
         task->restarts += w->restarts;
@@ -195,10 +209,10 @@ static void sup_update_status(task_t *task)
         task->status = alive > 0 ? TASK_STOPPING : TASK_STOPPED;
     else if (task->restart_now || restarting > 0)
         task->status = TASK_RESTARTING;
-    else if (starting > 0 || running < task->worker_count)
+    else if (starting > 0 || running + paused < task->worker_count)
         task->status = TASK_STARTING;
-    else
-        task->status = TASK_RUNNING;
+    else /* paused once every worker has paused; while some have, still running */
+        task->status = paused == task->worker_count ? TASK_PAUSED : TASK_RUNNING;
     sup_aggregate_stats(task);
 }
 
@@ -214,7 +228,8 @@ static void sup_handle_message(task_worker_t *w, json_t *msg)
         w->last_heartbeat_ms = daemon_now_ms();
         json_decref(w->stats);
         w->stats = json_incref(msg);
-        sup_aggregate_stats(task);
+        sup_follow_pause(w, json_is_true(json_object_get(msg, "paused")));
+        sup_update_status(task);
     } else if (strcmp(type, "ready") == 0) {
         w->last_heartbeat_ms = daemon_now_ms();
         if (w->status == TASK_STARTING) {
@@ -508,6 +523,8 @@ static int sup_spawn(daemon_t *d, task_worker_t *w)
     json_object_set_new(msg, "workers", json_integer(task->worker_count));
     if (d->cfg->cluster_enabled) /* workers of every node in one group need distinct ids */
         json_object_set_new(msg, "node", json_string(d->cfg->cluster_node_id));
+    if (msg != NULL && task->desired_paused)
+        json_object_set_new(msg, "paused", json_true());
     pid_t pid = sup_fork_worker(d, NULL, NULL, msg, &chan_fd, &err_fd, task->last_error,
                                 sizeof(task->last_error));
     json_decref(msg);
@@ -575,6 +592,7 @@ void sup_start(daemon_t *d, task_t *task)
 void sup_stop(daemon_t *d, task_t *task)
 {
     task->desired_running = false;
+    task->desired_paused = false; /* a stop clears a pause (docs/operations.md) */
     task->restart_now = false;
     for (unsigned i = 0; i < task->worker_count; i++) {
         task_worker_t *w = task->workers[i];
@@ -604,6 +622,45 @@ void sup_restart(daemon_t *d, task_t *task)
             w->status = TASK_RESTARTING;
     }
     sup_update_status(task);
+}
+
+/* Writes @msg to every worker of the task that runs and is not being killed; a worker spawned
+ * later learns the desired state from its task message. */
+static void sup_tell_workers(task_t *task, json_t *msg)
+{
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    for (unsigned i = 0; i < task->worker_count; i++) {
+        task_worker_t *w = task->workers[i];
+        if (w->chan == NULL || w->kill_at_ms != 0)
+            continue;
+        if (channel_send(h2o_socket_get_fd(w->chan), msg) != 0)
+            log_warn(w->tag, "cannot send the worker its %s message: %s", type, strerror(errno));
+    }
+}
+
+static void sup_tell_workers_type(task_t *task, const char *type)
+{
+    json_t *msg = json_pack("{s:s}", "type", type);
+    if (msg == NULL) {
+        log_warn(task->tag, "cannot tell the workers to %s: out of memory", type);
+        return;
+    }
+    sup_tell_workers(task, msg);
+    json_decref(msg);
+}
+
+void sup_pause(daemon_t *d, task_t *task)
+{
+    (void)d;
+    task->desired_paused = true;
+    sup_tell_workers_type(task, "pause");
+}
+
+void sup_resume(daemon_t *d, task_t *task)
+{
+    (void)d;
+    task->desired_paused = false;
+    sup_tell_workers_type(task, "resume");
 }
 
 /* Describes a wait status for lastError and the log. */
@@ -670,6 +727,14 @@ static int sup_poison_on_death(daemon_t *d, task_worker_t *w, int wstatus)
         set_last_error(task, "%s", message);
         sup_fail_task(d, task);
         return 1;
+    }
+    /* the task's other workers may be given the dead one's partitions: they learn the
+     * suspect records now, as the restarted worker does from its task message */
+    json_t *state = poison_to_json(&task->poison);
+    if (state != NULL) {
+        json_object_set_new(state, "type", json_string("poison"));
+        sup_tell_workers(task, state);
+        json_decref(state);
     }
     return 0;
 }

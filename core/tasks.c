@@ -9,6 +9,7 @@
 static const char *const status_names[] = {
     [TASK_STOPPED] = "stopped",   [TASK_STARTING] = "starting",     [TASK_RUNNING] = "running",
     [TASK_STOPPING] = "stopping", [TASK_RESTARTING] = "restarting", [TASK_FAILED] = "failed",
+    [TASK_PAUSED] = "paused",
 };
 
 const char *task_status_name(task_status_t status)
@@ -127,6 +128,7 @@ int tasks_save(daemon_t *d, task_t *task, char *errstr, size_t errstr_size)
         .poison = poison,
         .taskinfo = task->taskinfo,
         .desired_running = task->desired_running,
+        .desired_paused = task->desired_running && task->desired_paused,
         .last_error = task->last_error[0] ? task->last_error : NULL,
         .created = task->created,
         .updated = task->updated,

@@ -18,10 +18,15 @@ typedef struct validation {
     char cid[129];
     char tag[300];
     bool force;
+    bool start;       /* create: start the task once stored (?start=true) */
     json_t *taskinfo; /* NULL for a plugin listing */
     validate_done_cb cb;
     validate_plugins_cb plugins_cb;
     json_t *plugins; /* the listing's answer */
+    validate_offsets_cb offsets_cb;
+    char tid[129];  /* offsets: the task */
+    bool reset;     /* offsets: a reset, not a listing */
+    json_t *answer; /* offsets: the worker's answer */
 
     pid_t pid;
     h2o_socket_t *chan, *err;
@@ -78,10 +83,14 @@ static void validate_finish(validation_t *v, const char *message)
         *v->req_link = NULL;
     if (v->plugins_cb != NULL)
         v->plugins_cb(v->d, v->req, message == NULL ? v->plugins : NULL, message);
+    else if (v->offsets_cb != NULL)
+        v->offsets_cb(v->d, v->req, v->cid, v->tid, v->reset, message == NULL ? v->answer : NULL,
+                      message);
     else
-        v->cb(v->d, v->req, v->cid, v->force, v->taskinfo, message);
+        v->cb(v->d, v->req, v->cid, v->force, v->start, v->taskinfo, message);
     json_decref(v->taskinfo);
     json_decref(v->plugins);
+    json_decref(v->answer);
     free(v);
 }
 
@@ -116,6 +125,11 @@ static void validate_read_messages(validation_t *v)
             v->plugins = json_incref(json_object_get(msg, "plugins"));
             message = json_string_value(json_object_get(msg, "error"));
             snprintf(v->message, sizeof(v->message), "%s", message ? message : "");
+        } else if (strcmp(type, "offsets") == 0) {
+            v->answered = true;
+            v->message[0] = '\0';
+            json_decref(v->answer);
+            v->answer = json_incref(msg);
         } else if (strcmp(type, "invalid") == 0 || strcmp(type, "error") == 0) {
             v->answered = true;
             snprintf(v->message, sizeof(v->message), "%s",
@@ -180,8 +194,8 @@ int validate_list_plugins(daemon_t *d, h2o_req_t *req, validate_plugins_cb cb, c
     return 0;
 }
 
-int validate_start(daemon_t *d, h2o_req_t *req, const char *cid, bool force, json_t *taskinfo,
-                   validate_done_cb cb, char *errstr, size_t errstr_size)
+int validate_start(daemon_t *d, h2o_req_t *req, const char *cid, bool force, bool start,
+                   json_t *taskinfo, validate_done_cb cb, char *errstr, size_t errstr_size)
 {
     const char *tid = json_string_value(json_object_get(taskinfo, "name"));
     char tag[300];
@@ -193,7 +207,29 @@ int validate_start(daemon_t *d, h2o_req_t *req, const char *cid, bool force, jso
         return -1;
     snprintf(v->cid, sizeof(v->cid), "%s", cid);
     v->force = force;
+    v->start = start;
     v->cb = cb;
+    v->taskinfo = json_incref(taskinfo);
+    return 0;
+}
+
+int validate_offsets(daemon_t *d, h2o_req_t *req, const char *cid, const char *tid,
+                     json_t *taskinfo, json_t *to, validate_offsets_cb cb, char *errstr,
+                     size_t errstr_size)
+{
+    char tag[300];
+    snprintf(tag, sizeof(tag), "%s/%s (offsets)", cid, tid);
+    json_t *msg = sup_task_message(d, cid, tid, taskinfo);
+    if (msg != NULL && to != NULL)
+        json_object_set_new(msg, "offsets", json_pack("{s:O}", "to", to));
+    validation_t *v = validate_spawn(d, req, tag, "--offsets", NULL, msg, errstr, errstr_size);
+    json_decref(msg);
+    if (v == NULL)
+        return -1;
+    snprintf(v->cid, sizeof(v->cid), "%s", cid);
+    snprintf(v->tid, sizeof(v->tid), "%s", tid);
+    v->reset = to != NULL;
+    v->offsets_cb = cb;
     v->taskinfo = json_incref(taskinfo);
     return 0;
 }
@@ -229,6 +265,14 @@ void validate_on_exit(daemon_t *d, pid_t pid, int wstatus)
         return;
     }
     char message[1200];
+    if (v->offsets_cb != NULL) {
+        snprintf(message, sizeof(message),
+                 "the offsets worker ended without an answer (%s %d); see symtaskd's log",
+                 WIFSIGNALED(wstatus) ? "signal" : "exit code",
+                 WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus));
+        validate_finish(v, message);
+        return;
+    }
     if (v->plugins_cb != NULL) {
         snprintf(message, sizeof(message),
                  "listing the plugins of %.900s failed (a faulty plugin?); see symtaskd's log",
@@ -258,11 +302,16 @@ void validate_tick(daemon_t *d)
     uint64_t now = daemon_now_ms();
     for (validation_t *v = validations; v != NULL; v = v->next) {
         if (now > v->deadline_ms && v->pid > 0) {
-            log_warn(v->tag, "the plugin check takes over %d ms: killing it", VALIDATE_TIMEOUT_MS);
-            snprintf(v->message, sizeof(v->message),
-                     "checking the task's plugins took longer than %d s (a model too large or a "
-                     "plugin that hangs)",
-                     VALIDATE_TIMEOUT_MS / 1000);
+            log_warn(v->tag, "the check takes over %d ms: killing it", VALIDATE_TIMEOUT_MS);
+            if (v->offsets_cb != NULL)
+                snprintf(v->message, sizeof(v->message),
+                         "the Kafka cluster did not answer within %d s",
+                         VALIDATE_TIMEOUT_MS / 1000);
+            else
+                snprintf(v->message, sizeof(v->message),
+                         "checking the task's plugins took longer than %d s (a model too large or "
+                         "a plugin that hangs)",
+                         VALIDATE_TIMEOUT_MS / 1000);
             v->answered = true;
             kill(v->pid, SIGKILL);
             v->deadline_ms = UINT64_MAX;

@@ -50,6 +50,7 @@ struct kafka_clients {
     char task[300];
     char instance_id[KAFKA_MEMBER_ID_MAX + 1];      /* "" when static membership is off */
     char transactional_id[KAFKA_MEMBER_ID_MAX + 1]; /* "" unless exactly-once */
+    char group_id[512];
     kafka_client_t side[KAFKA_SIDES];
     int fatal;
     char fatal_reason[512];
@@ -380,6 +381,11 @@ static int kafka_given_id(const char *given, const kafka_settings_t *s, const ch
     return -1;
 }
 
+const char *kafka_clients_group_id(const kafka_clients_t *kc)
+{
+    return kc->group_id;
+}
+
 const char *kafka_clients_instance_id(const kafka_clients_t *kc)
 {
     return kc->instance_id;
@@ -419,7 +425,9 @@ kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size
     kc->side[KAFKA_PRODUCER] = (kafka_client_t){.kc = kc, .name = "producer"};
 
     const char *instance_id = kafka_param(s->params, "kafka.consumer.", "group.instance.id");
-    if (instance_id != NULL) {
+    if (s->no_membership) {
+        kc->instance_id[0] = '\0';
+    } else if (instance_id != NULL) {
         if (kafka_given_id(instance_id, s, "group.instance.id", kc->instance_id, errstr,
                            errstr_size) != 0)
             goto error;
@@ -439,12 +447,12 @@ kafka_clients_t *kafka_clients_new(const kafka_settings_t *s, char *errstr, size
         }
     }
 
-    char group_id[512], client_id[600];
+    char *group_id = kc->group_id, client_id[600];
     const char *app_id = json_string_value(json_object_get(s->params, "sml.kstream.app.id"));
     if (app_id != NULL && app_id[0] != '\0')
-        snprintf(group_id, sizeof(group_id), "%s", app_id);
+        snprintf(group_id, sizeof(kc->group_id), "%s", app_id);
     else
-        snprintf(group_id, sizeof(group_id), "symtask-%s-%s", s->cid, s->tid);
+        snprintf(group_id, sizeof(kc->group_id), "symtask-%s-%s", s->cid, s->tid);
     const char *cl_id = json_string_value(json_object_get(s->params, "sml.kstream.client.id"));
     if (cl_id != NULL && cl_id[0] != '\0')
         snprintf(client_id, sizeof(client_id), "%s", cl_id);

@@ -17,6 +17,7 @@ typedef struct kafka_settings {
     unsigned worker_index;         /* this worker's number among the task's workers on its node */
     unsigned workers;              /* the task's workers on this node (sml.task.workers), >= 1 */
     const char *node;              /* cluster mode: this node's cluster.node.id, else NULL */
+    int no_membership;             /* the consumer never joins: no group.instance.id */
 
     /* The pipeline's hooks, called on the main thread from the polls that serve them (may be
      * NULL): the producer's delivery reports, and the consumer's rebalances. A rebalance
@@ -56,6 +57,9 @@ int kafka_clients_fatal(kafka_clients_t *kc, char *reason, size_t reason_size);
 
 rd_kafka_t *kafka_clients_consumer(kafka_clients_t *kc);
 rd_kafka_t *kafka_clients_producer(kafka_clients_t *kc);
+
+/* The consumer's group.id (sml.kstream.app.id or its default). */
+const char *kafka_clients_group_id(const kafka_clients_t *kc);
 
 /* The ids the clients were built with: the consumer's group.instance.id ("" when static
  * membership is off) and the producer's transactional.id ("" unless exactly-once). */

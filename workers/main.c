@@ -19,6 +19,7 @@
 #include "channel.h"
 #include "kafka.h"
 #include "log.h"
+#include "offsets.h"
 #include "pipeline.h"
 #include "size.h"
 #include "symtask_build.h"
@@ -54,6 +55,7 @@ typedef struct worker_task {
     const char *plugin_dir;
     unsigned worker_index, workers; /* this worker's index among the task's workers on the node */
     const char *node;               /* cluster mode: the node's id, part of the member ids */
+    int paused;                     /* start paused: the task's desired state is paused */
     char tag[272]; /* "cid/tid" on every log line ("cid/tid#index" with several workers) */
 } worker_task_t;
 
@@ -66,7 +68,9 @@ typedef struct worker {
     pipeline_t *pipeline;
     worker_kafka_state_t kafka_state;
     int ready;
+    int want_paused;      /* what symtaskd asked for last: pause (1) or resume (0) */
     int validate_only;    /* --validate: check the task's plugins and params, then exit */
+    int offsets_only;     /* --offsets: read or reset the task's offsets, then exit */
     const char *list_dir; /* --list-plugins DIR: describe DIR's plugins, then exit */
     uint64_t heap_max;    /* sml.task.heap.max in bytes */
     int64_t next_memory_check_ms;
@@ -95,6 +99,9 @@ static void worker_usage(FILE *out)
             "  --validate           load the task's plugins, check its params, answer\n"
             "                       {\"type\":\"valid\"} or {\"type\":\"invalid\"} and exit\n"
             "  --list-plugins DIR   describe every plugin in DIR on the channel and exit\n"
+            "  --offsets            read (or, with \"offsets\":{\"to\":...} in the task\n"
+            "                       message, reset) the task's committed offsets, answer\n"
+            "                       {\"type\":\"offsets\",...} and exit\n"
             "  --help               show this help\n"
             "  --version            show the version\n"
             "\n"
@@ -105,11 +112,12 @@ static void worker_usage(FILE *out)
 
 /* Returns -1 to go on, else the exit status. */
 static int worker_parse_args(int argc, char **argv, int *chan_fd, log_level_t *level,
-                             int *validate_only, const char **list_dir)
+                             int *validate_only, int *offsets_only, const char **list_dir)
 {
     static const struct option options[] = {
         {"channel-fd", required_argument, NULL, 'c'},
         {"validate", no_argument, NULL, 'v'},
+        {"offsets", no_argument, NULL, 'o'},
         {"list-plugins", required_argument, NULL, 'L'},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
@@ -143,6 +151,9 @@ static int worker_parse_args(int argc, char **argv, int *chan_fd, log_level_t *l
         }
         case 'v':
             *validate_only = 1;
+            break;
+        case 'o':
+            *offsets_only = 1;
             break;
         case 'L':
             *list_dir = optarg;
@@ -213,7 +224,7 @@ static void worker_heartbeat(worker_t *w)
     worker_send(
         w,
         json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:i, s:s, s:I, s:I, s:I, s:i, s:s, "
-                  "s:{s:o, s:o, s:f, s:I}}",
+                  "s:{s:o, s:o, s:f, s:I}, s:b}",
                   "type", "heartbeat", "kafka", w->kafka_state == WORKER_KAFKA_UP ? "up" : "down",
                   "recordsIn", (json_int_t)st.records_in, "recordsOut", (json_int_t)st.records_out,
                   "recordsFailed", (json_int_t)st.records_failed, "recordsDeadLetter",
@@ -222,7 +233,8 @@ static void worker_heartbeat(worker_t *w)
                   "transactionsCommitted", (json_int_t)st.txn_commits, "transactionsAborted",
                   (json_int_t)st.txn_aborts, "retries", (json_int_t)st.retries, "retrying",
                   st.retrying, "lastRecordDateTime", st.last_record_time, "batchLatency", "le", le,
-                  "counts", counts, "sum", st.latency_sum, "count", (json_int_t)st.batches));
+                  "counts", counts, "sum", st.latency_sum, "count", (json_int_t)st.batches,
+                  "paused", st.paused));
 }
 
 /* Reads what the channel holds into the reader. 1 when the channel is still open, 0 at end
@@ -246,41 +258,35 @@ static const char *worker_signal_read(worker_t *w)
     return si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
-/* Handles the messages symtaskd sends after the task: "poison" (the records to handle one
- * at a time and those to set aside). A stop is a signal; anything else is drained so that
- * it cannot pile up, and said, since it means a protocol mismatch. */
-static void worker_channel_messages(worker_t *w)
+/* A message of symtaskd after the task (a stop is a signal): pause and resume are applied
+ * by the main loop, between two steps of the pipeline; "poison" brings the records to handle
+ * one at a time and those to set aside. Anything else is drained so that it cannot pile up,
+ * and logged, since it means a protocol mismatch. */
+static void worker_handle_message(worker_t *w, json_t *msg, int bad)
 {
-    json_t *msg;
-    int bad;
-    while ((msg = channel_reader_next(&w->reader, &bad)) != NULL || bad) {
-        const char *type = json_string_value(json_object_get(msg, "type"));
-        if (type != NULL && strcmp(type, "poison") == 0 && w->pipeline != NULL) {
-            char errstr[256];
-            if (pipeline_suspects_load(w->pipeline, msg, errstr, sizeof(errstr)) != 0)
-                log_warn(w->tag, "ignored the suspect records from symtaskd: %s", errstr);
-        } else {
-            log_warn(w->tag, "ignored %s from symtaskd: %s",
-                     bad ? "a line that is not a JSON object" : "a message",
-                     type != NULL ? type : "(no type)");
-        }
-        json_decref(msg);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (!bad && type != NULL && strcmp(type, "pause") == 0) {
+        w->want_paused = 1;
+        return;
     }
+    if (!bad && type != NULL && strcmp(type, "resume") == 0) {
+        w->want_paused = 0;
+        return;
+    }
+    if (!bad && type != NULL && strcmp(type, "poison") == 0 && w->pipeline != NULL) {
+        char errstr[256];
+        if (pipeline_suspects_load(w->pipeline, msg, errstr, sizeof(errstr)) != 0)
+            log_warn(w->tag, "ignored the suspect records from symtaskd: %s", errstr);
+        return;
+    }
+    log_warn(w->tag, "ignored %s from symtaskd: %s",
+             bad ? "a line that is not a JSON object" : "a message",
+             type != NULL ? type : "(no type)");
 }
 
-/* Waits up to @timeout_ms for a signal, channel input or a Kafka probe result, and handles
- * the first two: sets w->stop on
- * SIGTERM/SIGINT or when the channel closes. */
-static void worker_wait(worker_t *w, int timeout_ms)
+/* Handles what poll() found for worker_wait(). */
+static void worker_wait_handle(worker_t *w, const struct pollfd *pfd)
 {
-    struct pollfd pfd[3] = {
-        {.fd = w->sig_fd, .events = POLLIN},
-        {.fd = w->chan_fd, .events = POLLIN},
-        {.fd = kafka_clients_event_fd(w->kafka), .events = POLLIN},
-    };
-    int n = poll(pfd, 3, timeout_ms);
-    if (n <= 0)
-        return;
     if (pfd[0].revents & POLLIN) {
         const char *sig = worker_signal_read(w);
         if (sig != NULL && w->stop == NULL) {
@@ -298,7 +304,28 @@ static void worker_wait(worker_t *w, int timeout_ms)
                      CHANNEL_MSG_MAX);
             channel_reader_free(&w->reader);
         }
-        worker_channel_messages(w);
+    }
+}
+
+/* Waits up to @timeout_ms for a signal, channel input or a Kafka probe result, and handles
+ * the first two: sets w->stop on
+ * SIGTERM/SIGINT or when the channel closes. */
+static void worker_wait(worker_t *w, int timeout_ms)
+{
+    struct pollfd pfd[3] = {
+        {.fd = w->sig_fd, .events = POLLIN},
+        {.fd = w->chan_fd, .events = POLLIN},
+        {.fd = kafka_clients_event_fd(w->kafka), .events = POLLIN},
+    };
+    int n = poll(pfd, 3, timeout_ms);
+    if (n > 0)
+        worker_wait_handle(w, pfd);
+    /* also what came with the task message, already read: the fd has nothing new for it */
+    json_t *msg;
+    int bad;
+    while ((msg = channel_reader_next(&w->reader, &bad)) != NULL || bad) {
+        worker_handle_message(w, msg, bad);
+        json_decref(msg);
     }
 }
 
@@ -386,6 +413,7 @@ static int worker_task_parse(worker_task_t *t, json_t *msg, char *errstr, size_t
     }
     if (t->workers > 1)
         snprintf(t->tag, sizeof(t->tag), "%s/%s#%u", t->cid, t->tid, t->worker_index);
+    t->paused = json_is_true(json_object_get(msg, "paused"));
     return 0;
 }
 
@@ -546,6 +574,16 @@ static void worker_report(void *arg, const char *message)
     worker_send_error(arg, 0, "%s", message);
 }
 
+/* Pauses or resumes the pipeline as symtaskd asked; the heartbeat that says so goes at once,
+ * once a pause has committed the records in hand. */
+static void worker_apply_pause(worker_t *w)
+{
+    if (pipeline_is_paused(w->pipeline) == w->want_paused)
+        return;
+    pipeline_set_paused(w->pipeline, w->want_paused, KAFKA_FLUSH_MS);
+    worker_heartbeat(w);
+}
+
 /* The main loop: one tick at most WORKER_TICK_MS long, until a stop. */
 static void worker_run(worker_t *w)
 {
@@ -570,6 +608,7 @@ static void worker_run(worker_t *w)
         worker_wait(w, 0);
         if (w->stop != NULL)
             break;
+        worker_apply_pause(w);
         worker_check_memory(w);
 
         kafka_clients_poll(w->kafka);
@@ -678,6 +717,30 @@ static int worker_validate(worker_t *w)
     return WORKER_EXIT_STOPPED;
 }
 
+/* --offsets: reads or resets the task's committed offsets with a consumer that never joins
+ * the group, answers on the channel and returns the exit status. */
+static int worker_offsets(worker_t *w, char *errstr, size_t errstr_size)
+{
+    kafka_settings_t ks = {
+        .cid = w->task.cid,
+        .tid = w->task.tid,
+        .task = w->tag,
+        .params = w->task.params,
+        .bootstrap_default = w->task.bootstrap,
+        .no_membership = 1,
+    };
+    w->kafka = kafka_clients_new(&ks, errstr, errstr_size);
+    if (w->kafka == NULL) {
+        worker_send(w, json_pack("{s:s, s:s, s:s}", "type", "offsets", "status", "unavailable",
+                                 "message", errstr));
+        return WORKER_EXIT_STOPPED;
+    }
+    json_t *answer = offsets_run(w->kafka, w->task.params, kafka_clients_group_id(w->kafka),
+                                 json_object_get(w->task.msg, "offsets"));
+    worker_send(w, answer);
+    return WORKER_EXIT_STOPPED;
+}
+
 /* SIGTERM/SIGINT go to a signalfd, blocked before librdkafka starts its threads so that
  * they inherit the mask and the main loop sees every stop request. */
 static int worker_signals_init(void)
@@ -697,7 +760,8 @@ int main(int argc, char **argv)
 {
     worker_t w = {.chan_fd = CHANNEL_WORKER_FD, .sig_fd = -1};
     log_level_t level = LOG_INFO;
-    int ret = worker_parse_args(argc, argv, &w.chan_fd, &level, &w.validate_only, &w.list_dir);
+    int ret = worker_parse_args(argc, argv, &w.chan_fd, &level, &w.validate_only, &w.offsets_only,
+                                &w.list_dir);
     if (ret >= 0)
         return ret;
     log_init(LOG_FORMAT_CHILD, level);
@@ -726,6 +790,8 @@ int main(int argc, char **argv)
     ret = worker_receive_task(&w);
     if (ret >= 0)
         goto out;
+    /* before any later message is read: a resume sent while we start must win */
+    w.want_paused = w.task.paused;
     const char *heap_max = json_string_value(json_object_get(w.task.params, "sml.task.heap.max"));
     if (size_parse(heap_max ? heap_max : WORKER_HEAP_MAX_DEFAULT, &w.heap_max) != 0) {
         worker_send_error(&w, 1, "params.sml.task.heap.max: not a size (use 512m or 2g)");
@@ -738,6 +804,10 @@ int main(int argc, char **argv)
     }
 
     char errstr[1024];
+    if (w.offsets_only) {
+        ret = worker_offsets(&w, errstr, sizeof(errstr));
+        goto out;
+    }
     pipeline_config_t pc = {
         .tag = w.tag,
         .params = w.task.params,
@@ -758,7 +828,6 @@ int main(int argc, char **argv)
     if (pipeline_suspects_load(w.pipeline, json_object_get(w.task.msg, "poison"), errstr,
                                sizeof(errstr)) != 0)
         log_warn(w.tag, "ignored the suspect records from symtaskd: %s", errstr);
-    worker_channel_messages(&w);
     /* a model larger than the limit is caught before any record is read */
     worker_check_memory(&w);
     if (w.stop != NULL) {

@@ -17,6 +17,9 @@
 
 /* Batches whose outputs may await acknowledgement at once; past that the pipeline waits. */
 #define PIPELINE_INFLIGHT_MAX 64
+/* While paused, how long the heartbeat's lag waits for a partition's watermarks. */
+#define PIPELINE_PAUSED_WATERMARK_MS 200
+
 /* How long a stop or a rebalance waits for outstanding outputs. */
 #define PIPELINE_FLUSH_MS 10000
 #define PIPELINE_ERR_SIZE 512
@@ -87,6 +90,7 @@ struct pipeline {
     suspects_t *suspects;          /* records the daemon named suspect or quarantined */
     unsigned retry_seed;           /* rand_r: the jitter of retry waits */
     rd_kafka_message_t **incoming; /* what one consume call returns, before it joins msgs */
+    int paused;                    /* fetching paused on every assigned partition */
 };
 
 /* Tells the consumer that the worker is alive while it waits on Kafka (max.poll.interval.ms
@@ -797,6 +801,18 @@ static void pipeline_assign(pipeline_t *p, rd_kafka_t *rk, rd_kafka_topic_partit
                   rd_kafka_err2str(err));
 }
 
+/* Pauses or resumes fetching from @parts; the pause flag outlives the call only as far as
+ * librdkafka keeps it, so partitions assigned later are paused as they come. */
+static void pipeline_pause_partitions(pipeline_t *p, rd_kafka_t *rk,
+                                      rd_kafka_topic_partition_list_t *parts, int pause)
+{
+    rd_kafka_resp_err_t err =
+        pause ? rd_kafka_pause_partitions(rk, parts) : rd_kafka_resume_partitions(rk, parts);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_error(p->tag, "cannot %s %d partition%s: %s", pause ? "pause" : "resume", parts->cnt,
+                  parts->cnt == 1 ? "" : "s", rd_kafka_err2str(err));
+}
+
 static void pipeline_on_rebalance(void *app, rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t *partitions)
 {
@@ -807,6 +823,8 @@ static void pipeline_on_rebalance(void *app, rd_kafka_t *rk, rd_kafka_resp_err_t
         log_info(p->tag, "assigned %d partition%s of %s", partitions->cnt,
                  partitions->cnt == 1 ? "" : "s", p->source);
         pipeline_assign(p, rk, partitions, 1);
+        if (p->paused)
+            pipeline_pause_partitions(p, rk, partitions, 1);
         p->stats.assigned_partitions =
             partitions->cnt + (cooperative ? p->stats.assigned_partitions : 0);
         p->stats.group_stable = 1;
@@ -975,9 +993,15 @@ void pipeline_get_stats(pipeline_t *p, pipeline_stats_t *stats)
             for (int i = 0; i < parts->cnt; i++) {
                 int64_t lo, hi;
                 const rd_kafka_topic_partition_t *tp = &parts->elems[i];
-                if (rd_kafka_get_watermark_offsets(p->consumer, tp->topic, tp->partition, &lo,
-                                                   &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-                    hi < 0)
+                /* a paused partition is not fetched from, so its cached watermarks do not
+                 * move: ask the broker, briefly (once a heartbeat) */
+                rd_kafka_resp_err_t err =
+                    p->paused
+                        ? rd_kafka_query_watermark_offsets(p->consumer, tp->topic, tp->partition,
+                                                           &lo, &hi, PIPELINE_PAUSED_WATERMARK_MS)
+                        : rd_kafka_get_watermark_offsets(p->consumer, tp->topic, tp->partition, &lo,
+                                                         &hi);
+                if (err != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
                     continue;
                 int64_t pos = tp->offset >= 0 ? tp->offset : lo;
                 if (hi > pos)
@@ -992,6 +1016,7 @@ void pipeline_get_stats(pipeline_t *p, pipeline_stats_t *stats)
     p->stats.consumer_lag = known > 0 ? lag : -1;
     if (p->txn != NULL)
         txn_counts(p->txn, &p->stats.txn_commits, &p->stats.txn_aborts);
+    p->stats.paused = p->paused;
     *stats = p->stats;
 }
 
@@ -1024,6 +1049,43 @@ int pipeline_drain(pipeline_t *p, int timeout_ms)
     }
     pipeline_commit(p, 1);
     return 0;
+}
+
+int pipeline_is_paused(const pipeline_t *p)
+{
+    return p->paused;
+}
+
+int pipeline_set_paused(pipeline_t *p, int paused, int timeout_ms)
+{
+    if (p->paused == paused)
+        return 0;
+    p->paused = paused;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (p->consumer != NULL && rd_kafka_assignment(p->consumer, &parts) == 0 && parts != NULL) {
+        /* librdkafka drops what it fetched ahead of the paused partitions and fetches again
+         * from the consumed position on resume: nothing is skipped */
+        if (parts->cnt > 0)
+            pipeline_pause_partitions(p, p->consumer, parts, paused);
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    log_info(p->tag, "%s", paused ? "pausing: finishing the records in hand" : "resumed");
+    if (!paused)
+        return 0;
+    int r;
+    if (p->txn != NULL && p->producer != NULL) {
+        /* exactly-once: commit the transaction; one Kafka aborts is read again on resume */
+        char errstr[PIPELINE_ERR_SIZE];
+        if (pipeline_process(p, errstr, sizeof(errstr)) != PIPELINE_OK)
+            log_warn(p->tag, "while pausing: %s", errstr);
+        r = pipeline_txn_end(p, 1, 1, errstr, sizeof(errstr)) == PIPELINE_OK ? 0 : -1;
+        if (r != 0)
+            log_warn(p->tag, "while pausing: %s", errstr);
+    } else {
+        r = pipeline_drain(p, timeout_ms);
+    }
+    log_info(p->tag, "paused%s", r == 0 ? ": every record in hand handled and committed" : "");
+    return r;
 }
 
 void pipeline_detach(pipeline_t *p)

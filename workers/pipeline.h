@@ -31,6 +31,7 @@ typedef struct pipeline_stats {
     uint64_t txn_commits, txn_aborts; /* exactly-once: transactions committed and aborted */
     uint64_t retries;                 /* plugin calls made again after they answered RETRIABLE */
     int retrying;                     /* 1 while a plugin call waits to be made again */
+    int paused;                       /* 1 while paused (pipeline_set_paused) */
 } pipeline_stats_t;
 
 typedef struct pipeline pipeline_t;
@@ -81,6 +82,16 @@ pipeline_result_t pipeline_step(pipeline_t *p, int max_wait_ms, char *errstr, si
 /* Takes the daemon's suspect and quarantined records (the "poison" object of its task
  * message or of a "poison" message; NULL: none). -1 with a message when it is malformed. */
 int pipeline_suspects_load(pipeline_t *p, json_t *state, char *errstr, size_t errstr_size);
+
+/* Pauses (@paused 1) or resumes fetching from every partition the group gives the worker,
+ * now and in later rebalances; the worker stays in its group. A pause first handles the
+ * records in hand, waits for their outputs and commits them (as pipeline_drain(), at most
+ * @timeout_ms); a resume goes on from the first record not consumed. 0 when a pause
+ * committed everything (a resume: always). */
+int pipeline_set_paused(pipeline_t *p, int paused, int timeout_ms);
+
+/* 1 while paused. */
+int pipeline_is_paused(const pipeline_t *p);
 
 /* Counters for the heartbeat; the lag is read from the consumer's cached watermarks. */
 void pipeline_get_stats(pipeline_t *p, pipeline_stats_t *stats);

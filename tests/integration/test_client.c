@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pty.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1336,4 +1338,194 @@ Test(client_properties, stdin_and_usage_errors)
     cr_expect_not_null(strstr(r.err, "(a properties file of SymetryML's Kafka stream "
                                      "application is read with create --properties FILE)"),
                        "%s", r.err);
+}
+
+/* ---- pause, resume, offsets, restart of many, watch (docs/operations.md) ----------------- */
+
+Test(client, create_start_pause_resume_and_restart_of_many)
+{
+    cr_assert_eq(symtask("create", "--start", taskinfo_file("t1"), NULL), 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "task [t1] created for customer [c1] and starting\n");
+    cr_assert(wait_task_status("t1", "running", 20000), "see %s", h.log_path);
+    cr_assert_eq(symtask("pause", "t1", NULL), 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "task [t1] is pausing\n");
+    cr_assert(wait_task_status("t1", "paused", 20000), "see %s", h.log_path);
+    cr_assert_eq(symtask("resume", "t1", NULL), 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "task [t1] is resuming\n");
+    cr_assert(wait_task_status("t1", "running", 20000));
+    cr_assert_eq(symtask("restart", "--failed", NULL), 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "0 failed tasks restarted\n");
+    cr_assert_eq(symtask("restart", "--all", NULL), 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "1 task restarted\n");
+    cr_assert(wait_task_status("t1", "running", 20000));
+    cr_assert_eq(symtask("stop", "t1", NULL), 0, "%s", r.err);
+    cr_assert(wait_task_status("t1", "stopped", 20000));
+    cr_assert_eq(symtask("pause", "t1", NULL), 1);
+    cr_assert_str_eq(r.err, "symtask: HTTP 409 CONFLICT: task [t1] is stopped: only a started "
+                            "task can be paused; start it first\n");
+    /* usage */
+    cr_assert_eq(symtask("pause", NULL), 2);
+    cr_assert_eq(symtask("restart", "t1", "--all", NULL), 2);
+    cr_assert_not_null(strstr(r.err, "restart --all takes no TID"), "%s", r.err);
+    cr_assert_eq(symtask("status", "t1", "--reset", "earliest", NULL), 2);
+    cr_assert_not_null(strstr(r.err, "--reset applies to offsets only"), "%s", r.err);
+    cr_assert_eq(symtask("start", "t1", "--start", NULL), 2);
+    cr_assert_eq(symtask("list", "--count", "2", NULL), 2);
+}
+
+Test(client, offsets_lists_and_resets)
+{
+    cr_assert_eq(symtask("create", "--start", taskinfo_file("t1"), NULL), 0, "%s", r.err);
+    cr_assert(wait_task_status("t1", "running", 20000), "see %s", h.log_path);
+    cr_assert_eq(symtask("offsets", "t1", "--reset", "earliest", NULL), 1);
+    cr_assert_not_null(strstr(r.err, "HTTP 409 CONFLICT: task [t1] is running"), "%s", r.err);
+    cr_assert_eq(symtask("stop", "t1", NULL), 0, "%s", r.err);
+    cr_assert(wait_task_status("t1", "stopped", 20000));
+
+    cr_assert_eq(symtask("offsets", "t1", NULL), 0, "%s", r.err);
+    cr_assert(strncmp(r.out, "task [t1] has 4 partitions on topic [in-t1]; lag 0\n", 51) == 0, "%s",
+              r.out);
+    cr_assert_not_null(strstr(r.out, "PARTITION      COMMITTED      LOG-START        LOG-END"),
+                       "%s", r.out);
+    cr_assert_eq(symtask("offsets", "t1", "--reset", "latest", NULL), 0, "%s", r.err);
+    cr_assert_not_null(strstr(r.out, "offsets of task [t1] reset on 4 partitions of topic"), "%s",
+                       r.out);
+    cr_assert_not_null(strstr(r.out, "PREVIOUS"), "%s", r.out);
+    cr_assert_eq(symtask("offsets", "t1", "--reset", "0=0,1=0", NULL), 0, "%s", r.err);
+    cr_assert_not_null(strstr(r.out, "reset on 2 partitions"), "%s", r.out);
+    cr_assert_eq(symtask("offsets", "t1", "--reset", "timestamp=0", NULL), 0, "%s", r.err);
+    cr_assert_eq(symtask("--json", "offsets", "t1", "--reset", "earliest", NULL), 0, "%s", r.err);
+    json_t *j = out_json();
+    cr_assert_eq(json_array_size(json_object_get(
+                     json_object_get(json_object_get(j, "values"), "offsets"), "partitions")),
+                 4);
+    json_decref(j);
+    /* refused before sending */
+    cr_assert_eq(symtask("offsets", "t1", "--reset", "middle", NULL), 2);
+    cr_assert_not_null(strstr(r.err, "--reset middle: expected earliest, latest, timestamp=MS or "
+                                     "PARTITION=OFFSET"),
+                       "%s", r.err);
+    cr_assert_eq(symtask("offsets", "t1", "--reset", "timestamp=soon", NULL), 2);
+    cr_assert_eq(symtask("offsets", "t1", "--reset", "0=1,", NULL), 2);
+    /* refused by the server */
+    cr_assert_eq(symtask("offsets", "t1", "--reset", "9=0", NULL), 1);
+    cr_assert_not_null(strstr(r.err, "HTTP 400 BAD_REQUEST: the offsets of task [t1] were not "
+                                     "reset: to.partitions: partition 9 is not a partition"),
+                       "%s", r.err);
+    cr_assert_eq(symtask("offsets", "nope", NULL), 1);
+    cr_assert_not_null(strstr(r.err, "HTTP 404 NOT_FOUND"), "%s", r.err);
+}
+
+Test(client, watch_prints_plain_lines_when_stdout_is_not_a_terminal)
+{
+    cr_assert_eq(symtask("create", "--start", taskinfo_file("t1"), NULL), 0, "%s", r.err);
+    cr_assert_eq(symtask("create", taskinfo_file("t2"), NULL), 0, "%s", r.err);
+    cr_assert(wait_task_status("t1", "running", 20000), "see %s", h.log_path);
+    cr_assert_eq(symtask("watch", "--count", "2", NULL), 0, "%s", r.err);
+    /* two refreshes of two tasks; rates are known from the second on */
+    char *lines[8] = {0};
+    int n = 0;
+    for (char *save, *line = strtok_r(r.out, "\n", &save); line != NULL && n < 8;
+         line = strtok_r(NULL, "\n", &save))
+        lines[n++] = line;
+    cr_assert_eq(n, 4, "%d lines", n);
+    cr_assert_not_null(strstr(lines[0], "Z t1 status=running in/s=- out/s=- lag="), "%s", lines[0]);
+    cr_assert_not_null(strstr(lines[1], "Z t2 status=stopped in/s=- out/s=- lag=0 deadLetters=0 "
+                                        "lastError=\"\""),
+                       "%s", lines[1]);
+    cr_assert_not_null(strstr(lines[2], "Z t1 status=running in/s=0.0 out/s=0.0 "), "%s", lines[2]);
+    cr_assert(strlen(lines[0]) > 20 && lines[0][4] == '-' && lines[0][10] == 'T', "%s", lines[0]);
+
+    cr_assert_eq(symtask("watch", "t2", "--count", "1", NULL), 0, "%s", r.err);
+    cr_assert_not_null(strstr(r.out, " t2 status=stopped "), "%s", r.out);
+    cr_assert_null(strstr(r.out, " t1 "), "%s", r.out);
+    cr_assert_eq(symtask("watch", "nope", "--count", "1", NULL), 1);
+    cr_assert_not_null(strstr(r.err, "HTTP 404: task [nope] does not exist"), "%s", r.err);
+    cr_assert_eq(symtask("watch", "--count", "0", NULL), 2);
+}
+
+/* Runs `symtask watch` on a pseudo-terminal, waits for its table, then types @keys; returns
+ * the exit status and what it drew in @out. */
+static int watch_on_pty(const char *keys, char *out, size_t size)
+{
+    char url_env[128];
+    snprintf(url_env, sizeof(url_env), "SYMTASK_URL=%s", url);
+    int master;
+    struct winsize ws = {.ws_row = 24, .ws_col = 100};
+    pid_t parent = getpid();
+    pid_t pid = forkpty(&master, NULL, NULL, &ws);
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        h_die_with_parent(parent);
+        const char *argv[] = {"symtask", "watch", NULL};
+        const char *envp[] = {"PATH=/usr/bin:/bin",        url_env,      "SYMTASK_CID=" H_CID1,
+                              "SYMTASK_SECRET=" H_SECRET1, "TERM=xterm", NULL};
+        execve(getenv("SYMTASK"), (char *const *)argv, (char *const *)envp);
+        _exit(127);
+    }
+    size_t got = 0;
+    bool typed = false, hung_up = false;
+    int wstatus = 0;
+    out[0] = '\0';
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec > 20)
+            break;
+        /* once the child closed its side, the master only hangs up: wait for the exit */
+        if (!hung_up) {
+            struct pollfd pfd = {.fd = master, .events = POLLIN};
+            if (poll(&pfd, 1, 50) > 0) {
+                ssize_t n = read(master, out + got, size - got - 1);
+                if (n > 0)
+                    got += (size_t)n;
+                else
+                    hung_up = true;
+                out[got] = '\0';
+            }
+        } else {
+            sleep_ms(50);
+        }
+        if (!typed && strstr(out, "LAST ERROR") != NULL && strstr(out, "t1") != NULL) {
+            cr_assert(write(master, keys, strlen(keys)) == (ssize_t)strlen(keys));
+            typed = true;
+        }
+        if (typed && waitpid(pid, &wstatus, WNOHANG) == pid) {
+            /* what it wrote last */
+            struct pollfd pfd2 = {.fd = master, .events = POLLIN};
+            while (!hung_up && poll(&pfd2, 1, 100) > 0) {
+                ssize_t n = read(master, out + got, size - got - 1);
+                if (n <= 0)
+                    break;
+                got += (size_t)n;
+            }
+            out[got] = '\0';
+            close(master);
+            return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+        }
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(master);
+    cr_assert_fail("watch did not %s within 20 s; it drew: %s", typed ? "end" : "draw", out);
+    return -1;
+}
+
+Test(client, watch_on_a_terminal_draws_and_quits_on_q_or_ctrl_c)
+{
+    cr_assert_eq(symtask("create", "--start", taskinfo_file("t1"), NULL), 0, "%s", r.err);
+    cr_assert(wait_task_status("t1", "running", 20000), "see %s", h.log_path);
+    static char out[65536];
+    cr_assert_eq(watch_on_pty("q", out, sizeof(out)), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\x1b[?1049h"), "no alternate screen: %s", out);
+    cr_assert_not_null(strstr(out, "symtask watch  c1 at http://127.0.0.1:"), "%s", out);
+    cr_assert_not_null(strstr(out, "running"), "%s", out);
+    /* the terminal is given back: cursor shown, the shell's screen restored, at the end */
+    const char *leave = strstr(out, "\x1b[?25h\x1b[?1049l");
+    cr_assert_not_null(leave, "the screen was not restored: %s", out);
+    cr_assert_null(strstr(leave + 1, "TASK"), "drawn after the end");
+    /* Ctrl-C: the pty's line discipline turns it into SIGINT */
+    cr_assert_eq(watch_on_pty("\x03", out, sizeof(out)), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\x1b[?25h\x1b[?1049l"), "not restored after Ctrl-C: %s", out);
 }

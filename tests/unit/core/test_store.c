@@ -26,6 +26,7 @@ typedef struct seen {
     char tid[129];
     json_t *taskinfo;
     bool desired_running;
+    bool desired_paused;
     char *last_error;
     json_t *poison;
     time_t created;
@@ -86,6 +87,7 @@ static int collect(const stored_task_t *task, void *arg)
     snprintf(s->tid, sizeof(s->tid), "%s", task->tid);
     s->taskinfo = json_incref(task->taskinfo);
     s->desired_running = task->desired_running;
+    s->desired_paused = task->desired_paused;
     s->last_error = task->last_error ? strdup(task->last_error) : NULL;
     s->poison = task->poison ? json_deep_copy(task->poison) : NULL;
     s->created = task->created;
@@ -1199,4 +1201,56 @@ Test(store, key_file_may_be_a_link_to_a_private_file)
     cr_assert_eq(chmod(target, 0644), 0);
     cr_expect_not(reopen());
     cr_expect(strstr(errstr, "is readable by other users (mode 0644)") != NULL, "%s", errstr);
+}
+
+/* A paused task's file says "paused": true beside "desired": "running" (an earlier version
+ * reads it as running); a running or stopped one has no "paused" at all. */
+Test(store, a_pause_is_kept_and_read_back)
+{
+    stored_task_t task;
+    memset(&task, 0, sizeof(task));
+    snprintf(task.cid, sizeof(task.cid), "c1");
+    snprintf(task.tid, sizeof(task.tid), "t1");
+    task.taskinfo = make_taskinfo("t1", "linear");
+    task.desired_running = true;
+    task.desired_paused = true;
+    task.created = task.updated = 1000;
+    cr_assert_eq(store_put(store, &task, errstr, sizeof(errstr)), 0, "%s", errstr);
+    char *text = read_text(task_path("c1", "t1", ".task"));
+    cr_assert(strstr(text, "\"desired\": \"running\"") != NULL ||
+                  strstr(text, "\"desired\":\"running\"") != NULL,
+              "%s", text);
+    cr_assert(strstr(text, "\"paused\"") != NULL, "%s", text);
+    free(text);
+    cr_assert_eq(load(), 0, "%s", errstr);
+    cr_assert_eq(visit.count, 1);
+    cr_assert(visit.tasks[0].desired_running && visit.tasks[0].desired_paused);
+
+    task.desired_paused = false;
+    cr_assert_eq(store_put(store, &task, errstr, sizeof(errstr)), 0, "%s", errstr);
+    text = read_text(task_path("c1", "t1", ".task"));
+    cr_assert_null(strstr(text, "\"paused\""), "%s", text);
+    free(text);
+    cr_assert_eq(load(), 0, "%s", errstr);
+    cr_assert(visit.tasks[0].desired_running && !visit.tasks[0].desired_paused);
+    json_decref(task.taskinfo);
+
+    expect_corrupt_field("paused", "\"yes\"", "\"paused\" is not true or false");
+}
+
+/* "paused" only counts with desired running: a stopped task is never paused. */
+Test(store, paused_beside_stopped_is_not_a_pause)
+{
+    put("c1", "t1", false, NULL, 1000);
+    char *text = edited_file("paused", "true");
+    /* edited_file() stores a running task first; make it stopped */
+    json_t *doc = json_loads(text, 0, NULL);
+    free(text);
+    json_object_set_new(doc, "desired", json_string("stopped"));
+    text = json_dumps(doc, 0);
+    json_decref(doc);
+    write_file(task_path("c1", "t1", ".task"), text, strlen(text));
+    free(text);
+    cr_assert_eq(load(), 0, "%s", errstr);
+    cr_assert(!visit.tasks[0].desired_running && !visit.tasks[0].desired_paused);
 }
