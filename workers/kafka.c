@@ -235,11 +235,13 @@ static rd_kafka_conf_t *kafka_conf_build(const kafka_settings_t *s, kafka_client
         json_t *value;
         json_object_foreach (s->params, key, value) {
             const char *prop = key;
-            /* an empty group.instance.id turns static membership off: librdkafka would send
-             * the empty id, which brokers refuse */
-            if (side == KAFKA_CONSUMER && c->kc->instance_id[0] == '\0' &&
-                strcmp(key + (kafka_has_prefix(key, own) ? strlen(own) : 0), "group.instance.id") ==
-                    0)
+            /* the worker's own ids, set above: a given one with this worker's "-{index}"
+             * (kafka_given_id), an empty group.instance.id left out, as librdkafka would
+             * send the empty id, which brokers refuse */
+            const char *bare = key + (kafka_has_prefix(key, own) ? strlen(own) : 0);
+            if ((side == KAFKA_CONSUMER && strcmp(bare, "group.instance.id") == 0) ||
+                (side == KAFKA_PRODUCER && s->exactly_once &&
+                 strcmp(bare, "transactional.id") == 0))
                 continue;
             if (pass == 0) {
                 if (kafka_has_prefix(key, "sml.") || kafka_has_prefix(key, side_prefix[0]) ||
@@ -253,6 +255,14 @@ static rd_kafka_conf_t *kafka_conf_build(const kafka_settings_t *s, kafka_client
             if (kafka_conf_set(conf, key, prop, json_string_value(value), errstr, errstr_size))
                 goto error;
         }
+    }
+
+    /* what the consumer joins with, as librdkafka holds it: the id the worker logs */
+    if (side == KAFKA_CONSUMER) {
+        size_t id_size = sizeof(c->kc->instance_id);
+        if (rd_kafka_conf_get(conf, "group.instance.id", c->kc->instance_id, &id_size) !=
+            RD_KAFKA_CONF_OK)
+            c->kc->instance_id[0] = '\0';
     }
 
     /* bootstrap.servers (or its alias metadata.broker.list) from the params, else the
