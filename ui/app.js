@@ -207,7 +207,9 @@ function drawChart(canvas, list) {
       }
     }
   }
-  const x = (t) => w - ((now - t) / WINDOW_MS) * w;
+  // the last 5 minutes once there are that many, what there is until then (30 s at least)
+  const span = Math.min(WINDOW_MS, Math.max(30000, now - list[0].t));
+  const x = (t) => w - ((now - t) / span) * w;
   const y = (r) => h - 2 - (r / max) * (h - 4);
   for (const [key, color] of [['in', '#1f5fbf'], ['out', '#13713b']]) {
     ctx.strokeStyle = color;
@@ -216,7 +218,7 @@ function drawChart(canvas, list) {
     series[key].forEach(([t, r], i) => (i === 0 ? ctx.moveTo(x(t), y(r)) : ctx.lineTo(x(t), y(r))));
     ctx.stroke();
   }
-  canvas.title = `peak ${max.toFixed(1)} records/s over the last ${Math.round((now - list[0].t) / 1000)} s`;
+  canvas.title = `peak ${max.toFixed(1)} records/s; ${Math.round(span / 1000)} s shown`;
 }
 
 function cell(tr, cls, numeric) {
