@@ -1,4 +1,5 @@
-/* api.c: the REST API handlers: routing, authentication, the JSON envelope. */
+/* api.c: the REST API handlers: dispatch on the route table (routes.c), authentication, the
+ * JSON envelope. */
 #include "api.h"
 
 #include <signal.h>
@@ -746,12 +747,18 @@ static int api_dispatch(api_call_t *call)
     call->route = match.route->id;
     call->cid = h2o_iovec_init(match.cid, match.cid_len);
     call->tid = h2o_iovec_init(match.tid, match.tid_len);
-    if (call->route == ROUTE_HEALTHZ)
-        return api_reply(call, API_OK, NULL, "symtaskd is serving");
-    if (call->route == ROUTE_METRICS)
-        return api_metrics(call);
-    if (call->route == ROUTE_OPENAPI)
-        return api_openapi(call);
+    if (!match.route->is_signed) {
+        switch (call->route) {
+        case ROUTE_HEALTHZ:
+            return api_reply(call, API_OK, NULL, "symtaskd is serving");
+        case ROUTE_METRICS:
+            return api_metrics(call);
+        case ROUTE_OPENAPI:
+            return api_openapi(call);
+        default:
+            return api_reply(call, API_NOT_FOUND, NULL, "no such endpoint");
+        }
+    }
 
     if (!taskinfo_id_valid(call->cid.base, call->cid.len))
         return api_reply(call, API_BAD_REQUEST, NULL,
