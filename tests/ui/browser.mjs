@@ -98,6 +98,37 @@ try {
   }, tid, {timeout: 30000});
   ok(`the chart draws: ${await row.locator('canvas.chart').getAttribute('title')}`);
 
+  // Pause and resume where this daemon serves them (issue 20); where it does not, the page
+  // says so in its error line.
+  const statusIs = (want) => page.waitForFunction(([t, w]) => {
+    const s = document.querySelector(`#tasks tr[data-task="${t}"] td.status`);
+    return s && s.textContent === w;
+  }, [tid, want], {timeout: 60000});
+  const pageError = page.locator('#error');
+  await row.locator('button[data-action="pause"]').click();
+  await page.waitForFunction(() => {
+    const m = document.getElementById('message').textContent;
+    const e = document.getElementById('error');
+    return m.includes('paus') || (!e.hidden && e.textContent.startsWith('pause'));
+  }, null, {timeout: 30000});
+  if (await pageError.isVisible()) {
+    const said = await pageError.textContent();
+    check(said.startsWith('pause: this symtaskd does not offer it (no such endpoint'), `pause error: ${said}`);
+    ok(`Pause on a daemon without it says: ${said}`);
+  } else {
+    await statusIs('paused');
+    check(await row.locator('button[data-action="resume"]').isEnabled(), 'Resume is enabled while paused');
+    check(await row.locator('button[data-action="pause"]').isDisabled(), 'Pause is disabled while paused');
+    await row.locator('button[data-action="resume"]').click();
+    await statusIs('running');
+    const before = await count('records-in');
+    await page.waitForFunction(([t, n]) => {
+      const c = document.querySelector(`#tasks tr[data-task="${t}"] td.records-in`);
+      return Number(c.textContent) > n;
+    }, [tid, before], {timeout: 60000, polling: 250});
+    ok(`Pause pauses the task and Resume resumes it: records in ${before} -> ${await count('records-in')}`);
+  }
+
   check(await row.locator('button[data-action="start"]').isDisabled(), 'Start is disabled while running');
   await row.locator('button[data-action="stop"]').click();
   await page.waitForFunction((t) => {
