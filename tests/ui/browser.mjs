@@ -109,7 +109,8 @@ try {
   await page.waitForFunction(() => {
     const m = document.getElementById('message').textContent;
     const e = document.getElementById('error');
-    return m.includes('paus') || (!e.hidden && e.textContent.startsWith('pause'));
+    // the daemon's answer ("task [t1] is pausing"), not the page's "pause t1..." before it
+    return /^task \[.*paus/.test(m) || (!e.hidden && e.textContent.startsWith('pause'));
   }, null, {timeout: 30000});
   if (await pageError.isVisible()) {
     const said = await pageError.textContent();
