@@ -1,4 +1,5 @@
-/* api.c: the REST API handlers: routing, authentication, the JSON envelope. */
+/* api.c: the REST API handlers: dispatch on the route table (routes.c), authentication, the
+ * JSON envelope. */
 #include "api.h"
 
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "offsets.h"
 #include "replay.h"
+#include "routes.h"
 #include "taskinfo.h"
 #include "text.h"
 #include "validate.h"
@@ -43,28 +45,10 @@ typedef struct api_handler {
     daemon_t *d;
 } api_handler_t;
 
-/* One request's route: which endpoint, and the ids found in the path. */
-typedef enum api_route {
-    ROUTE_NONE,
-    ROUTE_HEALTHZ,
-    ROUTE_METRICS,
-    ROUTE_LIST,
-    ROUTE_CREATE,
-    ROUTE_TASK, /* status (GET), delete (DELETE) */
-    ROUTE_START,
-    ROUTE_STOP,
-    ROUTE_RESTART,
-    ROUTE_PLUGINS,
-    ROUTE_PAUSE,
-    ROUTE_RESUME,
-    ROUTE_OFFSETS,     /* list (GET), reset (POST) */
-    ROUTE_RESTART_ALL, /* POST /tasks/restart */
-} api_route_t;
-
 typedef struct api_call {
     h2o_req_t *req;
     daemon_t *d;
-    api_route_t route;
+    route_id_t route;
     h2o_iovec_t path;  /* raw path without the query */
     h2o_iovec_t query; /* after '?', base NULL when none */
     h2o_iovec_t cid, tid;
@@ -154,130 +138,6 @@ static bool iovec_eq(h2o_iovec_t v, const char *s)
 {
     size_t n = strlen(s);
     return v.len == n && memcmp(v.base, s, n) == 0;
-}
-
-/* Splits @path ("/a/b/c") into at most @max segments; returns the count, or -1 when there
- * are more, or an empty segment (a doubled or trailing slash) stands anywhere. */
-static int split_path(h2o_iovec_t path, h2o_iovec_t *segs, int max)
-{
-    if (path.len == 0 || path.base[0] != '/')
-        return -1;
-    int n = 0;
-    size_t i = 1;
-    while (i <= path.len) {
-        size_t start = i;
-        while (i < path.len && path.base[i] != '/')
-            i++;
-        if (i == start || n == max)
-            return -1;
-        segs[n++] = h2o_iovec_init(path.base + start, i - start);
-        i++;
-    }
-    return n;
-}
-
-/* Finds the endpoint of @call->path. The customer API lives under /symetry/rest/{cid}; the
- * seed also spells the list as /{cid}/tasks. */
-static void api_route(api_call_t *call)
-{
-    h2o_iovec_t seg[8];
-    int n = split_path(call->path, seg, 8);
-    call->route = ROUTE_NONE;
-    if (n == 1 && iovec_eq(seg[0], "healthz")) {
-        call->route = ROUTE_HEALTHZ;
-        return;
-    }
-    if (n == 1 && iovec_eq(seg[0], "metrics")) {
-        call->route = ROUTE_METRICS;
-        return;
-    }
-    if (n == 2 && iovec_eq(seg[1], "tasks")) {
-        call->cid = seg[0];
-        call->route = ROUTE_LIST;
-        return;
-    }
-    if (n < 4 || !iovec_eq(seg[0], "symetry") || !iovec_eq(seg[1], "rest"))
-        return;
-    call->cid = seg[2];
-    h2o_iovec_t *rest = seg + 3;
-    int m = n - 3;
-    if (m == 1 && iovec_eq(rest[0], "plugins"))
-        call->route = ROUTE_PLUGINS;
-    if (!iovec_eq(rest[0], "tasks"))
-        return;
-    if (m == 1) {
-        call->route = ROUTE_LIST;
-    } else if (m == 2) {
-        call->tid = rest[1];
-        /* "create" is both an action and a possible task name: POST creates, other methods
-         * address the task called "create". */
-        call->route = iovec_eq(rest[1], "create") && iovec_eq(call->req->method, "POST")
-                          ? ROUTE_CREATE
-                          : ROUTE_TASK;
-        /* likewise "restart": POST restarts many tasks (docs/operations.md) */
-        if (iovec_eq(rest[1], "restart") && iovec_eq(call->req->method, "POST"))
-            call->route = ROUTE_RESTART_ALL;
-    } else if (m == 3) {
-        call->tid = rest[1];
-        if (iovec_eq(rest[2], "start"))
-            call->route = ROUTE_START;
-        else if (iovec_eq(rest[2], "stop"))
-            call->route = ROUTE_STOP;
-        else if (iovec_eq(rest[2], "restart"))
-            call->route = ROUTE_RESTART;
-        else if (iovec_eq(rest[2], "pause"))
-            call->route = ROUTE_PAUSE;
-        else if (iovec_eq(rest[2], "resume"))
-            call->route = ROUTE_RESUME;
-        else if (iovec_eq(rest[2], "offsets"))
-            call->route = ROUTE_OFFSETS;
-    }
-    if (call->route == ROUTE_CREATE || call->route == ROUTE_RESTART_ALL)
-        call->tid = h2o_iovec_init(NULL, 0);
-}
-
-/* The methods each route accepts, for 405's Allow header. */
-static const char *api_route_methods(api_route_t route)
-{
-    switch (route) {
-    case ROUTE_HEALTHZ:
-    case ROUTE_METRICS:
-    case ROUTE_LIST:
-    case ROUTE_PLUGINS:
-        return "GET";
-    case ROUTE_CREATE:
-    case ROUTE_RESTART:
-    case ROUTE_PAUSE:
-    case ROUTE_RESUME:
-    case ROUTE_RESTART_ALL:
-        return "POST";
-    case ROUTE_OFFSETS:
-        return "GET, POST";
-    case ROUTE_TASK:
-        return "GET, DELETE";
-    case ROUTE_START:
-    case ROUTE_STOP:
-        return "GET, POST";
-    case ROUTE_NONE:
-        break;
-    }
-    return "";
-}
-
-static bool api_method_allowed(api_call_t *call)
-{
-    const char *allowed = api_route_methods(call->route);
-    h2o_iovec_t m = call->req->method;
-    /* HEAD is not offered: every answer of this API has a body. */
-    for (const char *p = allowed; *p != '\0';) {
-        size_t len = strcspn(p, ",");
-        if (len == m.len && memcmp(p, m.base, len) == 0)
-            return true;
-        p += len;
-        while (*p == ',' || *p == ' ')
-            p++;
-    }
-    return false;
 }
 
 static h2o_iovec_t api_header(h2o_req_t *req, const char *name)
@@ -1288,26 +1148,55 @@ static int api_metrics(api_call_t *call)
     return 0;
 }
 
+/* The API description (ui/openapi.json), read at start (ui.c); not signed, like the page. */
+static int api_openapi(api_call_t *call)
+{
+    daemon_t *d = call->d;
+    if (d->openapi == NULL)
+        return api_reply(call, API_NOT_FOUND, NULL,
+                         "the API description is not installed: %s/openapi.json cannot be read; "
+                         "set ui.dir to the directory of the status page and openapi.json",
+                         d->ui_dir);
+    h2o_add_header(&call->req->pool, &call->req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache"));
+    api_send_body(call->req, 200, "OK", "application/json", d->openapi, d->openapi_len);
+    return 0;
+}
+
 static int api_dispatch(api_call_t *call)
 {
     daemon_t *d = call->d;
     h2o_req_t *req = call->req;
 
-    api_route(call);
-    if (call->route == ROUTE_NONE)
+    route_match_t match;
+    route_result_t found =
+        routes_match(req->method.base, req->method.len, call->path.base, call->path.len, &match);
+    if (found == ROUTE_NOT_FOUND)
         return api_reply(call, API_NOT_FOUND, NULL, "no such endpoint: %.*s %.*s",
                          (int)req->method.len, req->method.base,
                          (int)(call->path.len > 256 ? 256 : call->path.len), call->path.base);
-    if (!api_method_allowed(call)) {
-        const char *allow = api_route_methods(call->route);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    if (found == ROUTE_NOT_ALLOWED) {
+        const char *allow = match.allow;
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                       h2o_strdup(&req->pool, allow, SIZE_MAX).base, strlen(allow));
         return api_reply(call, API_METHOD_NOT_ALLOWED, NULL, "%.*s is not allowed here; use %s",
                          (int)req->method.len, req->method.base, allow);
     }
-    if (call->route == ROUTE_HEALTHZ)
-        return api_reply(call, API_OK, NULL, "symtaskd is serving");
-    if (call->route == ROUTE_METRICS)
-        return api_metrics(call);
+    call->route = match.route->id;
+    call->cid = h2o_iovec_init(match.cid, match.cid_len);
+    call->tid = h2o_iovec_init(match.tid, match.tid_len);
+    if (!match.route->is_signed) {
+        switch (call->route) {
+        case ROUTE_HEALTHZ:
+            return api_reply(call, API_OK, NULL, "symtaskd is serving");
+        case ROUTE_METRICS:
+            return api_metrics(call);
+        case ROUTE_OPENAPI:
+            return api_openapi(call);
+        default:
+            return api_reply(call, API_NOT_FOUND, NULL, "no such endpoint");
+        }
+    }
 
     if (!taskinfo_id_valid(call->cid.base, call->cid.len))
         return api_reply(call, API_BAD_REQUEST, NULL,

@@ -42,6 +42,7 @@ static const key_def_t key_defs[] = {
     {"state.dir", KEY_PATH, FIELD(state_dir), 0, 0},
     {"plugin.dir", KEY_PATH, FIELD(plugin_dir), 0, 0},
     {"worker.path", KEY_PATH, FIELD(worker_path), 0, 0},
+    {"ui.dir", KEY_PATH, FIELD(ui_dir), 0, 0},
     {"customers.file", KEY_PATH, FIELD(customers_file), 0, 0},
     {"kafka.bootstrap.servers", KEY_OPTIONAL, FIELD(kafka_bootstrap_servers), 0, 0},
     {"kafka.embedded", KEY_BOOL, FIELD(kafka_embedded), 0, 0},
@@ -96,6 +97,7 @@ void config_free(config_t *cfg)
     free(cfg->state_dir);
     free(cfg->plugin_dir);
     free(cfg->worker_path);
+    free(cfg->ui_dir);
     free(cfg->customers_file);
     free(cfg->kafka_bootstrap_servers);
     free(cfg->tls_cert);

@@ -22,6 +22,7 @@ typedef struct config {
     char *state_dir;      /* default /var/lib/symtask */
     char *plugin_dir;     /* NULL: next to the binary in a build tree, else the install dir */
     char *worker_path;    /* NULL: same rule as plugin_dir */
+    char *ui_dir;         /* NULL: the source tree's ui/ from a build tree, else the install dir */
     char *customers_file; /* default /etc/symtask/customers */
     char *kafka_bootstrap_servers;      /* NULL: none; tasks must name bootstrap.servers */
     char *tls_cert, *tls_key;           /* both NULL or both set */

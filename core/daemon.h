@@ -98,6 +98,9 @@ typedef struct daemon {
     h2o_evloop_t *loop;
     char worker_path[4096];
     char plugin_dir[4096];
+    char ui_dir[4096]; /* ui.dir, or its default (main.c) */
+    char *openapi;     /* ui.dir's openapi.json as compact JSON text, or NULL (ui.c) */
+    size_t openapi_len;
     char default_bootstrap[1024]; /* kafka.bootstrap.servers or the embedded cluster's */
     struct embedded_kafka *embedded;
     struct replay *replay;   /* signatures already used; NULL with auth.replay_protection off */

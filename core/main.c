@@ -26,6 +26,7 @@
 #include "replay.h"
 #include "symtask_build.h"
 #include "taskinfo.h"
+#include "ui.h"
 #include "validate.h"
 
 static const char usage[] =
@@ -72,6 +73,15 @@ static void locate_programs(daemon_t *d)
         snprintf(d->plugin_dir, sizeof(d->plugin_dir), "%s/plugins", build_root);
     else
         snprintf(d->plugin_dir, sizeof(d->plugin_dir), "%s", SYMTASK_PLUGINDIR);
+
+    /* The page's files are not built: a build tree serves the source tree's, so that an edit
+     * shows at the next reload. */
+    if (d->cfg->ui_dir != NULL)
+        snprintf(d->ui_dir, sizeof(d->ui_dir), "%s", d->cfg->ui_dir);
+    else if (build_root[0] != '\0')
+        snprintf(d->ui_dir, sizeof(d->ui_dir), "%s", SYMTASK_SOURCE_UIDIR);
+    else
+        snprintf(d->ui_dir, sizeof(d->ui_dir), "%s", SYMTASK_UIDIR);
 }
 
 /* Writes @text to @path atomically (temp file, fsync, rename). */
@@ -447,6 +457,8 @@ int main(int argc, char **argv)
     globalconf.max_request_entity_size = cfg.http_max_body * 4;
     h2o_hostconf_t *hostconf =
         h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    ui_load(&d);
+    ui_register(&d, hostconf);
     api_register(&d, hostconf);
     h2o_context_init(&ctx, d.loop, &globalconf);
     accept_ctx.ctx = &ctx;
@@ -528,6 +540,7 @@ out:
     free(d.retired);
     embedded_kafka_stop(d.embedded);
     replay_free(d.replay);
+    ui_free(&d);
     if (d.store != NULL)
         store_close(d.store);
     if (d.customers != NULL)

@@ -303,7 +303,9 @@ h_response_t h_raw(harness_t *h, const char *request, size_t len)
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)h->port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct timeval tv = {10, 0};
+    /* beyond the daemon's own bounds: an offsets call may take its 10 s Kafka budget and
+     * more (core/api.c kills that worker after 30 s), and its answer must still be read */
+    struct timeval tv = {40, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         close(fd);
