@@ -491,12 +491,9 @@ static void sup_terminate(daemon_t *d, task_worker_t *w, task_status_t status)
     w->status = status;
 }
 
-/* The task cannot go on: marks it failed (it gives back its slot of sml.task.max) and stops
- * its other workers, so that a failed task runs nothing, whatever its worker count. */
-static void sup_fail_task(daemon_t *d, task_t *task)
+/* Asks every live worker of @task to stop; the others are stopped (or stay failed). */
+static void sup_stop_workers(daemon_t *d, task_t *task)
 {
-    task->failed = true;
-    task->restart_now = false;
     for (unsigned i = 0; i < task->worker_count; i++) {
         task_worker_t *w = task->workers[i];
         if (w->pid != 0)
@@ -504,6 +501,15 @@ static void sup_fail_task(daemon_t *d, task_t *task)
         else if (w->status != TASK_FAILED)
             w->status = TASK_STOPPED;
     }
+}
+
+/* The task cannot go on: marks it failed (it gives back its slot of sml.task.max) and stops
+ * its other workers, so that a failed task runs nothing, whatever its worker count. */
+static void sup_fail_task(daemon_t *d, task_t *task)
+{
+    task->failed = true;
+    task->restart_now = false;
+    sup_stop_workers(d, task);
     log_error(task->tag, "failed: %s", task->last_error);
 }
 
@@ -594,13 +600,7 @@ void sup_stop(daemon_t *d, task_t *task)
     task->desired_running = false;
     task->desired_paused = false; /* a stop clears a pause (docs/operations.md) */
     task->restart_now = false;
-    for (unsigned i = 0; i < task->worker_count; i++) {
-        task_worker_t *w = task->workers[i];
-        if (w->pid != 0)
-            sup_terminate(d, w, TASK_STOPPING);
-        else if (w->status != TASK_FAILED)
-            w->status = TASK_STOPPED;
-    }
+    sup_stop_workers(d, task);
     sup_update_status(task);
 }
 
