@@ -874,11 +874,8 @@ static void api_create_checked(daemon_t *d, h2o_req_t *req, const char *cid, boo
         api_reply_conflict(&call, tid);
         return;
     }
-    if (d->cluster != NULL) {
-        if (start)
-            api_refuse_in_cluster(&call, "start=true on create", "create it, then start it");
-        else
-            api_cluster_submit(&call, CLUSTER_PUT, cid, tid, taskinfo, force);
+    if (d->cluster != NULL) { /* start=true was refused before the check (api_create) */
+        api_cluster_submit(&call, CLUSTER_PUT, cid, tid, taskinfo, force);
         return;
     }
     /* and the limit: other tasks may have started meanwhile */
@@ -948,6 +945,9 @@ static int api_create(api_call_t *call)
     bool force, start;
     if (api_query_bool(call, "force", &force) != 0 || api_query_bool(call, "start", &start) != 0)
         return 0;
+    /* before the plugins' check: a worker loading a model for a request refused anyway */
+    if (start && d->cluster != NULL)
+        return api_refuse_in_cluster(call, "start=true on create", "create it, then start it");
 
     const customer_t *customer = customers_find(d->customers, call->cid.base, call->cid.len);
     json_t *taskinfo = api_taskinfo_read(call, customer);

@@ -808,8 +808,11 @@ int main(int argc, char **argv)
         ret = worker_offsets(&w, errstr, sizeof(errstr));
         goto out;
     }
+    char task_name[sizeof(w.task.tag)];
+    snprintf(task_name, sizeof(task_name), "%s/%s", w.task.cid, w.task.tid);
     pipeline_config_t pc = {
         .tag = w.tag,
+        .task = task_name,
         .params = w.task.params,
         .plugin_dir = w.task.plugin_dir,
         .keepalive = worker_keepalive,

@@ -47,6 +47,7 @@ typedef struct inflight {
 
 struct pipeline {
     char tag[300];
+    char task[300]; /* "cid/tid", whichever worker of the task this is */
     stages_t *stages;
     char *source, *sink, *dlq;
     int tolerate;        /* errors.tolerance = all */
@@ -155,6 +156,7 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errs
         return NULL;
     }
     snprintf(p->tag, sizeof(p->tag), "%s", cfg->tag);
+    snprintf(p->task, sizeof(p->task), "%s", cfg->task);
     p->keepalive = cfg->keepalive;
     p->report = cfg->report;
     p->hand = cfg->hand;
@@ -448,7 +450,7 @@ static int pipeline_dead_letter(pipeline_t *p, const rd_kafka_message_t *m, cons
     char partition[16], offset[24];
     snprintf(partition, sizeof(partition), "%" PRId32, m->partition);
     snprintf(offset, sizeof(offset), "%" PRId64, m->offset);
-    rd_kafka_header_add(hdrs, "symtask.task", -1, p->tag, -1);
+    rd_kafka_header_add(hdrs, "symtask.task", -1, p->task, -1);
     rd_kafka_header_add(hdrs, "symtask.stage", -1, stage, -1);
     rd_kafka_header_add(hdrs, "symtask.error", -1, error, -1);
     rd_kafka_header_add(hdrs, "symtask.source.topic", -1, rd_kafka_topic_name(m->rkt), -1);

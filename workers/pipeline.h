@@ -38,8 +38,9 @@ typedef struct pipeline pipeline_t;
 
 /* What a pipeline is built from; borrowed during pipeline_new(). */
 typedef struct pipeline_config {
-    const char *tag; /* "cid/tid" */
-    json_t *params;  /* the task's params */
+    const char *tag;  /* of the log lines: "cid/tid", "cid/tid#index" with several workers */
+    const char *task; /* "cid/tid", in the symtask.task header of the dead letters */
+    json_t *params;   /* the task's params */
     const char *plugin_dir;
     /* Called at least every 100 ms while the pipeline waits on Kafka (a full producer queue,
      * unacknowledged batches): the worker heartbeats and checks for a stop; non-zero makes

@@ -327,3 +327,43 @@ Test(poison, with_tolerance_none_the_task_fails_naming_the_record)
     cr_expect_str_eq(h_get(st, "restarts"), "0", "%s", err);
     json_decref(st);
 }
+
+/* A task of two workers, each with partitions of the source topic: the worker that holds
+ * the bad record dies, and its partitions go to the other while it waits out a long restart
+ * backoff (past the consumer's session.timeout.ms of 6 s). The survivor learns the suspect
+ * records from the daemon ({"type":"poison"}, docs/worker-protocol.md): it handles them one
+ * at a time, so the second death names the record and the next worker dead-letters it. A
+ * survivor that did not know them would die on a batch once more: a third restart. */
+Test(poison, with_two_workers_the_survivor_takes_the_suspects_with_the_partitions)
+{
+    h_teardown(&h);
+    setup_with(&h, "task.restart_backoff_ms = 20000\n");
+    create_and_start(&h, "t1", "\"sml.task.workers\":\"2\"");
+    bool spread = false;
+    for (int waited = 0; waited < 60000 && !spread; waited += 100) {
+        json_t *st = h_status(&h, "t1");
+        spread = atoi(h_get(st, "worker.0.assignedPartitions")) > 0 &&
+                 atoi(h_get(st, "worker.1.assignedPartitions")) > 0 &&
+                 atoi(h_get(st, "assignedPartitions")) == 4;
+        json_decref(st);
+        if (!spread)
+            usleep(100000);
+    }
+    cr_assert(spread, "the two workers did not share the 4 partitions; see %s", h.log_path);
+    produce(&h, "t1");
+    /* quarantined at the second death; then both workers come back, after their backoff */
+    cr_assert(wait_number(&h, "t1", "recordsQuarantined", 1, 120000), "nothing quarantined; see %s",
+              h.log_path);
+    cr_assert(h_wait_status(&h, "t1", "status", "running", 120000), "see %s", h.log_path);
+    expect_quarantined(&h, "t1", "predict", "worker killed by SIGSEGV while predicting this record",
+                       2);
+    json_t *st = h_status(&h, "t1");
+    cr_expect_str_eq(h_get(st, "workers"), "2");
+    cr_expect_str_eq(h_get(st, "processIsAlive"), "true");
+    cr_expect_str_eq(h_get(st, "worker.0.status"), "running");
+    cr_expect_str_eq(h_get(st, "worker.1.status"), "running");
+    /* each died once: the first with a batch, the survivor on the record alone */
+    cr_expect_str_eq(h_get(st, "worker.0.restarts"), "1", "see %s", h.log_path);
+    cr_expect_str_eq(h_get(st, "worker.1.restarts"), "1", "see %s", h.log_path);
+    json_decref(st);
+}

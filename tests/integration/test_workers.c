@@ -312,3 +312,162 @@ Test(workers, a_worker_that_fails_for_good_fails_the_task_and_stops_the_others)
     h_response_free(&r);
     cr_expect(h_wait_status(&h, "t8", "workers", "2", 5000));
 }
+
+/* The sink's records, read from the start until none came for 3 s. */
+static size_t sink_count(const char *topic, size_t cap)
+{
+    kt_record_t *out = calloc(cap, sizeof(*out));
+    size_t n = kt_consume_all(&h, topic, out, cap, 3000, 60000);
+    kt_records_free(out, n < cap ? n : cap);
+    free(out);
+    return n;
+}
+
+/* Produces @n records keyed "{first}".."{first + n - 1}", spread over the 4 partitions. */
+static void produce_keyed(const char *topic, int first, int n)
+{
+    char *keys[64], *values[64];
+    cr_assert(n <= 64);
+    for (int i = 0; i < n; i++) {
+        cr_assert(asprintf(&keys[i], "%d", first + i) > 0);
+        cr_assert(asprintf(&values[i], "{\"x1\":%d,\"x2\":1}", first + i) > 0);
+    }
+    kt_produce(&h, topic, (size_t)n, (const char *const *)keys, (const char *const *)values, NULL);
+    for (int i = 0; i < n; i++) {
+        free(keys[i]);
+        free(values[i]);
+    }
+}
+
+/* A pause goes to every worker (docs/operations.md): the task is paused once each of them
+ * has paused, not before; both stay up and in the group; nothing is produced while paused;
+ * a resume lets every held record through. Worker 1 is held with SIGSTOP so that the task is
+ * seen with worker 0 paused and worker 1 not yet. */
+Test(workers, a_pause_reaches_every_worker_and_the_task_is_paused_once_all_are)
+{
+    create_and_start("t9", "\"sml.task.workers\":\"2\"");
+    cr_assert(wait_partitions_spread("t9", 2, 60000), "see %s", h.log_path);
+    produce_keyed("in-t9", 0, 20);
+    kt_record_t first[20];
+    size_t n = kt_consume(&h, "out-t9", 20, first, 20, 60000);
+    kt_records_free(first, n);
+    cr_assert_eq(n, 20, "%zu of 20 records came out before the pause; see %s", n, h.log_path);
+    json_t *st = h_status(&h, "t9");
+    pid_t p0 = atoi(h_get(st, wkey(0, "pid"))), p1 = atoi(h_get(st, wkey(1, "pid")));
+    json_decref(st);
+    cr_assert(p0 > 0 && p1 > 0);
+
+    cr_assert_eq(kill(p1, SIGSTOP), 0);
+    h_response_t r = h_req(&h, "POST", BASE "/tasks/t9/pause", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(strstr(r.body, "task [t9] is pausing") != NULL, "%s", r.body);
+    h_response_free(&r);
+    cr_assert(h_wait_status(&h, "t9", wkey(0, "status"), "paused", 15000),
+              "worker 0 never paused; see %s", h.log_path);
+    /* worker 1 cannot read the pause: the task is not paused while it runs (held for less
+     * than the consumer's session.timeout.ms of 6 s, so that the group keeps it) */
+    for (int i = 0; i < 2; i++) {
+        st = h_status(&h, "t9");
+        cr_assert_str_eq(h_get(st, wkey(1, "status")), "running");
+        cr_assert_str_eq(h_get(st, "status"), "running", "paused with worker 1 still running");
+        json_decref(st);
+        if (i == 0)
+            sleep(1);
+    }
+    r = h_req(&h, "POST", BASE "/tasks/t9/pause", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(strstr(r.body, "task [t9] is pausing") != NULL, "%s", r.body);
+    h_response_free(&r);
+    cr_assert_eq(kill(p1, SIGCONT), 0);
+    cr_assert(h_wait_status(&h, "t9", "status", "paused", 15000), "never paused; see %s",
+              h.log_path);
+    st = h_status(&h, "t9");
+    cr_assert_str_eq(h_get(st, wkey(0, "status")), "paused");
+    cr_assert_str_eq(h_get(st, wkey(1, "status")), "paused");
+    cr_assert_str_eq(h_get(st, "processIsAlive"), "true");
+    cr_assert_eq(atoi(h_get(st, wkey(0, "pid"))), p0, "worker 0 must stay up while paused");
+    cr_assert_eq(atoi(h_get(st, wkey(1, "pid"))), p1, "worker 1 must stay up while paused");
+    json_decref(st);
+    cr_assert(h_pid_alive(p0) && h_pid_alive(p1));
+
+    /* records that arrive while paused wait: the lag shows them, the sink does not move */
+    produce_keyed("in-t9", 20, 20);
+    cr_assert(h_wait_status(&h, "t9", "consumerLag", "20", 20000),
+              "the lag never showed the new records; see %s", h.log_path);
+    cr_assert_eq(sink_count("out-t9", 64), 20, "records came out while paused");
+    sleep(3);
+    cr_assert_eq(sink_count("out-t9", 64), 20, "records came out while paused");
+    st = h_status(&h, "t9");
+    cr_assert_str_eq(h_get(st, "status"), "paused");
+    cr_assert_str_eq(h_get(st, "recordsIn"), "20");
+    cr_assert_str_eq(h_get(st, "assignedPartitions"), "4", "both keep their partitions");
+    cr_assert_str_eq(h_get(st, wkey(0, "groupState")), "stable");
+    cr_assert_str_eq(h_get(st, wkey(1, "groupState")), "stable");
+    json_decref(st);
+
+    r = h_req(&h, "POST", BASE "/tasks/t9/resume", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(strstr(r.body, "task [t9] is resuming") != NULL, "%s", r.body);
+    h_response_free(&r);
+    cr_assert(h_wait_status(&h, "t9", "status", "running", 15000), "see %s", h.log_path);
+    kt_record_t out[80];
+    n = kt_consume(&h, "out-t9", 40, out, 80, 60000);
+    bool seen[40] = {false};
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = atoi(out[i].key);
+        if (k >= 0 && k < 40 && !seen[k])
+            seen[k] = true, distinct++;
+    }
+    kt_records_free(out, n);
+    cr_assert_eq(distinct, 40, "%zu of 40 records came out after the resume; see %s", distinct,
+                 h.log_path);
+    cr_assert(h_wait_status(&h, "t9", "consumerLag", "0", 20000));
+    st = h_status(&h, "t9");
+    cr_expect_str_eq(h_get(st, wkey(0, "status")), "running");
+    cr_expect_str_eq(h_get(st, wkey(1, "status")), "running");
+    cr_expect_eq(atoi(h_get(st, wkey(0, "pid"))), p0);
+    cr_expect_eq(atoi(h_get(st, wkey(1, "pid"))), p1);
+    cr_expect_str_eq(h_get(st, "restarts"), "0");
+    json_decref(st);
+}
+
+/* A worker of a paused task that dies is started again paused (its task message says so):
+ * the task is paused again once it is back, and it reads nothing until the resume. */
+Test(workers, a_worker_restarted_while_the_task_is_paused_comes_back_paused)
+{
+    create_and_start("t10", "\"sml.task.workers\":\"2\"");
+    cr_assert(wait_partitions_spread("t10", 2, 60000), "see %s", h.log_path);
+    h_response_t r = h_req(&h, "POST", BASE "/tasks/t10/pause", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    h_response_free(&r);
+    cr_assert(h_wait_status(&h, "t10", "status", "paused", 15000), "see %s", h.log_path);
+    json_t *st = h_status(&h, "t10");
+    pid_t p0 = atoi(h_get(st, wkey(0, "pid"))), p1 = atoi(h_get(st, wkey(1, "pid")));
+    json_decref(st);
+    cr_assert_eq(kill(p1, SIGKILL), 0);
+    cr_assert(h_wait_status(&h, "t10", wkey(1, "restarts"), "1", 20000), "see %s", h.log_path);
+    cr_assert(h_wait_status(&h, "t10", "status", "paused", 30000),
+              "the task did not come back paused; see %s", h.log_path);
+    st = h_status(&h, "t10");
+    pid_t again = atoi(h_get(st, wkey(1, "pid")));
+    cr_expect(again > 0 && again != p1);
+    cr_expect_eq(atoi(h_get(st, wkey(0, "pid"))), p0, "worker 0 was not restarted");
+    cr_expect_str_eq(h_get(st, wkey(1, "status")), "paused");
+    json_decref(st);
+
+    produce_keyed("in-t10", 0, 12);
+    cr_assert(h_wait_status(&h, "t10", "consumerLag", "12", 30000),
+              "the lag never showed the new records; see %s", h.log_path);
+    cr_assert_eq(sink_count("out-t10", 64), 0, "records came out while paused");
+    st = h_status(&h, "t10");
+    cr_expect_str_eq(h_get(st, "recordsIn"), "0");
+    json_decref(st);
+    r = h_req(&h, "POST", BASE "/tasks/t10/resume", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    h_response_free(&r);
+    kt_record_t out[64];
+    size_t n = kt_consume(&h, "out-t10", 12, out, 64, 60000);
+    kt_records_free(out, n);
+    cr_assert_geq(n, 12, "%zu of 12 records came out after the resume; see %s", n, h.log_path);
+}
