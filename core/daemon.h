@@ -122,6 +122,8 @@ task_t *tasks_find(daemon_t *d, const char *cid, const char *tid);
 task_t *tasks_add(daemon_t *d, const char *cid, const char *tid, json_t *taskinfo);
 /* Removes @task from the live list; frees it, or retires it while a worker of it runs. */
 void tasks_remove(daemon_t *d, task_t *task);
+/* Frees worker @w of a task (its process gone): its channel reader, stats and hand. */
+void task_worker_free(task_worker_t *w);
 void task_free(task_t *task);
 /* Drops a retired task from the retired list once its worker has exited (then free it). */
 void tasks_forget_retired(daemon_t *d, task_t *task);

@@ -462,11 +462,8 @@ static int sup_size_workers(task_t *task, unsigned count)
         else
             snprintf(workers[i]->tag, sizeof(workers[i]->tag), "%s#%u", task->tag, i);
     }
-    for (unsigned i = 0; i < task->worker_count; i++) {
-        json_decref(task->workers[i]->stats);
-        channel_reader_free(&task->workers[i]->chan_reader);
-        free(task->workers[i]);
-    }
+    for (unsigned i = 0; i < task->worker_count; i++)
+        task_worker_free(task->workers[i]);
     free(task->workers);
     task->workers = workers;
     task->worker_count = count;

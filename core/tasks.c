@@ -89,16 +89,20 @@ void tasks_forget_retired(daemon_t *d, task_t *task)
     task_array_remove(d->retired, &d->retired_count, task);
 }
 
+void task_worker_free(task_worker_t *w)
+{
+    json_decref(w->stats);
+    channel_reader_free(&w->chan_reader);
+    poison_hand_free(&w->hand);
+    free(w);
+}
+
 void task_free(task_t *task)
 {
     json_decref(task->taskinfo);
     json_decref(task->stats);
-    for (unsigned i = 0; i < task->worker_count; i++) {
-        json_decref(task->workers[i]->stats);
-        channel_reader_free(&task->workers[i]->chan_reader);
-        poison_hand_free(&task->workers[i]->hand);
-        free(task->workers[i]);
-    }
+    for (unsigned i = 0; i < task->worker_count; i++)
+        task_worker_free(task->workers[i]);
     free(task->workers);
     poison_free(&task->poison);
     free(task);

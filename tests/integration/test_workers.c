@@ -205,7 +205,9 @@ Test(workers, a_sigkilled_worker_is_restarted_alone_and_no_record_is_lost)
     pthread_join(producer, NULL);
 
     kt_record_t *out = calloc(KILL_N * 2, sizeof(*out));
-    size_t n = kt_consume_all(&h, "out-t2", out, KILL_N * 2, 5000, 180000);
+    /* the dead worker's partitions are silent until its session expires (6 s) and the group
+     * joins again: wait for longer than that before calling the sink complete */
+    size_t n = kt_consume_all(&h, "out-t2", out, KILL_N * 2, 15000, 180000);
     char *seen = calloc(KILL_N, 1);
     size_t distinct = 0;
     for (size_t i = 0; i < n; i++) {
