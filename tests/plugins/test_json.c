@@ -137,6 +137,48 @@ Test(json, many_features)
     }
 }
 
+/* A key spelt as the bound name, where bind's order expects it, is read by decode's shortcut
+ * (json.c: json_decode_fast); it must read what the usual path reads, for names that fit its
+ * 8-byte word and longer ones, whatever the order, and refuse the same records. */
+Test(json, keys_in_bind_order_read_as_any_other)
+{
+    const char *const features[] = {"x1", "a_longer_feature_name", "x2", "x10"};
+    json_bind_to(features, 4, default_outputs, 1);
+    const char *rec = "{\"x1\":1.5,\"a_longer_feature_name\":-2e3,\"x2\":7,\"x10\":0.25}";
+    const double want[] = {1.5, -2000, 7, 0.25};
+    size_t len = strlen(rec);
+    cr_assert_eq(decode(rec), SYMTASK_OK, "%s", errstr);
+    for (size_t i = 0; i < 4; i++)
+        cr_expect_eq(feat[i], want[i], "%s", features[i]);
+
+    /* Out of order, a name that extends another, a cut name, the shortcut's key followed by
+     * space or a value that is not a number. */
+    cr_assert_eq(decode("{\"x10\":5,\"x1\":6,\"a_longer_feature_nam\":12,\"x2\" :2}"), SYMTASK_OK,
+                 "%s", errstr);
+    cr_expect(feat[0] == 6 && isnan(feat[1]) && feat[2] == 2 && feat[3] == 5);
+    cr_assert_eq(decode("{\"x1\": 3,\"a_longer_feature_name\":null,\"x2\":\n4}"), SYMTASK_OK, "%s",
+                 errstr);
+    cr_expect(feat[0] == 3 && isnan(feat[1]) && feat[2] == 4 && isnan(feat[3]));
+    expect_refused("{\"x1\":1,\"a_longer_feature_name\":\"2\"}",
+                   "feature 'a_longer_feature_name' is a string, not a number");
+    expect_refused("{\"x1\":1,\"a_longer_feature_name\":1.}",
+                   "not valid JSON at byte 34: expected a digit after '.'");
+    expect_refused("{\"x1\":1,\"x1\":-}", "not valid JSON at byte 14: expected a digit");
+
+    /* Every proper prefix is refused, read from a buffer of exactly its size (so that
+     * valgrind and ASan see a read past it), and the record then decodes again. */
+    for (size_t n = 0; n < len; n++) {
+        char *copy = malloc(n ? n : 1);
+        memcpy(copy, rec, n);
+        cr_expect_eq(decode_n(copy, n), SYMTASK_ERR_RECORD, "prefix of %zu bytes accepted", n);
+        free(copy);
+    }
+    char *copy = malloc(len);
+    memcpy(copy, rec, len);
+    cr_assert_eq(decode_n(copy, len), SYMTASK_OK, "%s", errstr);
+    cr_expect_eq(feat[3], 0.25);
+    free(copy);
+}
 Test(json, no_features)
 {
     json_bind_to(NULL, 0, default_outputs, 1);

@@ -29,6 +29,12 @@ typedef struct json_feature {
     size_t len;
     size_t next_same; /* next feature of the same name, or SIZE_MAX */
     int repeat;       /* not the first feature of its name */
+    /* The member's key as a record usually spells it, `"name":`, for decode's shortcut
+     * (json_decode_fast), and its first 8 bytes as a word with a mask of those it has; none
+     * (prefix_len 0) when the name is not plain ASCII. */
+    char *prefix;
+    size_t prefix_len;
+    uint64_t prefix_word, prefix_mask;
     /* The last value the record gives, set by decode. */
     json_kind_t kind;
     const unsigned char *value;
@@ -94,6 +100,11 @@ typedef struct json_member {
 } json_member_t;
 
 typedef void (*json_visit_fn)(void *ctx, const json_member_t *member);
+
+/* A visitor's shortcut for the member whose key opens at s->p: 1 when it scanned the member
+ * itself, up to the end of its value (s->p past it), 0 when the scan should read the member
+ * as usual (s->p unchanged), -1 on an error it set in @s, the one the usual scan would set. */
+typedef int (*json_fast_fn)(void *ctx, json_scan_t *s);
 
 static int json_fail(json_scan_t *s, const unsigned char *at, const char *why)
 {
@@ -236,7 +247,7 @@ static const double json_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e
  * operation, so the result is the correctly rounded value, as strtod's), with no second
  * pass over the digits: sets m->number_ready and m->number when it can; json_number()
  * converts the others. */
-static int json_scan_number(json_scan_t *s, json_member_t *m)
+static inline __attribute__((always_inline)) int json_scan_number(json_scan_t *s, json_member_t *m)
 {
     const unsigned char *p = s->p, *end = s->end;
     uint64_t mant = 0;
@@ -391,10 +402,11 @@ static int json_scan_value(json_scan_t *s, int depth, json_kind_t *kind)
 }
 
 /* Validates the whole value as one JSON object and calls @visit for each top-level member,
- * in order. Inlined into each caller, so that the visitor is a direct, inlined call: this
- * loop is most of the json serializer's time per record (bench/README.md). */
-static inline __attribute__((always_inline)) int json_scan_record(json_scan_t *s,
-                                                                  json_visit_fn visit, void *ctx)
+ * in order, or @fast first when set: a member @fast takes is not visited. Inlined into each
+ * caller, so that the visitor is a direct, inlined call: this loop is most of the json
+ * serializer's time per record (bench/README.md). */
+static inline __attribute__((always_inline)) int
+json_scan_record(json_scan_t *s, json_visit_fn visit, json_fast_fn fast, void *ctx)
 {
     const unsigned char *end = s->end;
     json_member_t m;
@@ -408,39 +420,44 @@ static inline __attribute__((always_inline)) int json_scan_record(json_scan_t *s
         for (;;) {
             if (s->p == end || *s->p != '"')
                 return json_fail(s, s->p, s->p == end ? NULL : "expected a string key");
-            m.start = s->p;
-            m.key = m.start + 1;
-            /* Most keys are plain ASCII: end them here, the rest in json_scan_string(). */
-            const unsigned char *q = m.key;
-            while (q < end && json_plain[*q])
-                q++;
-            if (q < end && *q == '"') {
-                m.key_escaped = 0;
-                s->p = q + 1;
-            } else if (json_scan_string(s, &m.key_escaped) < 0) {
+            int taken = fast ? fast(ctx, s) : 0;
+            if (taken < 0)
                 return -1;
-            }
-            m.key_len = (size_t)(s->p - 1 - m.key);
-            s->p = json_skip_ws(s->p, end);
-            if (s->p == end || *s->p != ':')
-                return json_fail(s, s->p, s->p == end ? NULL : "expected ':'");
-            s->p = json_skip_ws(s->p + 1, end);
-            m.value = s->p;
-            m.number_ready = 0;
-            m.value_escaped = 0;
-            if (s->p < end && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))) {
-                m.kind = JSON_KIND_NUMBER;
-                if (json_scan_number(s, &m) < 0)
+            if (!taken) {
+                m.start = s->p;
+                m.key = m.start + 1;
+                /* Most keys are plain ASCII: end them here, the rest in json_scan_string(). */
+                const unsigned char *q = m.key;
+                while (q < end && json_plain[*q])
+                    q++;
+                if (q < end && *q == '"') {
+                    m.key_escaped = 0;
+                    s->p = q + 1;
+                } else if (json_scan_string(s, &m.key_escaped) < 0) {
                     return -1;
-            } else if (s->p < end && *s->p == '"') {
-                m.kind = JSON_KIND_STRING;
-                if (json_scan_string(s, &m.value_escaped) < 0)
+                }
+                m.key_len = (size_t)(s->p - 1 - m.key);
+                s->p = json_skip_ws(s->p, end);
+                if (s->p == end || *s->p != ':')
+                    return json_fail(s, s->p, s->p == end ? NULL : "expected ':'");
+                s->p = json_skip_ws(s->p + 1, end);
+                m.value = s->p;
+                m.number_ready = 0;
+                m.value_escaped = 0;
+                if (s->p < end && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))) {
+                    m.kind = JSON_KIND_NUMBER;
+                    if (json_scan_number(s, &m) < 0)
+                        return -1;
+                } else if (s->p < end && *s->p == '"') {
+                    m.kind = JSON_KIND_STRING;
+                    if (json_scan_string(s, &m.value_escaped) < 0)
+                        return -1;
+                } else if (json_scan_value(s, 1, &m.kind) < 0) {
                     return -1;
-            } else if (json_scan_value(s, 1, &m.kind) < 0) {
-                return -1;
+                }
+                m.value_len = (size_t)(s->p - m.value);
+                visit(ctx, &m);
             }
-            m.value_len = (size_t)(s->p - m.value);
-            visit(ctx, &m);
             s->p = json_skip_ws(s->p, end);
             if (s->p == end)
                 return json_fail(s, end, NULL);
@@ -617,6 +634,8 @@ static void json_destroy(void *state)
         free(st->outputs[i].quoted);
     }
     free(st->outputs);
+    for (size_t i = 0; i < st->n_features; i++)
+        free(st->features[i].prefix);
     free(st->features);
     free(st->table);
     free(st->key_buf);
@@ -694,6 +713,26 @@ static size_t json_escape(const char *name, char *out)
     return n;
 }
 
+/* Sets @f's prefix when its name is plain ASCII, which a record's key spells as it is: the
+ * keys decode's shortcut can take without reading them as strings. -1: out of memory. */
+static int json_feature_prefix(json_feature_t *f)
+{
+    unsigned char mask[8] = {0};
+    for (size_t i = 0; i < f->len; i++)
+        if (!json_plain[(unsigned char)f->name[i]])
+            return 0;
+    f->prefix_len = f->len + 3;
+    if (!(f->prefix = calloc(1, f->prefix_len < 8 ? 8 : f->prefix_len)))
+        return -1;
+    f->prefix[0] = '"';
+    memcpy(f->prefix + 1, f->name, f->len);
+    memcpy(f->prefix + 1 + f->len, "\":", 2);
+    memset(mask, 0xff, f->prefix_len < 8 ? f->prefix_len : 8);
+    memcpy(&f->prefix_word, f->prefix, sizeof(f->prefix_word));
+    memcpy(&f->prefix_mask, mask, sizeof(f->prefix_mask));
+    return 0;
+}
+
 static symtask_status_t json_bind(void *state, const char *const *features, size_t n_features,
                                   const char *const *outputs, size_t n_outputs, char *errstr,
                                   size_t errstr_size)
@@ -708,6 +747,7 @@ static symtask_status_t json_bind(void *state, const char *const *features, size
     if (!st->features || !st->table || !st->outputs)
         goto nomem;
     st->table_mask = table_size - 1;
+    st->n_features = n_features;
     for (size_t i = 0; i < n_features; i++) {
         json_feature_t *f = &st->features[i];
         f->name = features[i];
@@ -723,12 +763,13 @@ static symtask_status_t json_bind(void *state, const char *const *features, size
             f->repeat = 1;
             continue;
         }
+        if (json_feature_prefix(f) < 0) /* decode notes a name from its first feature */
+            goto nomem;
         size_t j = json_hash(f->name, f->len) & st->table_mask;
         while (st->table[j])
             j = (j + 1) & st->table_mask;
         st->table[j] = (uint32_t)(i + 1);
     }
-    st->n_features = n_features;
     for (size_t i = 0; i < n_outputs; i++) {
         json_output_t *o = &st->outputs[i];
         o->name = outputs[i];
@@ -782,22 +823,10 @@ typedef struct json_decode_ctx {
     size_t next; /* the feature the next key probably names */
 } json_decode_ctx_t;
 
-static void json_decode_visit(void *ctx, const json_member_t *m)
+/* Notes @m as the value of the feature @f (and of those of the same name). */
+static inline void json_decode_note(json_decode_ctx_t *dc, json_feature_t *f,
+                                    const json_member_t *m)
 {
-    json_decode_ctx_t *dc = ctx;
-    const char *key;
-    size_t len;
-    if (!json_member_key(dc->st, m, &key, &len))
-        return;
-    json_feature_t *f = NULL;
-    /* Records usually list the features in bind() order: try the one after the last hit. */
-    if (dc->next < dc->st->n_features) {
-        f = &dc->st->features[dc->next];
-        if (f->repeat || f->len != len || !json_same_bytes(f->name, key, len))
-            f = NULL;
-    }
-    if (!f && !(f = json_feature_find(dc->st, key, len)))
-        return;
     dc->next = (size_t)(f - dc->st->features) + 1;
     if (m->kind != JSON_KIND_NUMBER && m->kind != JSON_KIND_NULL && !dc->bad) {
         dc->bad = f;
@@ -815,6 +844,60 @@ static void json_decode_visit(void *ctx, const json_member_t *m)
     }
 }
 
+static void json_decode_visit(void *ctx, const json_member_t *m)
+{
+    json_decode_ctx_t *dc = ctx;
+    const char *key;
+    size_t len;
+    if (!json_member_key(dc->st, m, &key, &len))
+        return;
+    json_feature_t *f = NULL;
+    /* Records usually list the features in bind() order: try the one after the last hit. */
+    if (dc->next < dc->st->n_features) {
+        f = &dc->st->features[dc->next];
+        if (f->repeat || f->len != len || !json_same_bytes(f->name, key, len))
+            f = NULL;
+    }
+    if (!f && !(f = json_feature_find(dc->st, key, len)))
+        return;
+    json_decode_note(dc, f, m);
+}
+
+/* Decode's shortcut: a member whose key is spelt as the prefix of the feature the next key
+ * probably names, with a number for value, is that feature's, without reading the key as a
+ * string or looking it up; any other member is read as usual. */
+static inline int json_decode_fast(void *ctx, json_scan_t *s)
+{
+    json_decode_ctx_t *dc = ctx;
+    const unsigned char *p = s->p, *end = s->end;
+    if (dc->next >= dc->st->n_features)
+        return 0;
+    json_feature_t *f = &dc->st->features[dc->next];
+    if (f->prefix_len == 0)
+        return 0;
+    if (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, sizeof(w));
+        if ((w ^ f->prefix_word) & f->prefix_mask)
+            return 0;
+    }
+    if ((size_t)(end - p) < f->prefix_len ||
+        (f->prefix_len > 8 &&
+         !json_same_bytes(f->prefix + 8, (const char *)p + 8, f->prefix_len - 8)) ||
+        (end - p < 8 && !json_same_bytes(f->prefix, (const char *)p, f->prefix_len)))
+        return 0;
+    p = json_skip_ws(p + f->prefix_len, end);
+    if (p == end || (*p != '-' && (*p < '0' || *p > '9')))
+        return 0;
+    json_member_t m = {.value = p, .kind = JSON_KIND_NUMBER};
+    s->p = p;
+    if (json_scan_number(s, &m) < 0)
+        return -1;
+    m.value_len = (size_t)(s->p - p);
+    json_decode_note(dc, f, &m);
+    return 1;
+}
+
 static symtask_status_t json_decode(void *state, const symtask_record_t *record, double *features,
                                     char *errstr, size_t errstr_size)
 {
@@ -828,7 +911,7 @@ static symtask_status_t json_decode(void *state, const symtask_record_t *record,
     }
     for (size_t i = 0; i < st->n_features; i++)
         st->features[i].kind = JSON_KIND_ABSENT;
-    if (json_scan_record(&s, json_decode_visit, &dc) < 0) {
+    if (json_scan_record(&s, json_decode_visit, json_decode_fast, &dc) < 0) {
         json_scan_error(&s, errstr, errstr_size);
         return SYMTASK_ERR_RECORD;
     }
@@ -945,7 +1028,7 @@ static symtask_status_t json_decode_fields(void *state, const symtask_record_t *
         return SYMTASK_ERR_RECORD;
     }
     st->n_scratch = 0;
-    if (json_scan_record(&s, json_fields_visit, &fc) < 0) {
+    if (json_scan_record(&s, json_fields_visit, NULL, &fc) < 0) {
         json_scan_error(&s, errstr, errstr_size);
         return SYMTASK_ERR_RECORD;
     }
@@ -1095,7 +1178,7 @@ static symtask_status_t json_write_members(json_state_t *st, const json_names_t 
         /* Slow path: validate, then write the object again without the old output keys. */
         json_encode_ctx_t ec = {.st = st, .names = names};
         json_scan_t s = {.base = b, .p = b, .end = b + record->len};
-        if (json_scan_record(&s, json_encode_visit, &ec) < 0) {
+        if (json_scan_record(&s, json_encode_visit, NULL, &ec) < 0) {
             json_scan_error(&s, errstr, errstr_size);
             return SYMTASK_ERR_RECORD;
         }
@@ -1106,7 +1189,7 @@ static symtask_status_t json_write_members(json_state_t *st, const json_names_t 
             s.p = b;
             if (host->buf_append(out, "{", 1) < 0)
                 goto nomem;
-            json_scan_record(&s, json_encode_visit, &ec);
+            json_scan_record(&s, json_encode_visit, NULL, &ec);
             if (ec.failed)
                 goto nomem;
             *empty = ec.kept == 0;
