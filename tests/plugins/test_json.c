@@ -311,6 +311,50 @@ Test(json, number_grammar)
     expect_decoded("{\"x1\":1E+2,\"x2\":10.50}", 100, 10.5);
 }
 
+/* The same grammar where 16 bytes or more follow the number (json.c's short decimals). */
+Test(json, number_grammar_with_more_to_come)
+{
+    static const struct {
+        const char *number, *error; /* error NULL: valid */
+    } cases[] = {
+        {"0", NULL},
+        {"-0", NULL},
+        {"-0.0", NULL},
+        {"0.5", NULL},
+        {"1234567", NULL},
+        {"12345678", NULL},
+        {"1234567.1234567", NULL},
+        {"1234567.12345678", NULL},
+        {"0.0000001", NULL},
+        {"9.999999", NULL},
+        {"123e2", NULL},
+        {"1.5E-3", NULL},
+        {"9007199254740993", NULL},
+        {"01", "not valid JSON at byte 6: leading zero in number"},
+        {"-01", "not valid JSON at byte 7: leading zero in number"},
+        {"00.5", "not valid JSON at byte 6: leading zero in number"},
+        {"1.", "not valid JSON at byte 8: expected a digit after '.'"},
+        {"1.e5", "not valid JSON at byte 8: expected a digit after '.'"},
+        {"1234567.", "not valid JSON at byte 14: expected a digit after '.'"},
+        {"-", "not valid JSON at byte 7: expected a digit"},
+        {"-.5", "not valid JSON at byte 7: expected a digit"},
+        {"1e", "not valid JSON at byte 8: expected a digit in exponent"},
+        {"1.5x", "not valid JSON at byte 9: expected ',' or '}'"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char rec[128];
+        snprintf(rec, sizeof(rec), "{\"x1\":%s,\"pad\":\"0123456789abcdef\"}", cases[i].number);
+        if (cases[i].error) {
+            expect_refused(rec, cases[i].error);
+            continue;
+        }
+        cr_assert_eq(decode(rec), SYMTASK_OK, "%s: %s", rec, errstr);
+        double want = strtod(cases[i].number, NULL);
+        cr_expect_eq(memcmp(&feat[0], &want, sizeof(want)), 0, "%s: %.17g, strtod %.17g", rec,
+                     feat[0], want);
+    }
+}
+
 Test(json, every_truncation_is_refused)
 {
     const char *rec = " {\"x1\" : -1.25e+2, \"x2\":null, \"s\":\"a\\\"\\u00e9\\ud83d\\ude00\xc3\xa9"
@@ -421,10 +465,14 @@ Test(json, exact_values)
 
 /* Decodes many printed doubles and compares them bit for bit with strtod (in the C locale
  * the test runs in), across the fast path's edges. */
+/* Every number reads as strtod reads it, both where fewer than 16 bytes follow it and where
+ * more do (json.c reads the short decimals of the latter without bounds checks). */
 Test(json, exact_like_strtod)
 {
     uint64_t x = 88172645463325252ull;
-    const char *formats[] = {"%.17g", "%.16g", "%.15g", "%.6g", "%.3e", "%.20g", "%.0f"};
+    const char *formats[] = {"%.17g", "%.16g", "%.15g", "%.6g", "%.3e",
+                             "%.20g", "%.0f",  "%.1f",  "%.4f", "%.7f"};
+    const int n_formats = (int)(sizeof(formats) / sizeof(formats[0]));
     for (int i = 0; i < 60000; i++) {
         double v;
         char text[64], rec[128];
@@ -444,16 +492,19 @@ Test(json, exact_like_strtod)
             v = (double)((x >> 10) % 20000000000000000ull);
             break;
         }
-        snprintf(text, sizeof(text), formats[i % 7], v);
+        snprintf(text, sizeof(text), formats[i % n_formats], v);
         if (strlen(text) > 40)
             continue;
-        snprintf(rec, sizeof(rec), "{\"x1\":%s}", text);
         if (strchr(text, 'n') || strchr(text, 'i'))
             continue;
-        cr_assert_eq(decode(rec), SYMTASK_OK, "%s: %s", rec, errstr);
         double want = strtod(text, NULL);
-        cr_assert_eq(memcmp(&feat[0], &want, sizeof(want)), 0, "%s: %.17g, strtod %.17g", text,
-                     feat[0], want);
+        for (int padded = 0; padded < 2; padded++) {
+            snprintf(rec, sizeof(rec), "{\"x1\":%s%s}", text,
+                     padded ? ",\"pad\":\"0123456789abcdef\"" : "");
+            cr_assert_eq(decode(rec), SYMTASK_OK, "%s: %s", rec, errstr);
+            cr_assert_eq(memcmp(&feat[0], &want, sizeof(want)), 0, "%s: %.17g, strtod %.17g", rec,
+                         feat[0], want);
+        }
     }
 }
 
