@@ -6,6 +6,7 @@
  * refuses the credentials (the task fails), and the check at create. */
 #include <criterion/criterion.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include <unistd.h>
 
 #include "avro_util.h"
-#include "crypto.h"
 #include "harness.h"
 #include "kafka_util.h"
 
@@ -51,23 +51,10 @@ static h_response_t create(const char *tid, const char *source, const char *sink
              "\"%s\",\"sml.kstream.sink.topic\":\"%s\",\"sml.predictor\":\"linear\","
              "\"sml.predictor.model\":\"%s/model.json\",%s}}",
              tid, source, sink, h.dir, params);
-    size_t key_len;
-    uint8_t *key = crypto_b64_decode(H_SECRET1, strlen(H_SECRET1), &key_len);
-    char *sealed = crypto_legacy_encrypt(key, json, strlen(json));
-    free(key);
+    char *sealed = h_seal(json, H_SECRET1);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create", sealed);
     free(sealed);
     return r;
-}
-
-static void start(const char *tid)
-{
-    char path[256];
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    h_response_t r = h_req(&h, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&h, tid, "status", "running", 20000), "see %s", h.log_path);
 }
 
 static void create_and_start(const char *tid, const char *source, const char *sink,
@@ -76,7 +63,7 @@ static void create_and_start(const char *tid, const char *source, const char *si
     h_response_t r = create(tid, source, sink, params);
     cr_assert_eq(r.status, 202, "%s", r.body);
     h_response_free(&r);
-    start(tid);
+    h_start_task(&h, tid);
 }
 
 /* "sml.serializer":"avro" and the registry's URL. */

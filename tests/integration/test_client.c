@@ -570,7 +570,7 @@ static int create_as_c1(const char *body, char *out, size_t size)
 {
     h_response_t res =
         h_request(&h, "POST", "/symetry/rest/c1/tasks/create", body, H_CID1, H_SECRET1);
-    snprintf(out, size, "%s", json_string_value(json_object_get(res.json, "statusString")) ?: "");
+    snprintf(out, size, "%s", h_status_string(&res));
     int status = res.status;
     h_response_free(&res);
     return status;

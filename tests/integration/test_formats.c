@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto.h"
 #include "harness.h"
 #include "kafka_util.h"
 
@@ -38,43 +37,23 @@ static void teardown(void)
 
 TestSuite(formats, .init = setup, .fini = teardown, .timeout = 240);
 
-/* The TaskInfo of task @tid (in-@tid to out-@tid) with the params @params, in the legacy
- * form as c1. malloc'd. */
-static char *taskinfo(const char *tid, const char *params)
-{
-    char json[8192];
-    size_t key_len;
-    snprintf(json, sizeof(json),
-             "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{\"sml.kstream.source.topic\":"
-             "\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\",%s}}",
-             tid, tid, tid, params);
-    uint8_t *key = crypto_b64_decode(H_SECRET1, strlen(H_SECRET1), &key_len);
-    char *sealed = crypto_legacy_encrypt(key, json, strlen(json));
-    free(key);
-    return sealed;
-}
-
 /* Task @tid (in-@tid to out-@tid) with the params @extra, predicting with the harness's
  * linear model unless @extra names a predictor. */
 static void create_and_start(const char *tid, const char *extra)
 {
-    char json[4096], path[256];
+    char json[4096];
     if (strstr(extra, "\"sml.predictor\"") == NULL)
         snprintf(json, sizeof(json),
                  "\"sml.predictor\":\"linear\",\"sml.predictor.model\":\"%s/model.json\",%s", h.dir,
                  extra);
     else
         snprintf(json, sizeof(json), "%s", extra);
-    char *body = taskinfo(tid, json);
+    char *body = h_taskinfo_params(tid, json, H_SECRET1);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
     free(body);
     cr_assert_eq(r.status, 202, "%s", r.body);
     h_response_free(&r);
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    r = h_req(&h, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&h, tid, "status", "running", 20000), "see %s", h.log_path);
+    h_start_task(&h, tid);
 }
 
 /* Produces @values (keys "0", "1", ...) to in-@tid and asserts that out-@tid holds @want[i]

@@ -40,15 +40,8 @@ static h_response_t create(const char *tid, const char *extra)
 
 static void create_and_start(const char *tid, const char *extra)
 {
-    h_response_t r = create(tid, extra);
-    cr_assert_eq(r.status, 202, "%s", r.body);
-    h_response_free(&r);
-    char path[256];
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    r = h_req(&h, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&h, tid, "status", "running", 20000), "see %s", h.log_path);
+    h_create_task(&h, tid, extra);
+    h_start_task(&h, tid);
 }
 
 static int64_t now_ms(void)

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto.h"
 #include "harness.h"
 #include "kafka_util.h"
 
@@ -57,27 +56,18 @@ TestSuite(poison, .init = setup, .fini = teardown, .timeout = 300);
  * with crasher and the params @extra. */
 static void create_and_start(harness_t *hh, const char *tid, const char *extra)
 {
-    char json[4096], path[128], predictor[128] = "";
+    char params[4096] = "";
     if (strstr(extra, "\"sml.predictor\"") == NULL)
-        snprintf(predictor, sizeof(predictor), ",\"sml.predictor\":\"crasher\"%s",
-                 strstr(extra, "crash_on") ? "" : ",\"sml.predictor.crash_on\":\"13\"");
-    snprintf(json, sizeof(json),
-             "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{\"sml.kstream.source.topic\":"
-             "\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\"%s%s%s}}",
-             tid, tid, tid, predictor, extra[0] ? "," : "", extra);
-    size_t key_len;
-    uint8_t *key = crypto_b64_decode(H_SECRET1, strlen(H_SECRET1), &key_len);
-    char *body = crypto_legacy_encrypt(key, json, strlen(json));
-    free(key);
+        snprintf(params, sizeof(params), "\"sml.predictor\":\"crasher\"%s%s",
+                 strstr(extra, "crash_on") ? "" : ",\"sml.predictor.crash_on\":\"13\"",
+                 extra[0] ? "," : "");
+    strncat(params, extra, sizeof(params) - strlen(params) - 1);
+    char *body = h_taskinfo_params(tid, params, H_SECRET1);
     h_response_t r = h_req(hh, "POST", BASE "/tasks/create", body);
     free(body);
     cr_assert_eq(r.status, 202, "%s", r.body);
     h_response_free(&r);
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    r = h_req(hh, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(hh, tid, "status", "running", 30000), "see %s", hh->log_path);
+    h_start_task(hh, tid);
 }
 
 static void produce(harness_t *hh, const char *tid)

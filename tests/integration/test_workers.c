@@ -35,17 +35,8 @@ TestSuite(workers, .init = setup, .fini = teardown, .timeout = 300);
 
 static void create_and_start(const char *tid, const char *extra)
 {
-    char *body = h_taskinfo(tid, extra, H_SECRET1);
-    h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
-    free(body);
-    cr_assert_eq(r.status, 202, "%s", r.body);
-    h_response_free(&r);
-    char path[256];
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    r = h_req(&h, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&h, tid, "status", "running", 30000), "see %s", h.log_path);
+    h_create_task(&h, tid, extra);
+    h_start_task(&h, tid);
 }
 
 static const char *wkey(unsigned index, const char *key)
