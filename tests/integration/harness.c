@@ -478,6 +478,24 @@ const char *h_get(json_t *status, const char *key)
     return v ? v : "";
 }
 
+long h_status_number(harness_t *h, const char *tid, const char *key)
+{
+    json_t *st = h_status(h, tid);
+    long v = atol(h_get(st, key));
+    json_decref(st);
+    return v;
+}
+
+bool h_wait_number(harness_t *h, const char *tid, const char *key, long n, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        if (h_status_number(h, tid, key) >= n)
+            return true;
+        sleep_ms(100);
+    }
+    return false;
+}
+
 pid_t h_task_pid(harness_t *h, const char *tid)
 {
     json_t *st = h_status(h, tid);

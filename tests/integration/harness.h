@@ -122,6 +122,13 @@ bool h_wait_status(harness_t *h, const char *tid, const char *key, const char *v
 /* Value of @key in a status map (never NULL). */
 const char *h_get(json_t *status, const char *key);
 
+/* The number at @key of the task's status (0 when it has none). */
+long h_status_number(harness_t *h, const char *tid, const char *key);
+
+/* Polls the task's status until the number at @key is at least @n or @timeout_ms pass;
+ * returns true if it was. */
+bool h_wait_number(harness_t *h, const char *tid, const char *key, long n, int timeout_ms);
+
 /* The pid of task @tid's worker from its status; 0 when none runs. */
 pid_t h_task_pid(harness_t *h, const char *tid);
 

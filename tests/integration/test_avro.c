@@ -109,19 +109,6 @@ static uint32_t id_of(const void *data)
     return (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
 }
 
-static bool wait_number(const char *tid, const char *key, long n, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 100) {
-        json_t *st = h_status(&h, tid);
-        long v = atol(h_get(st, key));
-        json_decref(st);
-        if (v >= n)
-            return true;
-        usleep(100000);
-    }
-    return false;
-}
-
 /* ---- Avro to Avro ---------------------------------------------------------------------- */
 
 #define V1                                                                                         \
@@ -191,7 +178,7 @@ Test(avro, avro_to_avro_keeps_every_byte_across_schema_evolution)
     free(json);
     kt_records_free(out, 4);
     cr_expect_eq(avr_count(&reg, "POST /subjects/out-t1-value/versions 200"), 2);
-    cr_expect(wait_number("t1", "recordsOut", 4, 10000));
+    cr_expect(h_wait_number(&h, "t1", "recordsOut", 4, 10000));
     json_t *st = h_status(&h, "t1");
     cr_expect_str_eq(h_get(st, "serializer"), "avro");
     json_decref(st);
@@ -380,7 +367,7 @@ Test(avro, records_that_cannot_be_read_go_to_the_dead_letters_naming_why_and_the
 
 static void expect_retrying(const char *tid, const char *needle)
 {
-    cr_assert(wait_number(tid, "retries", 2, 30000), "no retries; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, tid, "retries", 2, 30000), "no retries; see %s", h.log_path);
     json_t *st = h_status(&h, tid);
     cr_expect_str_eq(h_get(st, "status"), "running");
     cr_expect_str_eq(h_get(st, "retrying"), "1");
@@ -432,7 +419,7 @@ Test(avro, a_registry_that_is_down_or_answers_5xx_holds_the_records)
                   h_log_contains(&h, "(starting anyway: the records wait)"),
               "see %s", h.log_path);
     avr_start(&reg, h.dir, port, state_arg);
-    cr_assert(wait_number("t1", "recordsOut", 3, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", 3, 30000), "see %s", h.log_path);
 
     /* 5xx: a new schema id waits too */
     avr_fault(&reg, "503");
@@ -451,7 +438,7 @@ Test(avro, a_registry_that_is_down_or_answers_5xx_holds_the_records)
     cr_expect_str_eq(h_get(st, "retrying"), "1");
     json_decref(st);
     avr_fault(&reg, NULL);
-    cr_assert(wait_number("t1", "recordsOut", 6, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", 6, 30000), "see %s", h.log_path);
 
     kt_record_t out[6], dlq[1];
     consume_by_key("out-t1", out, 6);

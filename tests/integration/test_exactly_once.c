@@ -112,25 +112,6 @@ static int count_outputs(int n, int *seen, size_t *outputs)
     return distinct;
 }
 
-static long status_number(const char *tid, const char *key)
-{
-    json_t *st = h_status(&h, tid);
-    long v = atol(h_get(st, key));
-    json_decref(st);
-    return v;
-}
-
-/* Waits until @key of the status reaches at least @min. */
-static bool wait_at_least(const char *tid, const char *key, long min, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 100) {
-        if (status_number(tid, key) >= min)
-            return true;
-        usleep(100000);
-    }
-    return false;
-}
-
 Test(exactly_once, outputs_and_offsets_are_committed_in_transactions)
 {
     h_create_task(&h, "t1", EOS);
@@ -138,14 +119,14 @@ Test(exactly_once, outputs_and_offsets_are_committed_in_transactions)
     enum { N = 200 };
     produce_ids(0, N);
     /* the outputs of committed transactions: all of them, whoever wrote them */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
     cr_assert_eq(distinct, N, "%d of %d records came out; see %s", distinct, N, h.log_path);
     cr_assert_eq(outputs, (size_t)N, "%zu outputs for %d records", outputs, N);
-    cr_assert(status_number("t1", "transactionsCommitted") >= 1);
-    cr_assert_eq(status_number("t1", "transactionsAborted"), 0);
+    cr_assert(h_status_number(&h, "t1", "transactionsCommitted") >= 1);
+    cr_assert_eq(h_status_number(&h, "t1", "transactionsAborted"), 0);
     cr_assert(h_log_contains(&h, "transactional producer ready (transactional.id "
                                  "symtask-c1-t1-0)"),
               "see %s", h.log_path);
@@ -206,9 +187,10 @@ Test(exactly_once, a_failed_produce_aborts_and_the_records_are_read_again)
     rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 2, RD_KAFKA_RESP_ERR_INVALID_RECORD,
                                       RD_KAFKA_RESP_ERR_INVALID_RECORD);
     h_start_task(&h, "t1");
-    cr_assert(wait_at_least("t1", "transactionsAborted", 1, 30000), "no abort; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "transactionsAborted", 1, 30000), "no abort; see %s",
+              h.log_path);
     /* the outputs of committed transactions: all of them, whoever wrote them */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
@@ -216,8 +198,9 @@ Test(exactly_once, a_failed_produce_aborts_and_the_records_are_read_again)
     cr_assert(h_log_contains(&h, "the transaction was aborted: its records are read again"),
               "see %s", h.log_path);
     cr_assert(h_log_contains(&h, "rewound in-t1["), "see %s", h.log_path);
-    cr_assert_eq(status_number("t1", "restarts"), 0, "the worker restarted; see %s", h.log_path);
-    cr_assert(status_number("t1", "transactionsCommitted") >= 1);
+    cr_assert_eq(h_status_number(&h, "t1", "restarts"), 0, "the worker restarted; see %s",
+                 h.log_path);
+    cr_assert(h_status_number(&h, "t1", "transactionsCommitted") >= 1);
 }
 
 /* The offsets cannot join the transaction (AddOffsetsToTxn refused): abort, rewind, and the
@@ -231,9 +214,10 @@ Test(exactly_once, a_refused_offset_commit_aborts_and_rewinds)
     rd_kafka_mock_push_request_errors(mock, API_ADD_OFFSETS_TO_TXN, 1,
                                       RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
     h_start_task(&h, "t1");
-    cr_assert(wait_at_least("t1", "transactionsAborted", 1, 30000), "no abort; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "transactionsAborted", 1, 30000), "no abort; see %s",
+              h.log_path);
     /* the outputs of committed transactions: all of them, whoever wrote them */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
@@ -241,7 +225,7 @@ Test(exactly_once, a_refused_offset_commit_aborts_and_rewinds)
     cr_assert(outputs > (size_t)N, "the aborted outputs were not written again (%zu)", outputs);
     cr_assert(h_log_contains(&h, "send_offsets_to_transaction failed"), "see %s", h.log_path);
     cr_assert(h_log_contains(&h, "rewound in-t1["), "see %s", h.log_path);
-    cr_assert_eq(status_number("t1", "restarts"), 0);
+    cr_assert_eq(h_status_number(&h, "t1", "restarts"), 0);
 }
 
 /* EndTxn refused for a reason that needs an abort (an unknown producer id): the abort bumps
@@ -253,15 +237,16 @@ Test(exactly_once, a_refused_end_of_transaction_aborts_and_rewinds)
     produce_ids(0, N);
     rd_kafka_mock_push_request_errors(mock, API_END_TXN, 1, RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID);
     h_start_task(&h, "t1");
-    cr_assert(wait_at_least("t1", "transactionsAborted", 1, 30000), "no abort; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "transactionsAborted", 1, 30000), "no abort; see %s",
+              h.log_path);
     /* the outputs of committed transactions: all of them, whoever wrote them */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
     cr_assert_eq(distinct, N, "%d of %d records came out; see %s", distinct, N, h.log_path);
     cr_assert(h_log_contains(&h, "commit_transaction failed"), "see %s", h.log_path);
-    cr_assert_eq(status_number("t1", "restarts"), 0);
+    cr_assert_eq(h_status_number(&h, "t1", "restarts"), 0);
 }
 
 /* A fenced producer (another one took the transactional.id) must not write again: the
@@ -273,14 +258,14 @@ Test(exactly_once, a_fenced_worker_ends_and_is_restarted)
     produce_ids(0, N);
     rd_kafka_mock_push_request_errors(mock, API_END_TXN, 1, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
     h_start_task(&h, "t1");
-    cr_assert(wait_at_least("t1", "restarts", 1, 30000), "no restart; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "restarts", 1, 30000), "no restart; see %s", h.log_path);
     cr_assert(h_log_contains(&h, "fenced"), "see %s", h.log_path);
     cr_assert(h_log_contains(&h, "transactional.id symtask-c1-t1-0"), "see %s", h.log_path);
     json_t *st = h_status(&h, "t1");
     cr_assert(strstr(h_get(st, "lastError"), "fenced") != NULL, "%s", h_get(st, "lastError"));
     json_decref(st);
     /* the outputs of committed transactions: all of them, whoever wrote them */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
@@ -297,7 +282,7 @@ Test(exactly_once, aborts_in_a_row_end_the_worker)
         errs[i] = RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED;
     rd_kafka_mock_push_request_errors_array(mock, API_ADD_OFFSETS_TO_TXN, 12, errs);
     h_start_task(&h, "t1");
-    cr_assert(wait_at_least("t1", "restarts", 1, 60000), "no restart; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "restarts", 1, 60000), "no restart; see %s", h.log_path);
     cr_assert(h_log_contains(&h, "5 transactions in a row were aborted"), "see %s", h.log_path);
 }
 
@@ -316,11 +301,11 @@ Test(exactly_once, a_transaction_that_cannot_end_is_given_up)
         errs[i] = RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
     rd_kafka_mock_push_request_errors_array(mock, API_END_TXN, 40, errs);
     h_start_task(&h, "t1");
-    cr_assert(wait_at_least("t1", "restarts", 1, 30000), "no restart; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "restarts", 1, 30000), "no restart; see %s", h.log_path);
     cr_assert(h_log_contains(&h, "did not succeed within transaction.timeout.ms (2000 ms)"),
               "see %s", h.log_path);
     /* once the coordinator answers again, everything comes out */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 60000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 60000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     cr_assert_eq(count_outputs(N, seen, &outputs), N, "see %s", h.log_path);

@@ -169,20 +169,6 @@ static bool file_set(const char *path, bool on)
     return f != NULL && fclose(f) == 0;
 }
 
-/* Waits until the status key @key of task @tid is at least @n. */
-static bool wait_number(const char *tid, const char *key, long n, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 100) {
-        json_t *st = h_status(&h, tid);
-        long v = atol(h_get(st, key));
-        json_decref(st);
-        if (v >= n)
-            return true;
-        usleep(100000);
-    }
-    return false;
-}
-
 /* A plugin that answers RETRIABLE (its server cannot be reached) holds the records: the same
  * worker calls it again with backoff, the status and /metrics say so, and once it answers
  * every record comes out, none in the dead letters. @stage names the plugin. */
@@ -202,7 +188,7 @@ static void expect_outage_survived(const char *tid, const char *params, const ch
     }
     snprintf(topic, sizeof(topic), "in-%s", tid);
     kt_produce(&h, topic, N, (const char *const *)keys, (const char *const *)values, NULL);
-    cr_assert(wait_number(tid, "retries", 3, 30000), "no retries; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, tid, "retries", 3, 30000), "no retries; see %s", h.log_path);
     json_t *st = h_status(&h, tid);
     cr_expect_str_eq(h_get(st, "status"), "running");
     cr_expect_str_eq(h_get(st, "retrying"), "1");
@@ -219,7 +205,7 @@ static void expect_outage_survived(const char *tid, const char *params, const ch
     h_response_free(&r);
 
     cr_assert(file_set(down, false));
-    cr_assert(wait_number(tid, "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, tid, "recordsOut", N, 30000), "see %s", h.log_path);
     kt_record_t out[2 * N], dlq[1];
     snprintf(topic, sizeof(topic), "out-%s", tid);
     size_t n = kt_consume(&h, topic, N, out, 2 * N, 30000);

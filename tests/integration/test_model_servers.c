@@ -66,19 +66,6 @@ static h_response_t create(const char *tid, const char *params)
     return r;
 }
 
-static bool wait_number(const char *tid, const char *key, long n, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 100) {
-        json_t *st = h_status(&h, tid);
-        long v = atol(h_get(st, key));
-        json_decref(st);
-        if (v >= n)
-            return true;
-        usleep(100000);
-    }
-    return false;
-}
-
 static void produce_range(const char *tid, int from, int to)
 {
     char topic[64], *keys[256], *values[256];
@@ -120,12 +107,12 @@ Test(model_servers, no_record_lost_or_duplicated_across_a_10s_outage)
     json_decref(st);
 
     produce_range("t1", 0, N / 2);
-    cr_assert(wait_number("t1", "recordsOut", N / 2, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N / 2, 30000), "see %s", h.log_path);
     ms_down(ms);
     struct timespec down, now;
     clock_gettime(CLOCK_MONOTONIC, &down);
     produce_range("t1", N / 2, N);
-    cr_assert(wait_number("t1", "retries", 3, 30000), "no retries; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "retries", 3, 30000), "no retries; see %s", h.log_path);
     st = h_status(&h, "t1");
     cr_expect_str_eq(h_get(st, "retrying"), "1");
     char want[256];
@@ -144,7 +131,7 @@ Test(model_servers, no_record_lost_or_duplicated_across_a_10s_outage)
         clock_gettime(CLOCK_MONOTONIC, &now);
     } while ((now.tv_sec - down.tv_sec) * 1000 + (now.tv_nsec - down.tv_nsec) / 1000000 < 10000);
     cr_assert_eq(ms_up(ms), 0);
-    cr_assert(wait_number("t1", "recordsOut", N, 60000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 60000), "see %s", h.log_path);
 
     /* Every record once, each with its prediction. */
     kt_record_t out[2 * N], dlq[1];

@@ -85,27 +85,13 @@ static void produce(harness_t *hh, const char *tid)
     }
 }
 
-/* Waits until the status key @key of task @tid is at least @n. */
-static bool wait_number(harness_t *hh, const char *tid, const char *key, long n, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 100) {
-        json_t *st = h_status(hh, tid);
-        long v = atol(h_get(st, key));
-        json_decref(st);
-        if (v >= n)
-            return true;
-        usleep(100000);
-    }
-    return false;
-}
-
 /* The bad record is in the dead letters with headers naming @error, alone; every other
  * record is in the sink; the task runs, after at most @max restarts. */
 static void expect_quarantined(harness_t *hh, const char *tid, const char *stage, const char *error,
                                int max)
 {
-    cr_assert(wait_number(hh, tid, "recordsQuarantined", 1, 120000), "nothing quarantined; see %s",
-              hh->log_path);
+    cr_assert(h_wait_number(hh, tid, "recordsQuarantined", 1, 120000),
+              "nothing quarantined; see %s", hh->log_path);
     char topic[64];
     static kt_record_t out[4 * N], dlq[8];
     snprintf(topic, sizeof(topic), "out-%s.dlq", tid);
@@ -239,7 +225,7 @@ Test(poison, a_slow_predictor_is_not_taken_for_a_hung_one)
                      "\"sml.predictor.crash_on\":\"-1\",\"sml.predictor.sleep_ms\":\"4000\","
                      "\"sml.task.heartbeat.timeout.ms\":\"20000\"");
     produce(hh, "t1");
-    cr_assert(wait_number(hh, "t1", "recordsOut", N, 120000), "see %s", hh->log_path);
+    cr_assert(h_wait_number(hh, "t1", "recordsOut", N, 120000), "see %s", hh->log_path);
     json_t *st = h_status(hh, "t1");
     cr_expect_str_eq(h_get(st, "restarts"), "0", "%s", h_get(st, "lastError"));
     cr_expect_str_eq(h_get(st, "recordsQuarantined"), "0");
@@ -273,7 +259,7 @@ Test(poison, suspects_survive_a_daemon_restart_between_the_crashes)
 
     create_and_start(&h, "t1", extra);
     produce(&h, "t1");
-    cr_assert(wait_number(&h, "t1", "restarts", 1, 60000), "no crash; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "restarts", 1, 60000), "no crash; see %s", h.log_path);
     cr_assert_eq(h_stop(&h, SIGTERM), 0);
     char path[512], text[8192] = "";
     snprintf(path, sizeof(path), "%s/state/tasks/c1/t1.task", h.dir);
@@ -342,8 +328,8 @@ Test(poison, with_two_workers_the_survivor_takes_the_suspects_with_the_partition
     cr_assert(spread, "the two workers did not share the 4 partitions; see %s", h.log_path);
     produce(&h, "t1");
     /* quarantined at the second death; then both workers come back, after their backoff */
-    cr_assert(wait_number(&h, "t1", "recordsQuarantined", 1, 120000), "nothing quarantined; see %s",
-              h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsQuarantined", 1, 120000),
+              "nothing quarantined; see %s", h.log_path);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 120000), "see %s", h.log_path);
     expect_quarantined(&h, "t1", "predict", "worker killed by SIGSEGV while predicting this record",
                        2);
