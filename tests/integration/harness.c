@@ -28,7 +28,7 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static int free_port(void)
+int h_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -153,7 +153,7 @@ static void link_plugins(const char *from, const char *to)
 static void setup(harness_t *h, const char *extra_conf, const char *const *plugin_dirs)
 {
     h_make_dir(h);
-    h->port = free_port();
+    h->port = h_free_port();
 
     char path[400], conf[4096], plugins[440] = "";
     if (plugin_dirs != NULL) {

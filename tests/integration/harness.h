@@ -57,6 +57,9 @@ void h_setup_plugins(harness_t *h, const char *const *plugin_dirs, const char *e
  * (a second h_setup without h_teardown, e.g. in a test whose suite's .init made one). */
 void h_make_dir(harness_t *h);
 
+/* A loopback port free right now: bound to 0 and given back. */
+int h_free_port(void);
+
 /* Starts symtaskd -c conf_path, its output appended to log_path, without waiting for it. */
 void h_spawn(harness_t *h);
 
