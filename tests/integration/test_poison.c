@@ -146,71 +146,68 @@ static void expect_quarantined(harness_t *hh, const char *tid, const char *stage
     h_response_free(&r);
 }
 
+/* Task @tid of the suite's daemon, with the params @extra, is given the records; the bad one
+ * takes workers down at @stage and ends as expect_quarantined() says. */
+static void expect_dead_lettered(const char *tid, const char *extra, const char *stage,
+                                 const char *error, int max)
+{
+    create_and_start(&h, tid, extra);
+    produce(&h, tid);
+    expect_quarantined(&h, tid, stage, error, max);
+}
+
 Test(poison, a_record_that_segfaults_the_predictor_is_dead_lettered)
 {
-    create_and_start(&h, "t1", "");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "predict", "worker killed by SIGSEGV while predicting this record",
-                       2);
+    expect_dead_lettered("t1", "", "predict",
+                         "worker killed by SIGSEGV while predicting this record", 2);
     cr_expect(h_log_contains(&h, "quarantined, the next worker sends it to the dead letters"),
               "see %s", h.log_path);
 }
 
 Test(poison, a_record_that_aborts_the_predictor_is_dead_lettered)
 {
-    create_and_start(&h, "t1", "\"sml.predictor.how\":\"abort\"");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "predict", "worker killed by SIGABRT while predicting this record",
-                       2);
+    expect_dead_lettered("t1", "\"sml.predictor.how\":\"abort\"", "predict",
+                         "worker killed by SIGABRT while predicting this record", 2);
 }
 
 Test(poison, with_poison_max_1_a_record_alone_in_its_batch_goes_at_the_first_death)
 {
     /* batches of one record: the first death names the record */
-    create_and_start(&h, "t1",
-                     "\"sml.predictor.how\":\"abort\",\"sml.kstream.poison.max\":\"1\","
-                     "\"sml.kstream.record.poll.max\":\"1\"");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "predict", "worker killed by SIGABRT while predicting this record",
-                       1);
+    expect_dead_lettered("t1",
+                         "\"sml.predictor.how\":\"abort\",\"sml.kstream.poison.max\":\"1\","
+                         "\"sml.kstream.record.poll.max\":\"1\"",
+                         "predict", "worker killed by SIGABRT while predicting this record", 1);
 }
 
 Test(poison, under_exactly_once_too)
 {
     /* the suspect records one at a time and the quarantined one's dead letter go through
      * the task's transactions (which the embedded cluster accepts and does not honour) */
-    create_and_start(&h, "t1", "\"sml.kstream.guarantee\":\"exactly_once\"");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "predict", "worker killed by SIGSEGV while predicting this record",
-                       2);
+    expect_dead_lettered("t1", "\"sml.kstream.guarantee\":\"exactly_once\"", "predict",
+                         "worker killed by SIGSEGV while predicting this record", 2);
 }
 
 Test(poison, a_record_that_hangs_the_predictor_is_dead_lettered)
 {
-    create_and_start(&h, "t1",
-                     "\"sml.predictor.how\":\"loop\",\"sml.task.heartbeat.timeout.ms\":\"5000\"");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "predict", "no heartbeat for 5000 ms while predicting this record",
-                       2);
+    expect_dead_lettered(
+        "t1", "\"sml.predictor.how\":\"loop\",\"sml.task.heartbeat.timeout.ms\":\"5000\"",
+        "predict", "no heartbeat for 5000 ms while predicting this record", 2);
 }
 
 Test(poison, a_record_that_crashes_the_serializer_names_its_stage)
 {
     bare = true;
-    create_and_start(&h, "t1",
-                     "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"/nonexistent\","
-                     "\"sml.serializer.crash_on\":\"13\",\"sml.predictor\":\"echo\","
-                     "\"sml.predictor.features\":\"x:number\"");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "decode", "worker killed by SIGSEGV while decoding this record",
-                       2);
-    create_and_start(&h, "t2",
-                     "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"/nonexistent\","
-                     "\"sml.serializer.crash_on\":\"13\",\"sml.serializer.crash_in\":\"encode\","
-                     "\"sml.predictor\":\"echo\",\"sml.predictor.features\":\"x:number\"");
-    produce(&h, "t2");
-    expect_quarantined(&h, "t2", "encode", "worker killed by SIGSEGV while encoding this record",
-                       2);
+    expect_dead_lettered("t1",
+                         "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"/nonexistent\","
+                         "\"sml.serializer.crash_on\":\"13\",\"sml.predictor\":\"echo\","
+                         "\"sml.predictor.features\":\"x:number\"",
+                         "decode", "worker killed by SIGSEGV while decoding this record", 2);
+    expect_dead_lettered(
+        "t2",
+        "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"/nonexistent\","
+        "\"sml.serializer.crash_on\":\"13\",\"sml.serializer.crash_in\":\"encode\","
+        "\"sml.predictor\":\"echo\",\"sml.predictor.features\":\"x:number\"",
+        "encode", "worker killed by SIGSEGV while encoding this record", 2);
     bare = false;
 }
 
@@ -245,15 +242,9 @@ Test(poison, suspects_survive_a_daemon_restart_between_the_crashes)
     kt_use_bootstrap(bootstrap);
     snprintf(extra, sizeof(extra), "\"bootstrap.servers\":\"%s\"", bootstrap);
     /* the topics, made by a task of the Kafka daemon that never sees a record */
-    char *body = h_taskinfo("t1", "\"sml.kstream.dlq.topic\":\"out-t1.dlq\"", H_SECRET1);
-    h_response_t r = h_req(&kafka, "POST", BASE "/tasks/create", body);
-    free(body);
-    cr_assert_eq(r.status, 202, "%s", r.body);
-    h_response_free(&r);
-    r = h_req(&kafka, "GET", BASE "/tasks/t1/start", NULL);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&kafka, "t1", "status", "running", 30000));
-    r = h_req(&kafka, "GET", BASE "/tasks/t1/stop", NULL);
+    h_create_task(&kafka, "t1", "\"sml.kstream.dlq.topic\":\"out-t1.dlq\"");
+    h_start_task(&kafka, "t1");
+    h_response_t r = h_req(&kafka, "GET", BASE "/tasks/t1/stop", NULL);
     h_response_free(&r);
     cr_assert(h_wait_status(&kafka, "t1", "status", "stopped", 30000));
 
