@@ -54,6 +54,8 @@ typedef struct task_worker {
     time_t start_wall;   /* wall-clock time the worker was spawned */
     uint64_t started_ms; /* monotonic ms the worker was spawned */
     uint64_t last_heartbeat_ms;
+    /* sml.task.heartbeat.timeout.ms of the definition it was spawned with (sup_spawn) */
+    unsigned heartbeat_timeout_ms;
     uint64_t kill_at_ms;    /* while stopping: when to send SIGKILL; 0: none */
     uint64_t restart_at_ms; /* while restarting: when to spawn again */
     unsigned restarts;      /* restarts after crashes since the last start call */

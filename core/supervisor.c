@@ -542,6 +542,9 @@ static int sup_spawn(daemon_t *d, task_worker_t *w)
     w->kill_at_ms = 0;
     w->worker_error[0] = '\0';
     w->hung_ms = 0;
+    /* a task whose plugins legitimately take long sets its own (docs/delivery.md) */
+    w->heartbeat_timeout_ms = (unsigned)taskinfo_param_uint(
+        task->taskinfo, "sml.task.heartbeat.timeout.ms", d->cfg->heartbeat_timeout_ms);
     poison_hand_reset(&w->hand);
     w->status = TASK_STARTING;
     json_decref(w->stats);
@@ -865,16 +868,13 @@ static void sup_tick_worker(daemon_t *d, task_worker_t *w, uint64_t now)
         w->kill_at_ms = UINT64_MAX; /* sent; wait for the exit */
         return;
     }
-    /* a task whose plugins legitimately take long sets its own (docs/delivery.md) */
-    unsigned timeout = (unsigned)taskinfo_param_uint(
-        task->taskinfo, "sml.task.heartbeat.timeout.ms", d->cfg->heartbeat_timeout_ms);
-    if (w->kill_at_ms == 0 && now - w->last_heartbeat_ms > timeout) {
+    if (w->kill_at_ms == 0 && now - w->last_heartbeat_ms > w->heartbeat_timeout_ms) {
         snprintf(w->worker_error, sizeof(w->worker_error),
-                 "no heartbeat for %u ms; the worker was killed", timeout);
+                 "no heartbeat for %u ms; the worker was killed", w->heartbeat_timeout_ms);
         log_error(w->tag, "%s", w->worker_error);
         sup_signal(w, SIGKILL);
         w->kill_at_ms = UINT64_MAX;
-        w->hung_ms = timeout;
+        w->hung_ms = w->heartbeat_timeout_ms;
     }
 }
 

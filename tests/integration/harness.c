@@ -28,7 +28,7 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static int free_port(void)
+int h_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -153,7 +153,7 @@ static void link_plugins(const char *from, const char *to)
 static void setup(harness_t *h, const char *extra_conf, const char *const *plugin_dirs)
 {
     h_make_dir(h);
-    h->port = free_port();
+    h->port = h_free_port();
 
     char path[400], conf[4096], plugins[440] = "";
     if (plugin_dirs != NULL) {
@@ -395,20 +395,66 @@ void h_response_free(h_response_t *r)
     r->json = NULL;
 }
 
-char *h_taskinfo(const char *tid, const char *extra_params, const char *secret_b64)
+char *h_seal(const char *json, const char *secret_b64)
 {
-    char json[8192];
-    snprintf(json, sizeof(json),
-             "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{"
-             "\"sml.kstream.source.topic\":\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\","
-             "\"sml.predictor\":\"linear\",\"sml.predictor.model\":\"%s\"%s%s}}",
-             tid, tid, tid, h_model_path, extra_params ? "," : "",
-             extra_params ? extra_params : "");
     size_t key_len;
     uint8_t *key = crypto_b64_decode(secret_b64, strlen(secret_b64), &key_len);
     char *sealed = crypto_legacy_encrypt(key, json, strlen(json));
     free(key);
     return sealed;
+}
+
+char *h_taskinfo_params(const char *tid, const char *params, const char *secret_b64)
+{
+    char json[16384];
+    bool more = params != NULL && params[0] != '\0';
+    snprintf(json, sizeof(json),
+             "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{"
+             "\"sml.kstream.source.topic\":\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\"%s%s}}",
+             tid, tid, tid, more ? "," : "", more ? params : "");
+    return h_seal(json, secret_b64);
+}
+
+char *h_taskinfo(const char *tid, const char *extra_params, const char *secret_b64)
+{
+    char params[8192];
+    snprintf(params, sizeof(params),
+             "\"sml.predictor\":\"linear\",\"sml.predictor.model\":\"%s\"%s%s", h_model_path,
+             extra_params ? "," : "", extra_params ? extra_params : "");
+    return h_taskinfo_params(tid, params, secret_b64);
+}
+
+void h_create_task(harness_t *h, const char *tid, const char *extra_params)
+{
+    char *body = h_taskinfo(tid, extra_params, H_SECRET1);
+    h_response_t r = h_req(h, "POST", "/symetry/rest/" H_CID1 "/tasks/create", body);
+    free(body);
+    cr_assert_eq(r.status, 202, "create %s: %d %s", tid, r.status, r.body);
+    cr_assert_str_eq(h_status_code(&r), "CREATED");
+    h_response_free(&r);
+}
+
+void h_start_task(harness_t *h, const char *tid)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/symetry/rest/" H_CID1 "/tasks/%s/start", tid);
+    h_response_t r = h_req(h, "GET", path, NULL);
+    cr_assert_eq(r.status, 200, "start %s: %d %s", tid, r.status, r.body);
+    h_response_free(&r);
+    cr_assert(h_wait_status(h, tid, "status", "running", 30000), "task %s never ran; see %s", tid,
+              h->log_path);
+}
+
+const char *h_status_code(const h_response_t *r)
+{
+    const char *s = json_string_value(json_object_get(r->json, "statusCode"));
+    return s ? s : "";
+}
+
+const char *h_status_string(const h_response_t *r)
+{
+    const char *s = json_string_value(json_object_get(r->json, "statusString"));
+    return s ? s : "";
 }
 
 json_t *h_status(harness_t *h, const char *tid)
@@ -430,6 +476,32 @@ const char *h_get(json_t *status, const char *key)
 {
     const char *v = json_string_value(json_object_get(status, key));
     return v ? v : "";
+}
+
+long h_status_number(harness_t *h, const char *tid, const char *key)
+{
+    json_t *st = h_status(h, tid);
+    long v = atol(h_get(st, key));
+    json_decref(st);
+    return v;
+}
+
+bool h_wait_number(harness_t *h, const char *tid, const char *key, long n, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        if (h_status_number(h, tid, key) >= n)
+            return true;
+        sleep_ms(100);
+    }
+    return false;
+}
+
+pid_t h_task_pid(harness_t *h, const char *tid)
+{
+    json_t *st = h_status(h, tid);
+    pid_t pid = (pid_t)atoi(h_get(st, "pid"));
+    json_decref(st);
+    return pid;
 }
 
 bool h_wait_status(harness_t *h, const char *tid, const char *key, const char *value,

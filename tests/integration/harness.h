@@ -57,6 +57,9 @@ void h_setup_plugins(harness_t *h, const char *const *plugin_dirs, const char *e
  * (a second h_setup without h_teardown, e.g. in a test whose suite's .init made one). */
 void h_make_dir(harness_t *h);
 
+/* A loopback port free right now: bound to 0 and given back. */
+int h_free_port(void);
+
 /* Starts symtaskd -c conf_path, its output appended to log_path, without waiting for it. */
 void h_spawn(harness_t *h);
 
@@ -96,6 +99,22 @@ void h_response_free(h_response_t *r);
  * encrypted in the legacy form with @secret_b64. malloc'd. */
 char *h_taskinfo(const char *tid, const char *extra_params, const char *secret_b64);
 
+/* The same with no param but the topics and @params (may be NULL or ""). malloc'd. */
+char *h_taskinfo_params(const char *tid, const char *params, const char *secret_b64);
+
+/* The TaskInfo @json encrypted in the legacy form with @secret_b64. malloc'd. */
+char *h_seal(const char *json, const char *secret_b64);
+
+/* Creates task @tid (h_taskinfo with @extra_params) as c1; asserts 202 CREATED. */
+void h_create_task(harness_t *h, const char *tid, const char *extra_params);
+
+/* Starts task @tid as c1; asserts 200, then that it runs within 30 s. */
+void h_start_task(harness_t *h, const char *tid);
+
+/* The statusCode and the statusString of an answer's envelope, "" when it has none. */
+const char *h_status_code(const h_response_t *r);
+const char *h_status_string(const h_response_t *r);
+
 /* Status map of a task (GET /tasks/{tid}) as c1: new reference, or NULL. */
 json_t *h_status(harness_t *h, const char *tid);
 
@@ -105,6 +124,16 @@ bool h_wait_status(harness_t *h, const char *tid, const char *key, const char *v
 
 /* Value of @key in a status map (never NULL). */
 const char *h_get(json_t *status, const char *key);
+
+/* The number at @key of the task's status (0 when it has none). */
+long h_status_number(harness_t *h, const char *tid, const char *key);
+
+/* Polls the task's status until the number at @key is at least @n or @timeout_ms pass;
+ * returns true if it was. */
+bool h_wait_number(harness_t *h, const char *tid, const char *key, long n, int timeout_ms);
+
+/* The pid of task @tid's worker from its status; 0 when none runs. */
+pid_t h_task_pid(harness_t *h, const char *tid);
 
 /* Whether the daemon's log contains @needle. */
 bool h_log_contains(harness_t *h, const char *needle);

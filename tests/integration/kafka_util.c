@@ -207,3 +207,27 @@ const char *kt_header(const kt_record_t *r, const char *name)
     }
     return NULL;
 }
+
+void *kt_produce_many(void *arg)
+{
+    const kt_many_t *many = arg;
+    char **values = malloc((size_t)many->n * sizeof(*values));
+    char **keys = malloc((size_t)many->n * sizeof(*keys));
+    for (int i = 0; i < many->n; i++) {
+        cr_assert(asprintf(&values[i], "{\"id\":%d,\"x1\":%d,\"x2\":1}", i, i % 100) > 0);
+        cr_assert(asprintf(&keys[i], "%d", i) > 0);
+    }
+    for (int off = 0; off < many->n; off += 5000) {
+        int slice = many->n - off < 5000 ? many->n - off : 5000;
+        kt_produce(many->h, many->topic, (size_t)slice, (const char *const *)keys + off,
+                   (const char *const *)values + off, NULL);
+        usleep(20000);
+    }
+    for (int i = 0; i < many->n; i++) {
+        free(values[i]);
+        free(keys[i]);
+    }
+    free(values);
+    free(keys);
+    return arg;
+}

@@ -32,6 +32,18 @@ void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *ke
 void kt_produce_bytes(harness_t *h, const char *topic, size_t n, const char *const *keys,
                       const void *const *values, const size_t *lens);
 
+/* What kt_produce_many() produces: @n records {"id":i,"x1":i%100,"x2":1} keyed i, for i
+ * from 0, to @topic. */
+typedef struct kt_many {
+    harness_t *h;
+    const char *topic;
+    int n;
+} kt_many_t;
+
+/* Produces the records of @arg (a kt_many_t) in slices of 5000, 20 ms apart, so that a
+ * worker is busy for a while; a thread's start routine, returns @arg. */
+void *kt_produce_many(void *arg);
+
 /* Reads @topic from the beginning until @want records arrived or @timeout_ms passed; returns
  * how many were read into @out (at most @cap). */
 size_t kt_consume(harness_t *h, const char *topic, size_t want, kt_record_t *out, size_t cap,

@@ -27,43 +27,12 @@ static void teardown(void)
     h_teardown(&h);
 }
 
-static const char *status_code(h_response_t *r)
-{
-    const char *s = json_string_value(json_object_get(r->json, "statusCode"));
-    return s ? s : "";
-}
-
-static const char *status_string(h_response_t *r)
-{
-    const char *s = json_string_value(json_object_get(r->json, "statusString"));
-    return s ? s : "";
-}
-
-/* Creates task @tid as c1 and asserts 202. */
-static void create_task(const char *tid, const char *extra)
-{
-    char *body = h_taskinfo(tid, extra, H_SECRET1);
-    h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
-    cr_assert_eq(r.status, 202, "create %s: %d %s", tid, r.status, r.body);
-    cr_assert_str_eq(status_code(&r), "CREATED");
-    h_response_free(&r);
-    free(body);
-}
-
 static int call(const char *method, const char *path)
 {
     h_response_t r = h_req(&h, method, path, NULL);
     int status = r.status;
     h_response_free(&r);
     return status;
-}
-
-static pid_t task_pid(const char *tid)
-{
-    json_t *st = h_status(&h, tid);
-    pid_t pid = (pid_t)atoi(h_get(st, "pid"));
-    json_decref(st);
-    return pid;
 }
 
 TestSuite(api, .init = setup, .fini = teardown, .timeout = 120);
@@ -74,7 +43,7 @@ Test(api, healthz_and_metrics_need_no_signature)
 {
     h_response_t r = h_raw(&h, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0);
     cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(status_code(&r), "OK");
+    cr_assert_str_eq(h_status_code(&r), "OK");
     h_response_free(&r);
     r = h_raw(&h, "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0);
     cr_assert_eq(r.status, 200);
@@ -84,8 +53,8 @@ Test(api, healthz_and_metrics_need_no_signature)
 
 Test(api, create_list_status_delete)
 {
-    create_task("t2", NULL);
-    create_task("t1", NULL);
+    h_create_task(&h, "t2", NULL);
+    h_create_task(&h, "t1", NULL);
 
     h_response_t r = h_req(&h, "GET", BASE "/tasks", NULL);
     cr_assert_eq(r.status, 200);
@@ -123,12 +92,12 @@ Test(api, create_list_status_delete)
 
 Test(api, create_twice_is_409_and_force_replaces)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     char *body = h_taskinfo("t1", "\"sml.kstream.record.poll.max\":\"10\"", H_SECRET1);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
     cr_assert_eq(r.status, 409, "%d %s", r.status, r.body);
-    cr_assert_str_eq(status_code(&r), "CONFLICT");
-    cr_assert_str_eq(status_string(&r),
+    cr_assert_str_eq(h_status_code(&r), "CONFLICT");
+    cr_assert_str_eq(h_status_string(&r),
                      "task [t1] already exists for customer [c1]; use force=true to replace it");
     h_response_free(&r);
 
@@ -137,7 +106,7 @@ Test(api, create_twice_is_409_and_force_replaces)
     h_response_free(&r);
     r = h_req(&h, "POST", BASE "/tasks/create?force=maybe", body);
     cr_assert_eq(r.status, 400);
-    cr_assert(strstr(status_string(&r), "force") != NULL);
+    cr_assert(strstr(h_status_string(&r), "force") != NULL);
     h_response_free(&r);
     r = h_req(&h, "POST", BASE "/tasks/create?force=true", body);
     cr_assert_eq(r.status, 202, "%s", r.body);
@@ -147,7 +116,7 @@ Test(api, create_twice_is_409_and_force_replaces)
 
 Test(api, start_runs_a_worker_and_stop_ends_it)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     cr_assert_eq(call("GET", BASE "/tasks/t1/start"), 200);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 15000), "task never ran; see %s",
               h.log_path);
@@ -160,7 +129,7 @@ Test(api, start_runs_a_worker_and_stop_ends_it)
 
     /* start again is idempotent: the same worker keeps running */
     cr_assert_eq(call("POST", BASE "/tasks/t1/start"), 200);
-    cr_assert_eq(task_pid("t1"), pid);
+    cr_assert_eq(h_task_pid(&h, "t1"), pid);
 
     cr_assert_eq(call("GET", BASE "/tasks/t1/stop"), 200);
     cr_assert(h_wait_status(&h, "t1", "status", "stopped", 10000));
@@ -174,57 +143,57 @@ Test(api, start_runs_a_worker_and_stop_ends_it)
 
 Test(api, restart_gives_a_new_worker)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     cr_assert_eq(call("GET", BASE "/tasks/t1/start"), 200);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 15000));
-    pid_t pid = task_pid("t1");
+    pid_t pid = h_task_pid(&h, "t1");
     cr_assert_eq(call("POST", BASE "/tasks/t1/restart"), 200);
     cr_assert_eq(call("GET", BASE "/tasks/t1/restart"), 405);
-    for (int i = 0; i < 200 && task_pid("t1") == pid; i++)
+    for (int i = 0; i < 200 && h_task_pid(&h, "t1") == pid; i++)
         usleep(50000);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 15000));
-    cr_assert_neq(task_pid("t1"), pid);
+    cr_assert_neq(h_task_pid(&h, "t1"), pid);
     cr_assert_not(h_pid_alive(pid));
 }
 
 Test(api, force_on_a_running_task_restarts_it_with_the_new_definition)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     cr_assert_eq(call("GET", BASE "/tasks/t1/start"), 200);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 15000));
-    pid_t pid = task_pid("t1");
+    pid_t pid = h_task_pid(&h, "t1");
     char *body = h_taskinfo("t1", "\"sml.kstream.record.poll.max\":\"7\"", H_SECRET1);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create?force=true", body);
     cr_assert_eq(r.status, 202, "%s", r.body);
     h_response_free(&r);
     free(body);
-    for (int i = 0; i < 200 && task_pid("t1") == pid; i++)
+    for (int i = 0; i < 200 && h_task_pid(&h, "t1") == pid; i++)
         usleep(50000);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 15000));
-    cr_assert_neq(task_pid("t1"), pid);
+    cr_assert_neq(h_task_pid(&h, "t1"), pid);
 }
 
 Test(api, delete_stops_a_running_task)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     cr_assert_eq(call("GET", BASE "/tasks/t1/start"), 200);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 15000));
-    pid_t pid = task_pid("t1");
+    pid_t pid = h_task_pid(&h, "t1");
     cr_assert_eq(call("DELETE", BASE "/tasks/t1"), 200);
     cr_assert_eq(call("GET", BASE "/tasks/t1"), 404);
     for (int i = 0; i < 200 && h_pid_alive(pid); i++)
         usleep(50000);
     cr_assert_not(h_pid_alive(pid), "the deleted task's worker still runs");
     /* the id is free again at once */
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
 }
 
 Test(api, unknown_task_is_404_and_malformed_ids_400)
 {
     h_response_t r = h_req(&h, "GET", BASE "/tasks/nope", NULL);
     cr_assert_eq(r.status, 404);
-    cr_assert_str_eq(status_code(&r), "NOT_FOUND");
-    cr_assert_str_eq(status_string(&r), "task [nope] does not exist for customer [c1]");
+    cr_assert_str_eq(h_status_code(&r), "NOT_FOUND");
+    cr_assert_str_eq(h_status_string(&r), "task [nope] does not exist for customer [c1]");
     h_response_free(&r);
     cr_assert_eq(call("GET", BASE "/tasks/nope/start"), 404);
     cr_assert_eq(call("GET", BASE "/tasks/nope/stop"), 404);
@@ -232,7 +201,7 @@ Test(api, unknown_task_is_404_and_malformed_ids_400)
 
     r = h_req(&h, "GET", BASE "/tasks/a%2Fb", NULL);
     cr_assert_eq(r.status, 400);
-    cr_assert(strstr(status_string(&r), "task id 'a%2Fb' is malformed") != NULL, "%s", r.body);
+    cr_assert(strstr(h_status_string(&r), "task id 'a%2Fb' is malformed") != NULL, "%s", r.body);
     h_response_free(&r);
     cr_assert_eq(call("GET", BASE "/tasks/.."), 400);
     char longid[200];
@@ -243,7 +212,7 @@ Test(api, unknown_task_is_404_and_malformed_ids_400)
     cr_assert_eq(call("GET", path), 400);
     r = h_request(&h, "GET", "/symetry/rest/c*1/tasks", NULL, "c*1", H_SECRET1);
     cr_assert_eq(r.status, 400);
-    cr_assert(strstr(status_string(&r), "customer id") != NULL, "%s", r.body);
+    cr_assert(strstr(h_status_string(&r), "customer id") != NULL, "%s", r.body);
     h_response_free(&r);
     cr_assert_eq(call("GET", "/symetry/rest/" H_CID1 "/nothing"), 404);
     /* raw bytes that are not UTF-8 are quoted safely in the JSON answer */
@@ -251,7 +220,7 @@ Test(api, unknown_task_is_404_and_malformed_ids_400)
         &h, "GET " BASE "/tasks/\xff\xfe\xc0 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0);
     cr_assert_eq(r.status, 400, "%d %s", r.status, r.body);
     cr_assert_not_null(r.json, "not JSON: %s", r.body);
-    cr_assert(strstr(status_string(&r), "task id '?\?\?' is malformed") != NULL, "%s", r.body);
+    cr_assert(strstr(h_status_string(&r), "task id '?\?\?' is malformed") != NULL, "%s", r.body);
     h_response_free(&r);
     cr_assert_eq(call("PUT", BASE "/tasks"), 405);
 }
@@ -262,15 +231,15 @@ Test(api, invalid_taskinfo_names_the_field)
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
     free(body);
     cr_assert_eq(r.status, 400);
-    cr_assert_str_eq(status_code(&r), "BAD_REQUEST");
-    cr_assert(strstr(status_string(&r), "sml.kstream.record.poll.max") != NULL, "%s", r.body);
+    cr_assert_str_eq(h_status_code(&r), "BAD_REQUEST");
+    cr_assert(strstr(h_status_string(&r), "sml.kstream.record.poll.max") != NULL, "%s", r.body);
     h_response_free(&r);
 
     body = h_taskinfo("bad id", NULL, H_SECRET1);
     r = h_req(&h, "POST", BASE "/tasks/create", body);
     free(body);
     cr_assert_eq(r.status, 400);
-    cr_assert(strstr(status_string(&r), "name") != NULL, "%s", r.body);
+    cr_assert(strstr(h_status_string(&r), "name") != NULL, "%s", r.body);
     h_response_free(&r);
 
     /* not encrypted with the customer's key: one message, whatever failed */
@@ -279,18 +248,18 @@ Test(api, invalid_taskinfo_names_the_field)
     free(body);
     cr_assert_eq(r.status, 400);
     char first[512];
-    snprintf(first, sizeof(first), "%s", status_string(&r));
+    snprintf(first, sizeof(first), "%s", h_status_string(&r));
     cr_assert(strstr(first, "could not be decrypted") != NULL, "%s", r.body);
     h_response_free(&r);
     r = h_req(&h, "POST", BASE "/tasks/create", "bm90IGEgY2lwaGVydGV4dA==");
     cr_assert_eq(r.status, 400);
-    cr_assert_str_eq(status_string(&r), first);
+    cr_assert_str_eq(h_status_string(&r), first);
     h_response_free(&r);
 
     /* plain JSON is refused unless the daemon allows it */
     r = h_req(&h, "POST", BASE "/tasks/create", "{\"type\":\"kstream\"}");
     cr_assert_eq(r.status, 400);
-    cr_assert(strstr(status_string(&r), "auth.allow_plaintext_taskinfo") != NULL, "%s", r.body);
+    cr_assert(strstr(h_status_string(&r), "auth.allow_plaintext_taskinfo") != NULL, "%s", r.body);
     h_response_free(&r);
     r = h_req(&h, "POST", BASE "/tasks/create", NULL);
     cr_assert_eq(r.status, 400);
@@ -306,8 +275,8 @@ Test(api, oversized_body_is_413)
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
     free(body);
     cr_assert_eq(r.status, 413, "%d %s", r.status, r.body);
-    cr_assert_str_eq(status_code(&r), "PAYLOAD_TOO_LARGE");
-    cr_assert(strstr(status_string(&r), "http.max_body") != NULL);
+    cr_assert_str_eq(h_status_code(&r), "PAYLOAD_TOO_LARGE");
+    cr_assert(strstr(h_status_string(&r), "http.max_body") != NULL);
     h_response_free(&r);
 }
 
@@ -315,7 +284,7 @@ Test(api, signature_errors)
 {
     h_response_t r = h_request(&h, "GET", BASE "/tasks", NULL, H_CID1, H_SECRET2);
     cr_assert_eq(r.status, 401);
-    cr_assert_str_eq(status_string(&r), "Invalid Signature");
+    cr_assert_str_eq(h_status_string(&r), "Invalid Signature");
     const char *sts =
         json_string_value(json_object_get(json_object_get(r.json, "values"), "stringToSign"));
     cr_assert_not_null(sts, "%s", r.body);
@@ -326,7 +295,7 @@ Test(api, signature_errors)
 
     r = h_request(&h, "GET", "/symetry/rest/nobody/tasks", NULL, "nobody", H_SECRET1);
     cr_assert_eq(r.status, 401);
-    cr_assert_str_eq(status_string(&r), "Invalid User");
+    cr_assert_str_eq(h_status_string(&r), "Invalid User");
     h_response_free(&r);
 
     r = h_raw(&h,
@@ -334,28 +303,28 @@ Test(api, signature_errors)
               "Authorization: x\r\nCustomer-ID: c1\r\n\r\n",
               0);
     cr_assert_eq(r.status, 400);
-    cr_assert_str_eq(status_string(&r), "sym-date header is null");
+    cr_assert_str_eq(h_status_string(&r), "sym-date header is null");
     h_response_free(&r);
     r = h_raw(&h,
               "GET " BASE "/tasks HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
               "Authorization: x\r\nSym-date: 2026-13-45 99:00:00;0\r\nCustomer-ID: c1\r\n\r\n",
               0);
     cr_assert_eq(r.status, 400);
-    cr_assert_str_eq(status_string(&r), "Invalid Date Format");
+    cr_assert_str_eq(h_status_string(&r), "Invalid Date Format");
     h_response_free(&r);
     r = h_raw(&h,
               "GET " BASE "/tasks HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
               "Authorization: x\r\nSym-date: 2001-01-01 00:00:00;0\r\nCustomer-ID: c1\r\n\r\n",
               0);
     cr_assert_eq(r.status, 400);
-    cr_assert_str_eq(status_string(&r),
+    cr_assert_str_eq(h_status_string(&r),
                      "Please update your server time, it is likely out of sync with UTC");
     h_response_free(&r);
 }
 
 Test(api, a_customer_never_sees_another_customers_tasks)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     h_response_t r = h_request(&h, "GET", "/symetry/rest/c2/tasks", NULL, H_CID2, H_SECRET2);
     cr_assert_eq(r.status, 200);
     cr_assert(strstr(r.body, "\"values\":[]") != NULL, "%s", r.body);
@@ -382,10 +351,10 @@ Test(api, a_customer_never_sees_another_customers_tasks)
 
 Test(api, a_killed_worker_is_restarted)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     cr_assert_eq(call("GET", BASE "/tasks/t1/start"), 200);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 15000));
-    pid_t pid = task_pid("t1");
+    pid_t pid = h_task_pid(&h, "t1");
     kill(pid, SIGKILL);
     cr_assert(h_wait_status(&h, "t1", "restarts", "1", 10000), "no restart; see %s", h.log_path);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 15000));
@@ -418,7 +387,7 @@ Test(api_own_config, task_limit_holds_under_concurrent_starts)
     pthread_t threads[N];
     for (int i = 0; i < N; i++) {
         snprintf(args[i].tid, sizeof(args[i].tid), "t%d", i);
-        create_task(args[i].tid, NULL);
+        h_create_task(&h, args[i].tid, NULL);
     }
     for (int i = 0; i < N; i++)
         pthread_create(&threads[i], NULL, start_thread, &args[i]);
@@ -439,18 +408,18 @@ Test(api_own_config, task_limit_holds_under_concurrent_starts)
     snprintf(path, sizeof(path), BASE "/tasks/%s/start", over);
     h_response_t r = h_req(&h, "GET", path, NULL);
     cr_assert_eq(r.status, 429);
-    cr_assert_str_eq(status_code(&r), "TOO_MANY_REQUESTS");
-    cr_assert(strstr(status_string(&r), "sml.task.max is 2") != NULL, "%s", r.body);
+    cr_assert_str_eq(h_status_code(&r), "TOO_MANY_REQUESTS");
+    cr_assert(strstr(h_status_string(&r), "sml.task.max is 2") != NULL, "%s", r.body);
     h_response_free(&r);
 }
 
 Test(api, daemon_restart_gives_back_every_task, .timeout = 180)
 {
-    create_task("keep", NULL);
-    create_task("run", NULL);
+    h_create_task(&h, "keep", NULL);
+    h_create_task(&h, "run", NULL);
     cr_assert_eq(call("GET", BASE "/tasks/run/start"), 200);
     cr_assert(h_wait_status(&h, "run", "status", "running", 15000));
-    pid_t pid = task_pid("run");
+    pid_t pid = h_task_pid(&h, "run");
 
     int wstatus = h_stop(&h, SIGTERM);
     cr_assert(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "exit status %d", wstatus);
@@ -468,10 +437,10 @@ Test(api, daemon_restart_gives_back_every_task, .timeout = 180)
 
 Test(api, no_orphan_when_the_daemon_is_killed)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     cr_assert_eq(call("GET", BASE "/tasks/t1/start"), 200);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 15000));
-    pid_t pid = task_pid("t1");
+    pid_t pid = h_task_pid(&h, "t1");
     h_stop(&h, SIGKILL);
     for (int i = 0; i < 100 && h_pid_alive(pid); i++)
         usleep(50000);
@@ -480,7 +449,7 @@ Test(api, no_orphan_when_the_daemon_is_killed)
 
 Test(api, corrupt_state_file_stops_the_start_with_its_name)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     h_stop(&h, SIGTERM);
     char path[512];
     snprintf(path, sizeof(path), "%s/state/tasks/c1/t1.task", h.dir);
@@ -511,7 +480,7 @@ Test(api_own_config, a_worker_that_keeps_crashing_ends_failed)
     snprintf(conf, sizeof(conf),
              "worker.path = %s\ntask.restart_backoff_ms = 20\ntask.restart_max = 3", script);
     h_setup(&h, conf);
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     cr_assert_eq(call("GET", BASE "/tasks/t1/start"), 200);
     cr_assert(h_wait_status(&h, "t1", "status", "failed", 10000), "see %s", h.log_path);
     json_t *st = h_status(&h, "t1");
@@ -602,7 +571,7 @@ Test(api, task_secrets_never_reach_the_state_dir_or_the_log, .timeout = 180)
     char state[300], found[512];
     struct stat sb;
 
-    create_task("secret", "\"sasl.password\":\"MARKER-s3cr3t-value\"");
+    h_create_task(&h, "secret", "\"sasl.password\":\"MARKER-s3cr3t-value\"");
     cr_assert_eq(call("GET", BASE "/tasks/secret/start"), 200);
     cr_assert(h_wait_status(&h, "secret", "status", "running", 15000), "see %s", h.log_path);
     cr_assert_eq(call("GET", BASE "/tasks/secret/stop"), 200);

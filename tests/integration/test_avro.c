@@ -6,6 +6,7 @@
  * refuses the credentials (the task fails), and the check at create. */
 #include <criterion/criterion.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include <unistd.h>
 
 #include "avro_util.h"
-#include "crypto.h"
 #include "harness.h"
 #include "kafka_util.h"
 
@@ -51,23 +51,10 @@ static h_response_t create(const char *tid, const char *source, const char *sink
              "\"%s\",\"sml.kstream.sink.topic\":\"%s\",\"sml.predictor\":\"linear\","
              "\"sml.predictor.model\":\"%s/model.json\",%s}}",
              tid, source, sink, h.dir, params);
-    size_t key_len;
-    uint8_t *key = crypto_b64_decode(H_SECRET1, strlen(H_SECRET1), &key_len);
-    char *sealed = crypto_legacy_encrypt(key, json, strlen(json));
-    free(key);
+    char *sealed = h_seal(json, H_SECRET1);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create", sealed);
     free(sealed);
     return r;
-}
-
-static void start(const char *tid)
-{
-    char path[256];
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    h_response_t r = h_req(&h, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&h, tid, "status", "running", 20000), "see %s", h.log_path);
 }
 
 static void create_and_start(const char *tid, const char *source, const char *sink,
@@ -76,7 +63,7 @@ static void create_and_start(const char *tid, const char *source, const char *si
     h_response_t r = create(tid, source, sink, params);
     cr_assert_eq(r.status, 202, "%s", r.body);
     h_response_free(&r);
-    start(tid);
+    h_start_task(&h, tid);
 }
 
 /* "sml.serializer":"avro" and the registry's URL. */
@@ -120,19 +107,6 @@ static uint32_t id_of(const void *data)
 {
     const unsigned char *b = data;
     return (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
-}
-
-static bool wait_number(const char *tid, const char *key, long n, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 100) {
-        json_t *st = h_status(&h, tid);
-        long v = atol(h_get(st, key));
-        json_decref(st);
-        if (v >= n)
-            return true;
-        usleep(100000);
-    }
-    return false;
 }
 
 /* ---- Avro to Avro ---------------------------------------------------------------------- */
@@ -204,7 +178,7 @@ Test(avro, avro_to_avro_keeps_every_byte_across_schema_evolution)
     free(json);
     kt_records_free(out, 4);
     cr_expect_eq(avr_count(&reg, "POST /subjects/out-t1-value/versions 200"), 2);
-    cr_expect(wait_number("t1", "recordsOut", 4, 10000));
+    cr_expect(h_wait_number(&h, "t1", "recordsOut", 4, 10000));
     json_t *st = h_status(&h, "t1");
     cr_expect_str_eq(h_get(st, "serializer"), "avro");
     json_decref(st);
@@ -393,7 +367,7 @@ Test(avro, records_that_cannot_be_read_go_to_the_dead_letters_naming_why_and_the
 
 static void expect_retrying(const char *tid, const char *needle)
 {
-    cr_assert(wait_number(tid, "retries", 2, 30000), "no retries; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, tid, "retries", 2, 30000), "no retries; see %s", h.log_path);
     json_t *st = h_status(&h, tid);
     cr_expect_str_eq(h_get(st, "status"), "running");
     cr_expect_str_eq(h_get(st, "retrying"), "1");
@@ -445,7 +419,7 @@ Test(avro, a_registry_that_is_down_or_answers_5xx_holds_the_records)
                   h_log_contains(&h, "(starting anyway: the records wait)"),
               "see %s", h.log_path);
     avr_start(&reg, h.dir, port, state_arg);
-    cr_assert(wait_number("t1", "recordsOut", 3, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", 3, 30000), "see %s", h.log_path);
 
     /* 5xx: a new schema id waits too */
     avr_fault(&reg, "503");
@@ -464,7 +438,7 @@ Test(avro, a_registry_that_is_down_or_answers_5xx_holds_the_records)
     cr_expect_str_eq(h_get(st, "retrying"), "1");
     json_decref(st);
     avr_fault(&reg, NULL);
-    cr_assert(wait_number("t1", "recordsOut", 6, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", 6, 30000), "see %s", h.log_path);
 
     kt_record_t out[6], dlq[1];
     consume_by_key("out-t1", out, 6);

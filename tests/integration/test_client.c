@@ -570,7 +570,7 @@ static int create_as_c1(const char *body, char *out, size_t size)
 {
     h_response_t res =
         h_request(&h, "POST", "/symetry/rest/c1/tasks/create", body, H_CID1, H_SECRET1);
-    snprintf(out, size, "%s", json_string_value(json_object_get(res.json, "statusString")) ?: "");
+    snprintf(out, size, "%s", h_status_string(&res));
     int status = res.status;
     h_response_free(&res);
     return status;
@@ -673,14 +673,7 @@ Test(client_own_config, https_verifies_the_certificate)
     snprintf(path, sizeof(path), "%s/customers", h.dir);
     write_file(path, H_CID1 ":" H_SECRET1 "\n", 0600);
 
-    /* A free port: bind to 0 and give it back. */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-    cr_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
-    close(fd);
-    h.port = ntohs(sa.sin_port);
+    h.port = h_free_port();
     snprintf(conf, sizeof(conf),
              "listen = 127.0.0.1:%d\nstate.dir = %s/state\ncustomers.file = %s/customers\n"
              "tls.cert = %s/cert.pem\ntls.key = %s/key.pem\n",

@@ -454,12 +454,6 @@ Test(cluster, bad_cluster_settings_stop_the_daemon_with_a_reason)
     h_teardown(&h);
 }
 
-static const char *status_string(h_response_t *r)
-{
-    const char *s = json_string_value(json_object_get(r->json, "statusString"));
-    return s ? s : "";
-}
-
 /* Sends @method @path (a body may be NULL) to node 1 and asserts a 409 that says @what is
  * not available in cluster mode. */
 static void expect_refused(const char *method, const char *path, const char *body, const char *what)
@@ -467,12 +461,11 @@ static void expect_refused(const char *method, const char *path, const char *bod
     h_response_t r = h_req(&node[0], method, path, body);
     cr_log_info("node 1 %s %s: %d %s", method, path, r.status, r.body);
     cr_expect_eq(r.status, 409, "%s %s: %d %s", method, path, r.status, r.body);
-    cr_expect_str_eq(json_string_value(json_object_get(r.json, "statusCode")), "CONFLICT", "%s",
-                     r.body);
+    cr_expect_str_eq(h_status_code(&r), "CONFLICT", "%s", r.body);
     char want[128];
     snprintf(want, sizeof(want), "%s is not available in cluster mode yet", what);
-    cr_expect(strstr(status_string(&r), want) != NULL, "%s %s: '%s' not in %s", method, path, want,
-              r.body);
+    cr_expect(strstr(h_status_string(&r), want) != NULL, "%s %s: '%s' not in %s", method, path,
+              want, r.body);
     h_response_free(&r);
 }
 
@@ -518,9 +511,10 @@ Test(cluster, operations_not_carried_by_the_config_topic_are_refused)
     for (int waited = 0; waited < 30000 && !committed; waited += 500) {
         r = h_req(&node[0], "GET", BASE "/tasks/t7/offsets", NULL);
         cr_assert_eq(r.status, 200, "%s", r.body);
-        cr_assert(strstr(status_string(&r), "task [t7] has 4 partitions on topic [in-t7]") != NULL,
-                  "%s", r.body);
-        committed = strstr(status_string(&r), "; lag 0") != NULL;
+        const char *said = h_status_string(&r);
+        cr_assert(strstr(said, "task [t7] has 4 partitions on topic [in-t7]") != NULL, "%s",
+                  r.body);
+        committed = strstr(said, "; lag 0") != NULL;
         json_t *parts = json_object_get(
             json_object_get(json_object_get(r.json, "values"), "offsets"), "partitions");
         cr_assert_eq(json_array_size(parts), 4, "%s", r.body);

@@ -72,25 +72,6 @@ static void mock_teardown(void)
 
 TestSuite(exactly_once, .init = mock_setup, .fini = mock_teardown, .timeout = 240);
 
-static void create(const char *tid, const char *extra)
-{
-    char *body = h_taskinfo(tid, extra, H_SECRET1);
-    h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
-    free(body);
-    cr_assert_eq(r.status, 202, "%s", r.body);
-    h_response_free(&r);
-}
-
-static void start(const char *tid)
-{
-    char path[256];
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    h_response_t r = h_req(&h, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&h, tid, "status", "running", 30000), "see %s", h.log_path);
-}
-
 #define EOS "\"sml.kstream.guarantee\":\"exactly_once\""
 
 /* Produces @n records {"id":i,...} keyed i to in-t1. */
@@ -131,40 +112,21 @@ static int count_outputs(int n, int *seen, size_t *outputs)
     return distinct;
 }
 
-static long status_number(const char *tid, const char *key)
-{
-    json_t *st = h_status(&h, tid);
-    long v = atol(h_get(st, key));
-    json_decref(st);
-    return v;
-}
-
-/* Waits until @key of the status reaches at least @min. */
-static bool wait_at_least(const char *tid, const char *key, long min, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 100) {
-        if (status_number(tid, key) >= min)
-            return true;
-        usleep(100000);
-    }
-    return false;
-}
-
 Test(exactly_once, outputs_and_offsets_are_committed_in_transactions)
 {
-    create("t1", EOS);
-    start("t1");
+    h_create_task(&h, "t1", EOS);
+    h_start_task(&h, "t1");
     enum { N = 200 };
     produce_ids(0, N);
     /* the outputs of committed transactions: all of them, whoever wrote them */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
     cr_assert_eq(distinct, N, "%d of %d records came out; see %s", distinct, N, h.log_path);
     cr_assert_eq(outputs, (size_t)N, "%zu outputs for %d records", outputs, N);
-    cr_assert(status_number("t1", "transactionsCommitted") >= 1);
-    cr_assert_eq(status_number("t1", "transactionsAborted"), 0);
+    cr_assert(h_status_number(&h, "t1", "transactionsCommitted") >= 1);
+    cr_assert_eq(h_status_number(&h, "t1", "transactionsAborted"), 0);
     cr_assert(h_log_contains(&h, "transactional producer ready (transactional.id "
                                  "symtask-c1-t1-0)"),
               "see %s", h.log_path);
@@ -188,8 +150,8 @@ Test(exactly_once, outputs_and_offsets_are_committed_in_transactions)
  * unknown rather than 0. Here the source topic does not exist. */
 Test(exactly_once, a_worker_without_partitions_says_so)
 {
-    create("t2", NULL);
-    start("t2");
+    h_create_task(&h, "t2", NULL);
+    h_start_task(&h, "t2");
     bool seen = false;
     for (int i = 0; i < 50 && !seen; i++) {
         json_t *st = h_status(&h, "t2");
@@ -218,16 +180,17 @@ Test(exactly_once, a_worker_without_partitions_says_so)
  * worker. */
 Test(exactly_once, a_failed_produce_aborts_and_the_records_are_read_again)
 {
-    create("t1", EOS);
+    h_create_task(&h, "t1", EOS);
     enum { N = 50 };
     produce_ids(0, N);
     /* the worker's first writes fail (the test's own produce is done) */
     rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 2, RD_KAFKA_RESP_ERR_INVALID_RECORD,
                                       RD_KAFKA_RESP_ERR_INVALID_RECORD);
-    start("t1");
-    cr_assert(wait_at_least("t1", "transactionsAborted", 1, 30000), "no abort; see %s", h.log_path);
+    h_start_task(&h, "t1");
+    cr_assert(h_wait_number(&h, "t1", "transactionsAborted", 1, 30000), "no abort; see %s",
+              h.log_path);
     /* the outputs of committed transactions: all of them, whoever wrote them */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
@@ -235,8 +198,9 @@ Test(exactly_once, a_failed_produce_aborts_and_the_records_are_read_again)
     cr_assert(h_log_contains(&h, "the transaction was aborted: its records are read again"),
               "see %s", h.log_path);
     cr_assert(h_log_contains(&h, "rewound in-t1["), "see %s", h.log_path);
-    cr_assert_eq(status_number("t1", "restarts"), 0, "the worker restarted; see %s", h.log_path);
-    cr_assert(status_number("t1", "transactionsCommitted") >= 1);
+    cr_assert_eq(h_status_number(&h, "t1", "restarts"), 0, "the worker restarted; see %s",
+                 h.log_path);
+    cr_assert(h_status_number(&h, "t1", "transactionsCommitted") >= 1);
 }
 
 /* The offsets cannot join the transaction (AddOffsetsToTxn refused): abort, rewind, and the
@@ -244,15 +208,16 @@ Test(exactly_once, a_failed_produce_aborts_and_the_records_are_read_again)
  * reader, so each record is there at least once, the aborted batch twice. */
 Test(exactly_once, a_refused_offset_commit_aborts_and_rewinds)
 {
-    create("t1", EOS);
+    h_create_task(&h, "t1", EOS);
     enum { N = 30 };
     produce_ids(0, N);
     rd_kafka_mock_push_request_errors(mock, API_ADD_OFFSETS_TO_TXN, 1,
                                       RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
-    start("t1");
-    cr_assert(wait_at_least("t1", "transactionsAborted", 1, 30000), "no abort; see %s", h.log_path);
+    h_start_task(&h, "t1");
+    cr_assert(h_wait_number(&h, "t1", "transactionsAborted", 1, 30000), "no abort; see %s",
+              h.log_path);
     /* the outputs of committed transactions: all of them, whoever wrote them */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
@@ -260,46 +225,47 @@ Test(exactly_once, a_refused_offset_commit_aborts_and_rewinds)
     cr_assert(outputs > (size_t)N, "the aborted outputs were not written again (%zu)", outputs);
     cr_assert(h_log_contains(&h, "send_offsets_to_transaction failed"), "see %s", h.log_path);
     cr_assert(h_log_contains(&h, "rewound in-t1["), "see %s", h.log_path);
-    cr_assert_eq(status_number("t1", "restarts"), 0);
+    cr_assert_eq(h_status_number(&h, "t1", "restarts"), 0);
 }
 
 /* EndTxn refused for a reason that needs an abort (an unknown producer id): the abort bumps
  * the producer's epoch and the records are written again. */
 Test(exactly_once, a_refused_end_of_transaction_aborts_and_rewinds)
 {
-    create("t1", EOS);
+    h_create_task(&h, "t1", EOS);
     enum { N = 30 };
     produce_ids(0, N);
     rd_kafka_mock_push_request_errors(mock, API_END_TXN, 1, RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID);
-    start("t1");
-    cr_assert(wait_at_least("t1", "transactionsAborted", 1, 30000), "no abort; see %s", h.log_path);
+    h_start_task(&h, "t1");
+    cr_assert(h_wait_number(&h, "t1", "transactionsAborted", 1, 30000), "no abort; see %s",
+              h.log_path);
     /* the outputs of committed transactions: all of them, whoever wrote them */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
     cr_assert_eq(distinct, N, "%d of %d records came out; see %s", distinct, N, h.log_path);
     cr_assert(h_log_contains(&h, "commit_transaction failed"), "see %s", h.log_path);
-    cr_assert_eq(status_number("t1", "restarts"), 0);
+    cr_assert_eq(h_status_number(&h, "t1", "restarts"), 0);
 }
 
 /* A fenced producer (another one took the transactional.id) must not write again: the
  * worker ends, lastError says why, and the supervisor's restart goes on. */
 Test(exactly_once, a_fenced_worker_ends_and_is_restarted)
 {
-    create("t1", EOS);
+    h_create_task(&h, "t1", EOS);
     enum { N = 20 };
     produce_ids(0, N);
     rd_kafka_mock_push_request_errors(mock, API_END_TXN, 1, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
-    start("t1");
-    cr_assert(wait_at_least("t1", "restarts", 1, 30000), "no restart; see %s", h.log_path);
+    h_start_task(&h, "t1");
+    cr_assert(h_wait_number(&h, "t1", "restarts", 1, 30000), "no restart; see %s", h.log_path);
     cr_assert(h_log_contains(&h, "fenced"), "see %s", h.log_path);
     cr_assert(h_log_contains(&h, "transactional.id symtask-c1-t1-0"), "see %s", h.log_path);
     json_t *st = h_status(&h, "t1");
     cr_assert(strstr(h_get(st, "lastError"), "fenced") != NULL, "%s", h_get(st, "lastError"));
     json_decref(st);
     /* the outputs of committed transactions: all of them, whoever wrote them */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 30000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     int distinct = count_outputs(N, seen, &outputs);
@@ -309,14 +275,14 @@ Test(exactly_once, a_fenced_worker_ends_and_is_restarted)
 /* Abortable errors that never stop are for a restart, not an endless loop of aborts. */
 Test(exactly_once, aborts_in_a_row_end_the_worker)
 {
-    create("t1", EOS);
+    h_create_task(&h, "t1", EOS);
     produce_ids(0, 10);
     rd_kafka_resp_err_t errs[12];
     for (size_t i = 0; i < 12; i++)
         errs[i] = RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED;
     rd_kafka_mock_push_request_errors_array(mock, API_ADD_OFFSETS_TO_TXN, 12, errs);
-    start("t1");
-    cr_assert(wait_at_least("t1", "restarts", 1, 60000), "no restart; see %s", h.log_path);
+    h_start_task(&h, "t1");
+    cr_assert(h_wait_number(&h, "t1", "restarts", 1, 60000), "no restart; see %s", h.log_path);
     cr_assert(h_log_contains(&h, "5 transactions in a row were aborted"), "see %s", h.log_path);
 }
 
@@ -325,20 +291,21 @@ Test(exactly_once, aborts_in_a_row_end_the_worker)
  * worker gives up, says why, and its restart goes on. */
 Test(exactly_once, a_transaction_that_cannot_end_is_given_up)
 {
-    create("t1", EOS ",\"kafka.producer.transaction.timeout.ms\":\"2000\","
-                     "\"kafka.producer.message.timeout.ms\":\"2000\"");
+    h_create_task(&h, "t1",
+                  EOS ",\"kafka.producer.transaction.timeout.ms\":\"2000\","
+                      "\"kafka.producer.message.timeout.ms\":\"2000\"");
     enum { N = 10 };
     produce_ids(0, N);
     rd_kafka_resp_err_t errs[40];
     for (size_t i = 0; i < 40; i++)
         errs[i] = RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
     rd_kafka_mock_push_request_errors_array(mock, API_END_TXN, 40, errs);
-    start("t1");
-    cr_assert(wait_at_least("t1", "restarts", 1, 30000), "no restart; see %s", h.log_path);
+    h_start_task(&h, "t1");
+    cr_assert(h_wait_number(&h, "t1", "restarts", 1, 30000), "no restart; see %s", h.log_path);
     cr_assert(h_log_contains(&h, "did not succeed within transaction.timeout.ms (2000 ms)"),
               "see %s", h.log_path);
     /* once the coordinator answers again, everything comes out */
-    cr_assert(wait_at_least("t1", "recordsOut", N, 60000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 60000), "see %s", h.log_path);
     int seen[N];
     size_t outputs;
     cr_assert_eq(count_outputs(N, seen, &outputs), N, "see %s", h.log_path);
@@ -527,8 +494,8 @@ static void ext_run(const char *guarantee, int exactly_once)
     ext_create_topics(in, out, dlq);
     snprintf(extra, sizeof(extra),
              "\"sml.kstream.guarantee\":\"%s\",\"sml.kstream.record.poll.max\":\"100\"", guarantee);
-    create(ext_tid, extra);
-    start(ext_tid);
+    h_create_task(&h, ext_tid, extra);
+    h_start_task(&h, ext_tid);
 
     ext_run_t run = {.in = in};
     pthread_t producer;

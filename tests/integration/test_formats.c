@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto.h"
 #include "harness.h"
 #include "kafka_util.h"
 
@@ -38,43 +37,23 @@ static void teardown(void)
 
 TestSuite(formats, .init = setup, .fini = teardown, .timeout = 240);
 
-/* The TaskInfo of task @tid (in-@tid to out-@tid) with the params @params, in the legacy
- * form as c1. malloc'd. */
-static char *taskinfo(const char *tid, const char *params)
-{
-    char json[8192];
-    size_t key_len;
-    snprintf(json, sizeof(json),
-             "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{\"sml.kstream.source.topic\":"
-             "\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\",%s}}",
-             tid, tid, tid, params);
-    uint8_t *key = crypto_b64_decode(H_SECRET1, strlen(H_SECRET1), &key_len);
-    char *sealed = crypto_legacy_encrypt(key, json, strlen(json));
-    free(key);
-    return sealed;
-}
-
 /* Task @tid (in-@tid to out-@tid) with the params @extra, predicting with the harness's
  * linear model unless @extra names a predictor. */
 static void create_and_start(const char *tid, const char *extra)
 {
-    char json[4096], path[256];
+    char json[4096];
     if (strstr(extra, "\"sml.predictor\"") == NULL)
         snprintf(json, sizeof(json),
                  "\"sml.predictor\":\"linear\",\"sml.predictor.model\":\"%s/model.json\",%s", h.dir,
                  extra);
     else
         snprintf(json, sizeof(json), "%s", extra);
-    char *body = taskinfo(tid, json);
+    char *body = h_taskinfo_params(tid, json, H_SECRET1);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
     free(body);
     cr_assert_eq(r.status, 202, "%s", r.body);
     h_response_free(&r);
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    r = h_req(&h, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&h, tid, "status", "running", 20000), "see %s", h.log_path);
+    h_start_task(&h, tid);
 }
 
 /* Produces @values (keys "0", "1", ...) to in-@tid and asserts that out-@tid holds @want[i]
@@ -190,20 +169,6 @@ static bool file_set(const char *path, bool on)
     return f != NULL && fclose(f) == 0;
 }
 
-/* Waits until the status key @key of task @tid is at least @n. */
-static bool wait_number(const char *tid, const char *key, long n, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 100) {
-        json_t *st = h_status(&h, tid);
-        long v = atol(h_get(st, key));
-        json_decref(st);
-        if (v >= n)
-            return true;
-        usleep(100000);
-    }
-    return false;
-}
-
 /* A plugin that answers RETRIABLE (its server cannot be reached) holds the records: the same
  * worker calls it again with backoff, the status and /metrics say so, and once it answers
  * every record comes out, none in the dead letters. @stage names the plugin. */
@@ -223,7 +188,7 @@ static void expect_outage_survived(const char *tid, const char *params, const ch
     }
     snprintf(topic, sizeof(topic), "in-%s", tid);
     kt_produce(&h, topic, N, (const char *const *)keys, (const char *const *)values, NULL);
-    cr_assert(wait_number(tid, "retries", 3, 30000), "no retries; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, tid, "retries", 3, 30000), "no retries; see %s", h.log_path);
     json_t *st = h_status(&h, tid);
     cr_expect_str_eq(h_get(st, "status"), "running");
     cr_expect_str_eq(h_get(st, "retrying"), "1");
@@ -240,7 +205,7 @@ static void expect_outage_survived(const char *tid, const char *params, const ch
     h_response_free(&r);
 
     cr_assert(file_set(down, false));
-    cr_assert(wait_number(tid, "recordsOut", N, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, tid, "recordsOut", N, 30000), "see %s", h.log_path);
     kt_record_t out[2 * N], dlq[1];
     snprintf(topic, sizeof(topic), "out-%s", tid);
     size_t n = kt_consume(&h, topic, N, out, 2 * N, 30000);

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "../unit/common/sign_vectors.h"
-#include "crypto.h"
 #include "harness.h"
 #include "kafka_util.h"
 #include "model_server.h"
@@ -49,21 +48,6 @@ static void teardown(void)
 
 TestSuite(model_servers, .init = setup, .fini = teardown, .timeout = 240);
 
-/* The TaskInfo of task @tid (in-@tid to out-@tid) with @params, legacy form, as c1. */
-static char *taskinfo(const char *tid, const char *params)
-{
-    char json[8192];
-    size_t key_len;
-    snprintf(json, sizeof(json),
-             "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{\"sml.kstream.source.topic\":"
-             "\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\",%s}}",
-             tid, tid, tid, params);
-    uint8_t *key = crypto_b64_decode(H_SECRET1, strlen(H_SECRET1), &key_len);
-    char *sealed = crypto_legacy_encrypt(key, json, strlen(json));
-    free(key);
-    return sealed;
-}
-
 /* The original application's REST params for the test server, with @secret. */
 static void rest_params(char *out, size_t size, const char *secret, const char *more)
 {
@@ -76,33 +60,10 @@ static void rest_params(char *out, size_t size, const char *secret, const char *
 
 static h_response_t create(const char *tid, const char *params)
 {
-    char *body = taskinfo(tid, params);
+    char *body = h_taskinfo_params(tid, params, H_SECRET1);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
     free(body);
     return r;
-}
-
-static void start(const char *tid)
-{
-    char path[256];
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    h_response_t r = h_req(&h, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&h, tid, "status", "running", 20000), "see %s", h.log_path);
-}
-
-static bool wait_number(const char *tid, const char *key, long n, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 100) {
-        json_t *st = h_status(&h, tid);
-        long v = atol(h_get(st, key));
-        json_decref(st);
-        if (v >= n)
-            return true;
-        usleep(100000);
-    }
-    return false;
 }
 
 static void produce_range(const char *tid, int from, int to)
@@ -140,18 +101,18 @@ Test(model_servers, no_record_lost_or_duplicated_across_a_10s_outage)
     h_response_t r = create("t1", params);
     cr_assert_eq(r.status, 202, "%s", r.body);
     h_response_free(&r);
-    start("t1");
+    h_start_task(&h, "t1");
     json_t *st = h_status(&h, "t1");
     cr_expect_str_eq(h_get(st, "predictor"), "symetryml", "sml.kstream.rest = true");
     json_decref(st);
 
     produce_range("t1", 0, N / 2);
-    cr_assert(wait_number("t1", "recordsOut", N / 2, 30000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N / 2, 30000), "see %s", h.log_path);
     ms_down(ms);
     struct timespec down, now;
     clock_gettime(CLOCK_MONOTONIC, &down);
     produce_range("t1", N / 2, N);
-    cr_assert(wait_number("t1", "retries", 3, 30000), "no retries; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "retries", 3, 30000), "no retries; see %s", h.log_path);
     st = h_status(&h, "t1");
     cr_expect_str_eq(h_get(st, "retrying"), "1");
     char want[256];
@@ -170,7 +131,7 @@ Test(model_servers, no_record_lost_or_duplicated_across_a_10s_outage)
         clock_gettime(CLOCK_MONOTONIC, &now);
     } while ((now.tv_sec - down.tv_sec) * 1000 + (now.tv_nsec - down.tv_nsec) / 1000000 < 10000);
     cr_assert_eq(ms_up(ms), 0);
-    cr_assert(wait_number("t1", "recordsOut", N, 60000), "see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsOut", N, 60000), "see %s", h.log_path);
 
     /* Every record once, each with its prediction. */
     kt_record_t out[2 * N], dlq[1];
@@ -248,7 +209,7 @@ Test(model_servers, refused_credentials_fail_the_task)
     h_response_t r = create("t5", params);
     cr_assert_eq(r.status, 202, "%s", r.body);
     h_response_free(&r);
-    start("t5");
+    h_start_task(&h, "t5");
     produce_range("t5", 0, 3);
     cr_assert(h_wait_status(&h, "t5", "status", "failed", 30000), "see %s", h.log_path);
     json_t *st = h_status(&h, "t5");
@@ -270,7 +231,7 @@ Test(model_servers, an_oip_task)
     h_response_t r = create("t6", params);
     cr_assert_eq(r.status, 202, "%s", r.body);
     h_response_free(&r);
-    start("t6");
+    h_start_task(&h, "t6");
     const char *keys[] = {"k0", "k1"};
     const char *values[] = {"{\"a\":1,\"b\":2,\"c\":3.5}", "{\"a\":\"x\",\"b\":2,\"c\":3}"};
     kt_produce(&h, "in-t6", 2, keys, values, NULL);

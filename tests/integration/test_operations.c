@@ -32,27 +32,6 @@ TestSuite(operations, .init = setup, .fini = teardown, .timeout = 240);
 /* Tests that start the daemon themselves, with their own config lines. */
 TestSuite(operations_own_config, .fini = teardown, .timeout = 240);
 
-static const char *status_code(h_response_t *r)
-{
-    const char *s = json_string_value(json_object_get(r->json, "statusCode"));
-    return s ? s : "";
-}
-
-static const char *status_string(h_response_t *r)
-{
-    const char *s = json_string_value(json_object_get(r->json, "statusString"));
-    return s ? s : "";
-}
-
-static void create_task(const char *tid, const char *extra)
-{
-    char *body = h_taskinfo(tid, extra, H_SECRET1);
-    h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
-    cr_assert_eq(r.status, 202, "create %s: %d %s", tid, r.status, r.body);
-    h_response_free(&r);
-    free(body);
-}
-
 /* Sends @method @path (with @body, may be NULL) and asserts the HTTP status and, when
  * @needle is not NULL, that statusString contains it. */
 static void expect(const char *method, const char *path, const char *body, int status,
@@ -61,8 +40,8 @@ static void expect(const char *method, const char *path, const char *body, int s
     h_response_t r = h_req(&h, method, path, body);
     cr_assert_eq(r.status, status, "%s %s: %d %s", method, path, r.status, r.body);
     if (needle != NULL)
-        cr_assert(strstr(status_string(&r), needle) != NULL, "%s %s: '%s' not in %s", method, path,
-                  needle, r.body);
+        cr_assert(strstr(h_status_string(&r), needle) != NULL, "%s %s: '%s' not in %s", method,
+                  path, needle, r.body);
     h_response_free(&r);
 }
 
@@ -124,21 +103,13 @@ static bool wait_lag(const char *tid, const char *lag, int timeout_ms)
     return h_wait_status(&h, tid, "consumerLag", lag, timeout_ms);
 }
 
-static pid_t task_pid(const char *tid)
-{
-    json_t *st = h_status(&h, tid);
-    pid_t pid = (pid_t)atoi(h_get(st, "pid"));
-    json_decref(st);
-    return pid;
-}
-
 /* ---- pause and resume ------------------------------------------------------------------ */
 
 Test(operations, pause_stops_fetching_and_resume_goes_on_where_it_stopped)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     start_and_wait("t1");
-    pid_t pid = task_pid("t1");
+    pid_t pid = h_task_pid(&h, "t1");
     produce("in-t1", 0, 5);
     cr_assert_eq(count_records("out-t1", 5, 30000), 5, "see %s", h.log_path);
 
@@ -146,7 +117,7 @@ Test(operations, pause_stops_fetching_and_resume_goes_on_where_it_stopped)
     cr_assert(h_wait_status(&h, "t1", "status", "paused", 15000), "never paused; see %s",
               h.log_path);
     expect("POST", BASE "/tasks/t1/pause", NULL, 200, "task [t1] is paused");
-    cr_assert_eq(task_pid("t1"), pid, "the worker must stay up while paused");
+    cr_assert_eq(h_task_pid(&h, "t1"), pid, "the worker must stay up while paused");
     /* what it held is committed: the group's offsets are at the end of the log */
     json_t *off = get_offsets("t1");
     cr_assert_eq(sum_of(off, "committed"), 5, "%s", json_dumps(off, 0));
@@ -174,7 +145,7 @@ Test(operations, pause_stops_fetching_and_resume_goes_on_where_it_stopped)
     cr_assert(h_wait_status(&h, "t1", "status", "running", 15000));
     cr_assert_eq(count_records("out-t1", 9, 30000), 9, "see %s", h.log_path);
     cr_assert(wait_lag("t1", "0", 20000));
-    cr_assert_eq(task_pid("t1"), pid);
+    cr_assert_eq(h_task_pid(&h, "t1"), pid);
     /* resume of a running task is a no-op */
     expect("POST", BASE "/tasks/t1/resume", NULL, 200, "task [t1] is running");
 }
@@ -182,7 +153,7 @@ Test(operations, pause_stops_fetching_and_resume_goes_on_where_it_stopped)
 /* A pause asked while the worker starts: it comes up paused. */
 Test(operations, a_pause_while_starting_takes_effect_once_the_worker_is_up)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     expect("POST", BASE "/tasks/t1/start", NULL, 200, NULL);
     expect("POST", BASE "/tasks/t1/pause", NULL, 200, "task [t1] is pausing");
     cr_assert(h_wait_status(&h, "t1", "status", "paused", 20000), "see %s", h.log_path);
@@ -198,11 +169,11 @@ Test(operations, a_pause_while_starting_takes_effect_once_the_worker_is_up)
 
 Test(operations, pause_and_resume_refuse_a_task_that_is_not_started)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/t1/pause", NULL);
     cr_assert_eq(r.status, 409, "%s", r.body);
-    cr_assert_str_eq(status_code(&r), "CONFLICT");
-    cr_assert_str_eq(status_string(&r),
+    cr_assert_str_eq(h_status_code(&r), "CONFLICT");
+    cr_assert_str_eq(h_status_string(&r),
                      "task [t1] is stopped: only a started task can be paused; start it first");
     h_response_free(&r);
     expect("POST", BASE "/tasks/t1/resume", NULL, 409,
@@ -219,16 +190,16 @@ Test(operations, pause_and_resume_refuse_a_task_that_is_not_started)
 
 Test(operations, a_stop_clears_a_pause_and_a_restart_keeps_it)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     start_and_wait("t1");
     expect("POST", BASE "/tasks/t1/pause", NULL, 200, NULL);
     cr_assert(h_wait_status(&h, "t1", "status", "paused", 15000));
-    pid_t pid = task_pid("t1");
+    pid_t pid = h_task_pid(&h, "t1");
     /* a start of a paused task leaves it paused */
     expect("POST", BASE "/tasks/t1/start", NULL, 200, "task [t1] is paused");
     expect("POST", BASE "/tasks/t1/restart", NULL, 200, NULL);
     cr_assert(h_wait_status(&h, "t1", "status", "paused", 20000), "see %s", h.log_path);
-    cr_assert_neq(task_pid("t1"), pid, "restart gives a new worker");
+    cr_assert_neq(h_task_pid(&h, "t1"), pid, "restart gives a new worker");
 
     expect("POST", BASE "/tasks/t1/stop", NULL, 200, NULL);
     cr_assert(h_wait_status(&h, "t1", "status", "stopped", 15000));
@@ -242,8 +213,8 @@ Test(operations_own_config, a_paused_task_keeps_its_slot_and_its_pause_across_a_
      .timeout = 240)
 {
     h_setup(&h, "sml.task.max = 1");
-    create_task("t1", NULL);
-    create_task("t2", NULL);
+    h_create_task(&h, "t1", NULL);
+    h_create_task(&h, "t2", NULL);
     start_and_wait("t1");
     expect("POST", BASE "/tasks/t1/pause", NULL, 200, NULL);
     cr_assert(h_wait_status(&h, "t1", "status", "paused", 15000));
@@ -266,7 +237,7 @@ Test(operations_own_config, a_paused_task_keeps_its_slot_and_its_pause_across_a_
 /* Runs t1 over @n records, then stops it: its group has committed @n offsets. */
 static void run_then_stop(int n)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     start_and_wait("t1");
     produce("in-t1", 0, n);
     cr_assert_eq(count_records("out-t1", (size_t)n, 30000), (size_t)n, "see %s", h.log_path);
@@ -280,8 +251,8 @@ Test(operations, offsets_are_listed_and_reset_to_earliest_latest_timestamp_and_g
     run_then_stop(10);
     h_response_t r = h_req(&h, "GET", BASE "/tasks/t1/offsets", NULL);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert(strstr(status_string(&r), "task [t1] has 4 partitions on topic [in-t1]; lag 0"), "%s",
-              r.body);
+    cr_assert(strstr(h_status_string(&r), "task [t1] has 4 partitions on topic [in-t1]; lag 0"),
+              "%s", r.body);
     json_t *off = json_object_get(json_object_get(r.json, "values"), "offsets");
     cr_assert_str_eq(json_string_value(json_object_get(off, "group")), "symtask-c1-t1");
     cr_assert_eq(sum_of(off, "committed"), 10, "%s", r.body);
@@ -294,7 +265,7 @@ Test(operations, offsets_are_listed_and_reset_to_earliest_latest_timestamp_and_g
     /* earliest: everything is read again */
     r = h_req(&h, "POST", BASE "/tasks/t1/offsets", "{\"to\":\"earliest\"}");
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(status_string(&r),
+    cr_assert_str_eq(h_status_string(&r),
                      "offsets of task [t1] reset on 4 partitions of topic [in-t1]");
     off = json_object_get(json_object_get(r.json, "values"), "offsets");
     cr_assert_eq(sum_of(off, "previous"), 10, "%s", r.body);
@@ -326,7 +297,7 @@ Test(operations, offsets_are_listed_and_reset_to_earliest_latest_timestamp_and_g
              part, end - 1);
     r = h_req(&h, "POST", BASE "/tasks/t1/offsets", body);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert(strstr(status_string(&r), "reset on 1 partition of topic [in-t1]"), "%s", r.body);
+    cr_assert(strstr(h_status_string(&r), "reset on 1 partition of topic [in-t1]"), "%s", r.body);
     h_response_free(&r);
     off = get_offsets("t1");
     cr_assert_eq(sum_of(off, "lag"), 1);
@@ -350,14 +321,14 @@ Test(operations, offsets_are_listed_and_reset_to_earliest_latest_timestamp_and_g
 
 Test(operations, offsets_reset_errors_name_the_task_the_state_and_the_field)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     start_and_wait("t1");
     /* only while stopped */
     h_response_t r = h_req(&h, "POST", BASE "/tasks/t1/offsets", "{\"to\":\"earliest\"}");
     cr_assert_eq(r.status, 409, "%s", r.body);
-    cr_assert_str_eq(status_code(&r), "CONFLICT");
+    cr_assert_str_eq(h_status_code(&r), "CONFLICT");
     cr_assert_str_eq(
-        status_string(&r),
+        h_status_string(&r),
         "task [t1] is running: offsets can be reset only while it is stopped; stop it first");
     h_response_free(&r);
     expect("POST", BASE "/tasks/t1/pause", NULL, 200, NULL);
@@ -396,8 +367,8 @@ Test(operations, offsets_reset_errors_name_the_task_the_state_and_the_field)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         r = h_req(&h, "POST", BASE "/tasks/t1/offsets", bad[i].body[0] ? bad[i].body : NULL);
         cr_assert_eq(r.status, 400, "%s: %d %s", bad[i].body, r.status, r.body);
-        cr_assert_str_eq(status_code(&r), "BAD_REQUEST");
-        cr_assert(strstr(status_string(&r), bad[i].message) != NULL, "%s: '%s' not in %s",
+        cr_assert_str_eq(h_status_code(&r), "BAD_REQUEST");
+        cr_assert(strstr(h_status_string(&r), bad[i].message) != NULL, "%s: '%s' not in %s",
                   bad[i].body, bad[i].message, r.body);
         h_response_free(&r);
     }
@@ -420,7 +391,7 @@ static void *reset_thread(void *arg)
  * answer, so it runs for its whole 10 s budget once the daemon logged it. */
 Test(operations, a_task_whose_offsets_are_being_reset_does_not_start)
 {
-    create_task("t1", "\"bootstrap.servers\":\"127.0.0.1:1\"");
+    h_create_task(&h, "t1", "\"bootstrap.servers\":\"127.0.0.1:1\"");
     h_response_t reset;
     pthread_t thread;
     pthread_create(&thread, NULL, reset_thread, &reset);
@@ -433,7 +404,7 @@ Test(operations, a_task_whose_offsets_are_being_reset_does_not_start)
     cr_assert(logged, "the reset never started; see %s", h.log_path);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/t1/start", NULL);
     cr_assert_eq(r.status, 409, "%s", r.body);
-    cr_assert_str_eq(status_string(&r),
+    cr_assert_str_eq(h_status_string(&r),
                      "task [t1]: its offsets are being reset; start it when that is done");
     h_response_free(&r);
     expect("POST", BASE "/tasks/t1/restart", NULL, 409, "its offsets are being reset");
@@ -441,8 +412,8 @@ Test(operations, a_task_whose_offsets_are_being_reset_does_not_start)
            "task [t1]: an offsets reset is under way; retry when it is done");
     pthread_join(thread, NULL);
     cr_assert_eq(reset.status, 503, "%s", reset.body);
-    cr_assert(strstr(status_string(&reset), "the offsets of task [t1] cannot be reset: the Kafka "
-                                            "cluster did not answer within 10 s") != NULL,
+    cr_assert(strstr(h_status_string(&reset), "the offsets of task [t1] cannot be reset: the Kafka "
+                                              "cluster did not answer within 10 s") != NULL,
               "%s", reset.body);
     h_response_free(&reset);
     /* over: the task starts */
@@ -452,19 +423,19 @@ Test(operations, a_task_whose_offsets_are_being_reset_does_not_start)
 Test(operations, offsets_of_an_unreachable_cluster_are_a_503_that_says_so)
 {
     /* a port nothing listens on */
-    create_task("t1", "\"bootstrap.servers\":\"127.0.0.1:1\"");
+    h_create_task(&h, "t1", "\"bootstrap.servers\":\"127.0.0.1:1\"");
     h_response_t r = h_req(&h, "GET", BASE "/tasks/t1/offsets", NULL);
     cr_assert_eq(r.status, 503, "%s", r.body);
-    cr_assert_str_eq(status_code(&r), "SERVICE_UNAVAILABLE");
-    cr_assert(strstr(status_string(&r), "the offsets of task [t1] cannot be read: the Kafka "
-                                        "cluster did not answer within 10 s") != NULL,
+    cr_assert_str_eq(h_status_code(&r), "SERVICE_UNAVAILABLE");
+    cr_assert(strstr(h_status_string(&r), "the offsets of task [t1] cannot be read: the Kafka "
+                                          "cluster did not answer within 10 s") != NULL,
               "%s", r.body);
     h_response_free(&r);
     /* the daemon served meanwhile: its loop does not wait on Kafka (the check ran in a worker) */
     expect("GET", BASE "/tasks/t1", NULL, 200, NULL);
     r = h_req(&h, "POST", BASE "/tasks/t1/offsets", "{\"to\":\"earliest\"}");
     cr_assert_eq(r.status, 503, "%s", r.body);
-    cr_assert(strstr(status_string(&r), "cannot be reset") != NULL, "%s", r.body);
+    cr_assert(strstr(h_status_string(&r), "cannot be reset") != NULL, "%s", r.body);
     h_response_free(&r);
     /* the reset is over: the task may start */
     expect("POST", BASE "/tasks/t1/start", NULL, 200, NULL);
@@ -472,7 +443,7 @@ Test(operations, offsets_of_an_unreachable_cluster_are_a_503_that_says_so)
 
 Test(operations, offsets_of_a_group_that_never_committed_are_null)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     start_and_wait("t1");
     expect("POST", BASE "/tasks/t1/stop", NULL, 200, NULL);
     cr_assert(h_wait_status(&h, "t1", "status", "stopped", 15000));
@@ -481,7 +452,7 @@ Test(operations, offsets_of_a_group_that_never_committed_are_null)
      * start of the log, where the task would begin (auto.offset.reset = earliest) */
     h_response_t r = h_req(&h, "GET", BASE "/tasks/t1/offsets", NULL);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(status_string(&r), "task [t1] has 4 partitions on topic [in-t1]; lag 3");
+    cr_assert_str_eq(h_status_string(&r), "task [t1] has 4 partitions on topic [in-t1]; lag 3");
     json_t *parts = json_object_get(json_object_get(json_object_get(r.json, "values"), "offsets"),
                                     "partitions");
     cr_assert_eq(json_array_size(parts), 4);
@@ -496,7 +467,7 @@ Test(operations, offsets_of_a_group_that_never_committed_are_null)
 
 Test(operations, create_leaves_a_task_stopped_and_start_true_starts_it)
 {
-    create_task("t1", NULL);
+    h_create_task(&h, "t1", NULL);
     json_t *st = h_status(&h, "t1");
     cr_assert_str_eq(h_get(st, "status"), "stopped");
     json_decref(st);
@@ -504,13 +475,13 @@ Test(operations, create_leaves_a_task_stopped_and_start_true_starts_it)
     char *body = h_taskinfo("t2", NULL, H_SECRET1);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create?start=true", body);
     cr_assert_eq(r.status, 202, "%s", r.body);
-    cr_assert_str_eq(status_string(&r), "task [t2] created for customer [c1] and starting");
+    cr_assert_str_eq(h_status_string(&r), "task [t2] created for customer [c1] and starting");
     h_response_free(&r);
     cr_assert(h_wait_status(&h, "t2", "status", "running", 20000), "see %s", h.log_path);
 
     r = h_req(&h, "POST", BASE "/tasks/create?start=maybe", body);
     cr_assert_eq(r.status, 400, "%s", r.body);
-    cr_assert_str_eq(status_string(&r), "start: 'maybe' is neither true nor false");
+    cr_assert_str_eq(h_status_string(&r), "start: 'maybe' is neither true nor false");
     h_response_free(&r);
     free(body);
 
@@ -518,7 +489,7 @@ Test(operations, create_leaves_a_task_stopped_and_start_true_starts_it)
     body = h_taskinfo("t1", NULL, H_SECRET1);
     r = h_req(&h, "POST", BASE "/tasks/create?force=true&start=true", body);
     cr_assert_eq(r.status, 202, "%s", r.body);
-    cr_assert_str_eq(status_string(&r), "task [t1] replaced and starting");
+    cr_assert_str_eq(h_status_string(&r), "task [t1] replaced and starting");
     h_response_free(&r);
     free(body);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 20000), "see %s", h.log_path);
@@ -533,8 +504,8 @@ Test(operations_own_config, create_with_start_over_the_limit_creates_nothing)
     body = h_taskinfo("t2", NULL, H_SECRET1);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create?start=true", body);
     cr_assert_eq(r.status, 429, "%s", r.body);
-    cr_assert_str_eq(status_string(&r), "cannot start task [t2]: 1 tasks are running, the limit "
-                                        "sml.task.max is 1; stop a task first");
+    cr_assert_str_eq(h_status_string(&r), "cannot start task [t2]: 1 tasks are running, the limit "
+                                          "sml.task.max is 1; stop a task first");
     h_response_free(&r);
     free(body);
     expect("GET", BASE "/tasks/t2", NULL, 404, "task [t2] does not exist");
@@ -557,9 +528,9 @@ Test(operations_own_config, restart_of_all_or_only_the_failed_tasks)
     snprintf(conf, sizeof(conf),
              "worker.path = %s\ntask.restart_backoff_ms = 20\ntask.restart_max = 2", script);
     h_setup(&h, conf);
-    create_task("t1", NULL);
-    create_task("t2", NULL);
-    create_task("t3", NULL);
+    h_create_task(&h, "t1", NULL);
+    h_create_task(&h, "t2", NULL);
+    h_create_task(&h, "t3", NULL);
 
     char bad[300];
     snprintf(bad, sizeof(bad), "%s.bad", script);
@@ -571,28 +542,28 @@ Test(operations_own_config, restart_of_all_or_only_the_failed_tasks)
     cr_assert(h_wait_status(&h, "t1", "status", "failed", 15000), "see %s", h.log_path);
     unlink(bad);
     start_and_wait("t2");
-    pid_t pid2 = task_pid("t2");
+    pid_t pid2 = h_task_pid(&h, "t2");
 
     expect("POST", BASE "/tasks/restart?onlyFailed=nope", NULL, 400,
            "onlyFailed: 'nope' is neither true nor false");
     h_response_t r = h_req(&h, "POST", BASE "/tasks/restart?onlyFailed=true", NULL);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(status_string(&r), "1 failed task restarted");
+    cr_assert_str_eq(h_status_string(&r), "1 failed task restarted");
     cr_assert(strstr(r.body, "\"stringList\":{\"values\":[\"t1\"]}") != NULL, "%s", r.body);
     h_response_free(&r);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 20000), "see %s", h.log_path);
-    cr_assert_eq(task_pid("t2"), pid2, "onlyFailed leaves a running task alone");
+    cr_assert_eq(h_task_pid(&h, "t2"), pid2, "onlyFailed leaves a running task alone");
 
-    pid_t pid1 = task_pid("t1");
+    pid_t pid1 = h_task_pid(&h, "t1");
     r = h_req(&h, "POST", BASE "/tasks/restart", NULL);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(status_string(&r), "2 tasks restarted");
+    cr_assert_str_eq(h_status_string(&r), "2 tasks restarted");
     cr_assert(strstr(r.body, "[\"t1\",\"t2\"]") != NULL, "%s", r.body);
     h_response_free(&r);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 20000));
     cr_assert(h_wait_status(&h, "t2", "status", "running", 20000));
-    cr_assert_neq(task_pid("t1"), pid1);
-    cr_assert_neq(task_pid("t2"), pid2);
+    cr_assert_neq(h_task_pid(&h, "t1"), pid1);
+    cr_assert_neq(h_task_pid(&h, "t2"), pid2);
     json_t *st = h_status(&h, "t3");
     cr_assert_str_eq(h_get(st, "status"), "stopped", "a stopped task stays stopped");
     json_decref(st);
@@ -618,16 +589,16 @@ Test(operations_own_config, restart_of_failed_tasks_over_the_limit_restarts_none
              "sml.task.max = 1",
              script);
     h_setup(&h, conf);
-    create_task("t1", NULL);
-    create_task("t2", NULL);
+    h_create_task(&h, "t1", NULL);
+    h_create_task(&h, "t2", NULL);
     expect("POST", BASE "/tasks/t1/start", NULL, 200, NULL);
     cr_assert(h_wait_status(&h, "t1", "status", "failed", 15000), "see %s", h.log_path);
     expect("POST", BASE "/tasks/t2/start", NULL, 200, NULL);
     cr_assert(h_wait_status(&h, "t2", "status", "failed", 15000), "see %s", h.log_path);
     h_response_t r = h_req(&h, "POST", BASE "/tasks/restart?onlyFailed=true", NULL);
     cr_assert_eq(r.status, 429, "%s", r.body);
-    cr_assert_str_eq(status_string(&r), "restarting 2 failed tasks would run 2 tasks; the limit "
-                                        "sml.task.max is 1; stop a task first");
+    cr_assert_str_eq(h_status_string(&r), "restarting 2 failed tasks would run 2 tasks; the limit "
+                                          "sml.task.max is 1; stop a task first");
     h_response_free(&r);
     json_t *st = h_status(&h, "t1");
     cr_assert_str_eq(h_get(st, "status"), "failed");
@@ -637,15 +608,15 @@ Test(operations_own_config, restart_of_failed_tasks_over_the_limit_restarts_none
 
 Test(operations, list_with_expand_status_gives_every_status_in_one_call)
 {
-    create_task("t2", NULL);
-    create_task("t1", NULL);
+    h_create_task(&h, "t2", NULL);
+    h_create_task(&h, "t1", NULL);
     start_and_wait("t1");
     static const char *const paths[] = {BASE "/tasks?expand=status",
                                         "/" H_CID1 "/tasks?expand=status"};
     for (size_t k = 0; k < 2; k++) {
         h_response_t r = h_req(&h, "GET", paths[k], NULL);
         cr_assert_eq(r.status, 200, "%s", r.body);
-        cr_assert_str_eq(status_string(&r), "2 tasks");
+        cr_assert_str_eq(h_status_string(&r), "2 tasks");
         json_t *values = json_object_get(r.json, "values");
         json_t *names = json_object_get(json_object_get(values, "stringList"), "values");
         json_t *maps = json_object_get(json_object_get(values, "KSVSMap"), "values");

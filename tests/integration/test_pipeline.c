@@ -40,15 +40,8 @@ static h_response_t create(const char *tid, const char *extra)
 
 static void create_and_start(const char *tid, const char *extra)
 {
-    h_response_t r = create(tid, extra);
-    cr_assert_eq(r.status, 202, "%s", r.body);
-    h_response_free(&r);
-    char path[256];
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    r = h_req(&h, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&h, tid, "status", "running", 20000), "see %s", h.log_path);
+    h_create_task(&h, tid, extra);
+    h_start_task(&h, tid);
 }
 
 static int64_t now_ms(void)
@@ -234,28 +227,6 @@ Test(pipeline, unknown_plugins_and_bad_plugin_params_are_refused_at_create)
 
 enum { KILL_N = 100000 };
 
-static void *produce_many(void *arg)
-{
-    char **values = malloc(KILL_N * sizeof(*values)), **keys = malloc(KILL_N * sizeof(*keys));
-    for (int i = 0; i < KILL_N; i++) {
-        cr_assert(asprintf(&values[i], "{\"id\":%d,\"x1\":%d,\"x2\":1}", i, i % 100) > 0);
-        cr_assert(asprintf(&keys[i], "%d", i) > 0);
-    }
-    /* in slices, so that the worker is busy for a while */
-    for (int off = 0; off < KILL_N; off += 5000) {
-        kt_produce(&h, "in-t1", 5000, (const char *const *)keys + off,
-                   (const char *const *)values + off, NULL);
-        usleep(20000);
-    }
-    for (int i = 0; i < KILL_N; i++) {
-        free(values[i]);
-        free(keys[i]);
-    }
-    free(values);
-    free(keys);
-    return arg;
-}
-
 /* Waits until the task's current worker has written a record; returns its pid. */
 static pid_t wait_for_output(int timeout_ms)
 {
@@ -276,7 +247,8 @@ Test(pipeline, a_sigkilled_worker_loses_no_record, .timeout = 300)
 {
     create_and_start("t1", "\"sml.kstream.record.poll.max\":\"200\"");
     pthread_t producer;
-    pthread_create(&producer, NULL, produce_many, NULL);
+    kt_many_t many = {&h, "in-t1", KILL_N};
+    pthread_create(&producer, NULL, kt_produce_many, &many);
 
     pid_t pid = wait_for_output(30000);
     cr_assert(pid > 0, "no output before the kill; see %s", h.log_path);

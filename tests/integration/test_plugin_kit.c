@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "../../include/symtask/plugin.h"
-#include "crypto.h"
 #include "harness.h"
 #include "kafka_util.h"
 
@@ -144,28 +143,11 @@ TestSuite(plugin_kit, .init = setup, .fini = teardown, .timeout = 240);
  * encrypted as c1 in the legacy form. */
 static h_response_t create(const char *tid, const char *params)
 {
-    char json[2048], *sealed;
-    uint8_t *key;
-    size_t key_len;
-    h_response_t r;
+    char *sealed = h_taskinfo_params(tid, params, H_SECRET1);
+    h_response_t r = h_req(&h, "POST", BASE "/tasks/create", sealed);
 
-    snprintf(json, sizeof(json),
-             "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{"
-             "\"sml.kstream.source.topic\":\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\",%s}}",
-             tid, tid, tid, params);
-    key = crypto_b64_decode(H_SECRET1, strlen(H_SECRET1), &key_len);
-    sealed = crypto_legacy_encrypt(key, json, strlen(json));
-    free(key);
-    r = h_req(&h, "POST", BASE "/tasks/create", sealed);
     free(sealed);
     return r;
-}
-
-static const char *status_string(const h_response_t *r)
-{
-    const char *s = json_string_value(json_object_get(r->json, "statusString"));
-
-    return s != NULL ? s : "";
 }
 
 Test(plugin_kit, the_example_plugin_built_from_the_kit_predicts_in_a_task)
@@ -223,24 +205,24 @@ Test(plugin_kit, the_options_table_is_enforced_at_create)
 {
     h_response_t r = create("t1", "\"sml.predictor\":\"threshold\"");
     cr_assert_eq(r.status, 400, "%s", r.body);
-    cr_assert(strstr(status_string(&r), "params.sml.predictor.feature: required by plugin "
-                                        "threshold: Name of the feature compared to the "
-                                        "threshold.") != NULL,
+    cr_assert(strstr(h_status_string(&r), "params.sml.predictor.feature: required by plugin "
+                                          "threshold: Name of the feature compared to the "
+                                          "threshold.") != NULL,
               "%s", r.body);
     h_response_free(&r);
 
     r = create("t1", "\"sml.predictor\":\"threshold\",\"sml.predictor.feature\":\"x1\","
                      "\"sml.predictor.threshold\":\"high\"");
     cr_assert_eq(r.status, 400, "%s", r.body);
-    cr_assert(strstr(status_string(&r), "params.sml.predictor.threshold: 'high' is not a number") !=
-                  NULL,
+    cr_assert(strstr(h_status_string(&r),
+                     "params.sml.predictor.threshold: 'high' is not a number") != NULL,
               "%s", r.body);
     h_response_free(&r);
 
     /* create() itself refuses what the table cannot say */
     r = create("t1", "\"sml.predictor\":\"threshold\",\"sml.predictor.feature\":\"\"");
     cr_assert_eq(r.status, 400, "%s", r.body);
-    cr_assert(strstr(status_string(&r), "params.sml.predictor.feature: empty") != NULL, "%s",
+    cr_assert(strstr(h_status_string(&r), "params.sml.predictor.feature: empty") != NULL, "%s",
               r.body);
     h_response_free(&r);
 }
@@ -249,7 +231,7 @@ Test(plugin_kit, a_plugin_built_for_another_abi_major_is_refused_at_create)
 {
     char want[256];
     h_response_t r = create("t1", "\"sml.predictor\":\"wrong_major\"");
-    const char *s = status_string(&r);
+    const char *s = h_status_string(&r);
 
     cr_assert_eq(r.status, 400, "%s", r.body);
     /* which param, which file, both ABI versions, and what to do */

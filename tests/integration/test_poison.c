@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto.h"
 #include "harness.h"
 #include "kafka_util.h"
 
@@ -57,27 +56,18 @@ TestSuite(poison, .init = setup, .fini = teardown, .timeout = 300);
  * with crasher and the params @extra. */
 static void create_and_start(harness_t *hh, const char *tid, const char *extra)
 {
-    char json[4096], path[128], predictor[128] = "";
+    char params[4096] = "";
     if (strstr(extra, "\"sml.predictor\"") == NULL)
-        snprintf(predictor, sizeof(predictor), ",\"sml.predictor\":\"crasher\"%s",
-                 strstr(extra, "crash_on") ? "" : ",\"sml.predictor.crash_on\":\"13\"");
-    snprintf(json, sizeof(json),
-             "{\"type\":\"kstream\",\"name\":\"%s\",\"params\":{\"sml.kstream.source.topic\":"
-             "\"in-%s\",\"sml.kstream.sink.topic\":\"out-%s\"%s%s%s}}",
-             tid, tid, tid, predictor, extra[0] ? "," : "", extra);
-    size_t key_len;
-    uint8_t *key = crypto_b64_decode(H_SECRET1, strlen(H_SECRET1), &key_len);
-    char *body = crypto_legacy_encrypt(key, json, strlen(json));
-    free(key);
+        snprintf(params, sizeof(params), "\"sml.predictor\":\"crasher\"%s%s",
+                 strstr(extra, "crash_on") ? "" : ",\"sml.predictor.crash_on\":\"13\"",
+                 extra[0] ? "," : "");
+    strncat(params, extra, sizeof(params) - strlen(params) - 1);
+    char *body = h_taskinfo_params(tid, params, H_SECRET1);
     h_response_t r = h_req(hh, "POST", BASE "/tasks/create", body);
     free(body);
     cr_assert_eq(r.status, 202, "%s", r.body);
     h_response_free(&r);
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    r = h_req(hh, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(hh, tid, "status", "running", 30000), "see %s", hh->log_path);
+    h_start_task(hh, tid);
 }
 
 static void produce(harness_t *hh, const char *tid)
@@ -95,27 +85,13 @@ static void produce(harness_t *hh, const char *tid)
     }
 }
 
-/* Waits until the status key @key of task @tid is at least @n. */
-static bool wait_number(harness_t *hh, const char *tid, const char *key, long n, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 100) {
-        json_t *st = h_status(hh, tid);
-        long v = atol(h_get(st, key));
-        json_decref(st);
-        if (v >= n)
-            return true;
-        usleep(100000);
-    }
-    return false;
-}
-
 /* The bad record is in the dead letters with headers naming @error, alone; every other
  * record is in the sink; the task runs, after at most @max restarts. */
 static void expect_quarantined(harness_t *hh, const char *tid, const char *stage, const char *error,
                                int max)
 {
-    cr_assert(wait_number(hh, tid, "recordsQuarantined", 1, 120000), "nothing quarantined; see %s",
-              hh->log_path);
+    cr_assert(h_wait_number(hh, tid, "recordsQuarantined", 1, 120000),
+              "nothing quarantined; see %s", hh->log_path);
     char topic[64];
     static kt_record_t out[4 * N], dlq[8];
     snprintf(topic, sizeof(topic), "out-%s.dlq", tid);
@@ -170,71 +146,68 @@ static void expect_quarantined(harness_t *hh, const char *tid, const char *stage
     h_response_free(&r);
 }
 
+/* Task @tid of the suite's daemon, with the params @extra, is given the records; the bad one
+ * takes workers down at @stage and ends as expect_quarantined() says. */
+static void expect_dead_lettered(const char *tid, const char *extra, const char *stage,
+                                 const char *error, int max)
+{
+    create_and_start(&h, tid, extra);
+    produce(&h, tid);
+    expect_quarantined(&h, tid, stage, error, max);
+}
+
 Test(poison, a_record_that_segfaults_the_predictor_is_dead_lettered)
 {
-    create_and_start(&h, "t1", "");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "predict", "worker killed by SIGSEGV while predicting this record",
-                       2);
+    expect_dead_lettered("t1", "", "predict",
+                         "worker killed by SIGSEGV while predicting this record", 2);
     cr_expect(h_log_contains(&h, "quarantined, the next worker sends it to the dead letters"),
               "see %s", h.log_path);
 }
 
 Test(poison, a_record_that_aborts_the_predictor_is_dead_lettered)
 {
-    create_and_start(&h, "t1", "\"sml.predictor.how\":\"abort\"");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "predict", "worker killed by SIGABRT while predicting this record",
-                       2);
+    expect_dead_lettered("t1", "\"sml.predictor.how\":\"abort\"", "predict",
+                         "worker killed by SIGABRT while predicting this record", 2);
 }
 
 Test(poison, with_poison_max_1_a_record_alone_in_its_batch_goes_at_the_first_death)
 {
     /* batches of one record: the first death names the record */
-    create_and_start(&h, "t1",
-                     "\"sml.predictor.how\":\"abort\",\"sml.kstream.poison.max\":\"1\","
-                     "\"sml.kstream.record.poll.max\":\"1\"");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "predict", "worker killed by SIGABRT while predicting this record",
-                       1);
+    expect_dead_lettered("t1",
+                         "\"sml.predictor.how\":\"abort\",\"sml.kstream.poison.max\":\"1\","
+                         "\"sml.kstream.record.poll.max\":\"1\"",
+                         "predict", "worker killed by SIGABRT while predicting this record", 1);
 }
 
 Test(poison, under_exactly_once_too)
 {
     /* the suspect records one at a time and the quarantined one's dead letter go through
      * the task's transactions (which the embedded cluster accepts and does not honour) */
-    create_and_start(&h, "t1", "\"sml.kstream.guarantee\":\"exactly_once\"");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "predict", "worker killed by SIGSEGV while predicting this record",
-                       2);
+    expect_dead_lettered("t1", "\"sml.kstream.guarantee\":\"exactly_once\"", "predict",
+                         "worker killed by SIGSEGV while predicting this record", 2);
 }
 
 Test(poison, a_record_that_hangs_the_predictor_is_dead_lettered)
 {
-    create_and_start(&h, "t1",
-                     "\"sml.predictor.how\":\"loop\",\"sml.task.heartbeat.timeout.ms\":\"5000\"");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "predict", "no heartbeat for 5000 ms while predicting this record",
-                       2);
+    expect_dead_lettered(
+        "t1", "\"sml.predictor.how\":\"loop\",\"sml.task.heartbeat.timeout.ms\":\"5000\"",
+        "predict", "no heartbeat for 5000 ms while predicting this record", 2);
 }
 
 Test(poison, a_record_that_crashes_the_serializer_names_its_stage)
 {
     bare = true;
-    create_and_start(&h, "t1",
-                     "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"/nonexistent\","
-                     "\"sml.serializer.crash_on\":\"13\",\"sml.predictor\":\"echo\","
-                     "\"sml.predictor.features\":\"x:number\"");
-    produce(&h, "t1");
-    expect_quarantined(&h, "t1", "decode", "worker killed by SIGSEGV while decoding this record",
-                       2);
-    create_and_start(&h, "t2",
-                     "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"/nonexistent\","
-                     "\"sml.serializer.crash_on\":\"13\",\"sml.serializer.crash_in\":\"encode\","
-                     "\"sml.predictor\":\"echo\",\"sml.predictor.features\":\"x:number\"");
-    produce(&h, "t2");
-    expect_quarantined(&h, "t2", "encode", "worker killed by SIGSEGV while encoding this record",
-                       2);
+    expect_dead_lettered("t1",
+                         "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"/nonexistent\","
+                         "\"sml.serializer.crash_on\":\"13\",\"sml.predictor\":\"echo\","
+                         "\"sml.predictor.features\":\"x:number\"",
+                         "decode", "worker killed by SIGSEGV while decoding this record", 2);
+    expect_dead_lettered(
+        "t2",
+        "\"sml.serializer\":\"outage\",\"sml.serializer.down\":\"/nonexistent\","
+        "\"sml.serializer.crash_on\":\"13\",\"sml.serializer.crash_in\":\"encode\","
+        "\"sml.predictor\":\"echo\",\"sml.predictor.features\":\"x:number\"",
+        "encode", "worker killed by SIGSEGV while encoding this record", 2);
     bare = false;
 }
 
@@ -249,7 +222,7 @@ Test(poison, a_slow_predictor_is_not_taken_for_a_hung_one)
                      "\"sml.predictor.crash_on\":\"-1\",\"sml.predictor.sleep_ms\":\"4000\","
                      "\"sml.task.heartbeat.timeout.ms\":\"20000\"");
     produce(hh, "t1");
-    cr_assert(wait_number(hh, "t1", "recordsOut", N, 120000), "see %s", hh->log_path);
+    cr_assert(h_wait_number(hh, "t1", "recordsOut", N, 120000), "see %s", hh->log_path);
     json_t *st = h_status(hh, "t1");
     cr_expect_str_eq(h_get(st, "restarts"), "0", "%s", h_get(st, "lastError"));
     cr_expect_str_eq(h_get(st, "recordsQuarantined"), "0");
@@ -269,21 +242,15 @@ Test(poison, suspects_survive_a_daemon_restart_between_the_crashes)
     kt_use_bootstrap(bootstrap);
     snprintf(extra, sizeof(extra), "\"bootstrap.servers\":\"%s\"", bootstrap);
     /* the topics, made by a task of the Kafka daemon that never sees a record */
-    char *body = h_taskinfo("t1", "\"sml.kstream.dlq.topic\":\"out-t1.dlq\"", H_SECRET1);
-    h_response_t r = h_req(&kafka, "POST", BASE "/tasks/create", body);
-    free(body);
-    cr_assert_eq(r.status, 202, "%s", r.body);
-    h_response_free(&r);
-    r = h_req(&kafka, "GET", BASE "/tasks/t1/start", NULL);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&kafka, "t1", "status", "running", 30000));
-    r = h_req(&kafka, "GET", BASE "/tasks/t1/stop", NULL);
+    h_create_task(&kafka, "t1", "\"sml.kstream.dlq.topic\":\"out-t1.dlq\"");
+    h_start_task(&kafka, "t1");
+    h_response_t r = h_req(&kafka, "GET", BASE "/tasks/t1/stop", NULL);
     h_response_free(&r);
     cr_assert(h_wait_status(&kafka, "t1", "status", "stopped", 30000));
 
     create_and_start(&h, "t1", extra);
     produce(&h, "t1");
-    cr_assert(wait_number(&h, "t1", "restarts", 1, 60000), "no crash; see %s", h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "restarts", 1, 60000), "no crash; see %s", h.log_path);
     cr_assert_eq(h_stop(&h, SIGTERM), 0);
     char path[512], text[8192] = "";
     snprintf(path, sizeof(path), "%s/state/tasks/c1/t1.task", h.dir);
@@ -352,8 +319,8 @@ Test(poison, with_two_workers_the_survivor_takes_the_suspects_with_the_partition
     cr_assert(spread, "the two workers did not share the 4 partitions; see %s", h.log_path);
     produce(&h, "t1");
     /* quarantined at the second death; then both workers come back, after their backoff */
-    cr_assert(wait_number(&h, "t1", "recordsQuarantined", 1, 120000), "nothing quarantined; see %s",
-              h.log_path);
+    cr_assert(h_wait_number(&h, "t1", "recordsQuarantined", 1, 120000),
+              "nothing quarantined; see %s", h.log_path);
     cr_assert(h_wait_status(&h, "t1", "status", "running", 120000), "see %s", h.log_path);
     expect_quarantined(&h, "t1", "predict", "worker killed by SIGSEGV while predicting this record",
                        2);

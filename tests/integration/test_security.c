@@ -53,12 +53,6 @@ static char *signed_get(const char *path, const char *content_md5_header)
     return req;
 }
 
-static const char *status_string(h_response_t *r)
-{
-    const char *s = json_string_value(json_object_get(r->json, "statusString"));
-    return s ? s : "";
-}
-
 Test(security, a_signed_request_is_accepted_once)
 {
     char *req = signed_get(BASE "/tasks", "");
@@ -67,7 +61,7 @@ Test(security, a_signed_request_is_accepted_once)
     h_response_free(&r);
     r = h_raw(&h, req, 0);
     cr_assert_eq(r.status, 401, "a replay was accepted: %s", r.body);
-    cr_assert(strstr(status_string(&r), "Replayed request") != NULL, "%s", r.body);
+    cr_assert(strstr(h_status_string(&r), "Replayed request") != NULL, "%s", r.body);
     h_response_free(&r);
     free(req);
     /* a new signature for the same request is fine */
@@ -110,7 +104,7 @@ Test(security, a_body_that_does_not_match_its_content_md5_is_refused)
                        date, md5, strlen(body), body) > 0);
     h_response_t r = h_raw(&h, req, 0);
     cr_assert_eq(r.status, 400, "%s", r.body);
-    cr_assert_str_eq(status_string(&r), "Md5 do not match");
+    cr_assert_str_eq(h_status_string(&r), "Md5 do not match");
     h_response_free(&r);
     free(req);
     free(body);
@@ -122,13 +116,13 @@ Test(security, a_truncated_legacy_body_gets_the_one_message)
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create", "AAAA");
     cr_assert_eq(r.status, 400);
     char expected[512];
-    snprintf(expected, sizeof(expected), "%s", status_string(&r));
+    snprintf(expected, sizeof(expected), "%s", h_status_string(&r));
     h_response_free(&r);
     for (size_t cut = 4; cut < strlen(body); cut += 8) {
         char *part = strndup(body, cut);
         r = h_req(&h, "POST", BASE "/tasks/create", part);
         cr_assert_eq(r.status, 400, "cut at %zu: %s", cut, r.body);
-        cr_assert_str_eq(status_string(&r), expected, "cut at %zu", cut);
+        cr_assert_str_eq(h_status_string(&r), expected, "cut at %zu", cut);
         h_response_free(&r);
         free(part);
     }
@@ -140,7 +134,7 @@ static void create_answer(const char *body, char *out, size_t size)
 {
     h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
     cr_assert_eq(r.status, 400, "%s: %s", body, r.body);
-    snprintf(out, size, "%s", status_string(&r));
+    snprintf(out, size, "%s", h_status_string(&r));
     h_response_free(&r);
 }
 
@@ -218,7 +212,7 @@ Test(security, sighup_reloads_the_customers_file)
     cr_assert(reloaded);
     r = h_request(&h, "GET", "/symetry/rest/c2/tasks", NULL, H_CID2, H_SECRET2);
     cr_assert_eq(r.status, 401, "a removed customer is still accepted");
-    cr_assert_str_eq(status_string(&r), "Invalid User");
+    cr_assert_str_eq(h_status_string(&r), "Invalid User");
     h_response_free(&r);
     r = h_request(&h, "GET", "/symetry/rest/c3/tasks", NULL, "c3", H_SECRET2);
     cr_assert_eq(r.status, 200, "%s", r.body);

@@ -215,9 +215,8 @@ Test(ui, openapi_json_is_served_and_every_operation_reaches_its_handler)
             bool is_signed = json_array_size(json_object_get(op, "security")) > 0;
             if (is_signed) {
                 cr_expect_eq(a.status, 400, "%s %s: %d %s", upper, filled, a.status, a.body);
-                cr_expect_str_eq(json_string_value(json_object_get(a.json, "statusString")),
-                                 "Authentication header is null", "%s %s: %s", upper, filled,
-                                 a.body);
+                cr_expect_str_eq(h_status_string(&a), "Authentication header is null", "%s %s: %s",
+                                 upper, filled, a.body);
             } else {
                 cr_expect_eq(a.status, 200, "%s %s: %d %s", upper, filled, a.status, a.body);
             }
@@ -237,7 +236,7 @@ Test(ui_own_config, a_missing_ui_dir_is_said_and_the_api_still_serves, .timeout 
     h_response_free(&r);
     r = get("/openapi.json", NULL);
     cr_assert_eq(r.status, 404);
-    cr_assert_str_eq(json_string_value(json_object_get(r.json, "statusString")),
+    cr_assert_str_eq(h_status_string(&r),
                      "the API description is not installed: /nonexistent/symtask-ui/openapi.json "
                      "cannot be read; set ui.dir to the directory of the status page and "
                      "openapi.json");

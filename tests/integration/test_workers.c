@@ -35,17 +35,8 @@ TestSuite(workers, .init = setup, .fini = teardown, .timeout = 300);
 
 static void create_and_start(const char *tid, const char *extra)
 {
-    char *body = h_taskinfo(tid, extra, H_SECRET1);
-    h_response_t r = h_req(&h, "POST", BASE "/tasks/create", body);
-    free(body);
-    cr_assert_eq(r.status, 202, "%s", r.body);
-    h_response_free(&r);
-    char path[256];
-    snprintf(path, sizeof(path), BASE "/tasks/%s/start", tid);
-    r = h_req(&h, "GET", path, NULL);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    h_response_free(&r);
-    cr_assert(h_wait_status(&h, tid, "status", "running", 30000), "see %s", h.log_path);
+    h_create_task(&h, tid, extra);
+    h_start_task(&h, tid);
 }
 
 static const char *wkey(unsigned index, const char *key)
@@ -139,33 +130,13 @@ Test(workers, each_worker_gets_partitions_and_the_status_shows_them)
 
 enum { KILL_N = 60000 };
 
-static void *produce_many(void *arg)
-{
-    char **values = malloc(KILL_N * sizeof(*values)), **keys = malloc(KILL_N * sizeof(*keys));
-    for (int i = 0; i < KILL_N; i++) {
-        cr_assert(asprintf(&values[i], "{\"id\":%d,\"x1\":%d,\"x2\":1}", i, i % 100) > 0);
-        cr_assert(asprintf(&keys[i], "%d", i) > 0);
-    }
-    for (int off = 0; off < KILL_N; off += 5000) {
-        kt_produce(&h, "in-t2", 5000, (const char *const *)keys + off,
-                   (const char *const *)values + off, NULL);
-        usleep(20000);
-    }
-    for (int i = 0; i < KILL_N; i++) {
-        free(values[i]);
-        free(keys[i]);
-    }
-    free(values);
-    free(keys);
-    return arg;
-}
-
 Test(workers, a_sigkilled_worker_is_restarted_alone_and_no_record_is_lost)
 {
     create_and_start("t2", "\"sml.task.workers\":\"2\",\"sml.kstream.record.poll.max\":\"200\"");
     cr_assert(wait_partitions_spread("t2", 2, 60000), "see %s", h.log_path);
     pthread_t producer;
-    pthread_create(&producer, NULL, produce_many, NULL);
+    kt_many_t many = {&h, "in-t2", KILL_N};
+    pthread_create(&producer, NULL, kt_produce_many, &many);
 
     pid_t p0 = 0, p1 = 0;
     for (int waited = 0; waited < 30000 && p1 == 0; waited += 20) {

@@ -20,20 +20,27 @@ static json_t *taskinfo_with(const char *params_json)
     return doc;
 }
 
+/* The task of each test: its poison state, the hand of its worker, its TaskInfo (the test
+ * sets it) and the message of the last death; fini frees them. */
+static poison_t p;
+static poison_hand_t hand;
+static json_t *ti;
+static char message[512];
+
 /* Feeds one worker message given as JSON text. */
-static int feed(poison_t *p, poison_hand_t *hand, const char *text)
+static int feed(const char *text)
 {
     json_t *msg = json_loads(text, 0, NULL);
     cr_assert_not_null(msg, "%s", text);
-    int r = poison_on_message(p, hand, msg, "c/t");
+    int r = poison_on_message(&p, &hand, msg, "c/t");
     json_decref(msg);
     return r;
 }
 
-static poison_verdict_t die(poison_t *p, poison_hand_t *hand, json_t *ti, const char *cause,
-                            char *message)
+/* The worker holding the hand died of @cause. */
+static poison_verdict_t die(const char *cause)
 {
-    return poison_on_death(p, hand, ti, cause, "c/t", message, 512);
+    return poison_on_death(&p, &hand, ti, cause, "c/t", message, sizeof(message));
 }
 
 static void init(void)
@@ -41,21 +48,24 @@ static void init(void)
     log_init(LOG_FORMAT_CHILD, LOG_ERROR);
 }
 
-TestSuite(poison, .init = init);
+static void fini(void)
+{
+    json_decref(ti);
+    poison_hand_free(&hand);
+    poison_free(&p);
+}
+
+TestSuite(poison, .init = init, .fini = fini);
 
 Test(poison, a_batch_in_hand_at_a_death_becomes_suspect_and_its_culprit_is_quarantined)
 {
-    poison_t p = {0};
-    poison_hand_t hand = {0};
-    json_t *ti = taskinfo_with("");
-    char message[512];
+    ti = taskinfo_with("");
 
-    cr_expect_eq(feed(&p, &hand,
-                      "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[2,40,60],"
+    cr_expect_eq(feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[2,40,60],"
                       "[0,7,9]]}"),
                  1);
-    cr_expect_eq(feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"predict\"}"), 1);
-    cr_expect_eq(die(&p, &hand, ti, "worker killed by SIGSEGV", message), POISON_SUSPECT);
+    cr_expect_eq(feed("{\"type\":\"stage\",\"stage\":\"predict\"}"), 1);
+    cr_expect_eq(die("worker killed by SIGSEGV"), POISON_SUSPECT);
     cr_assert_eq(p.n_suspects, 2);
     cr_expect_eq(p.suspects[0].span.partition, 0);
     cr_expect_eq(p.suspects[1].span.from, 40);
@@ -68,16 +78,16 @@ Test(poison, a_batch_in_hand_at_a_death_becomes_suspect_and_its_culprit_is_quara
         char text[256];
         snprintf(text, sizeof(text),
                  "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[2,%d,%d]]}", o, o);
-        feed(&p, &hand, text);
-        feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"predict\"}");
-        feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"encode\"}");
-        feed(&p, &hand, "{\"type\":\"done\"}");
+        feed(text);
+        feed("{\"type\":\"stage\",\"stage\":\"predict\"}");
+        feed("{\"type\":\"stage\",\"stage\":\"encode\"}");
+        feed("{\"type\":\"done\"}");
     }
     cr_assert_eq(p.n_suspects, 2);
     cr_expect_eq(p.suspects[1].span.from, 45, "handled records are no longer suspect");
-    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[2,45,45]]}");
-    feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"predict\"}");
-    cr_expect_eq(die(&p, &hand, ti, "worker killed by SIGSEGV", message), POISON_SUSPECT);
+    feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[2,45,45]]}");
+    feed("{\"type\":\"stage\",\"stage\":\"predict\"}");
+    cr_expect_eq(die("worker killed by SIGSEGV"), POISON_SUSPECT);
     cr_assert_eq(p.n_quarantined, 1);
     cr_expect_eq(p.quarantined[0].partition, 2);
     cr_expect_eq(p.quarantined[0].offset, 45);
@@ -91,10 +101,6 @@ Test(poison, a_batch_in_hand_at_a_death_becomes_suspect_and_its_culprit_is_quara
     cr_expect_eq(p.suspects[1].span.to, 60);
     cr_expect_eq(p.suspects[1].kills, 1);
     cr_expect_eq(hand.busy, false);
-
-    json_decref(ti);
-    poison_hand_free(&hand);
-    poison_free(&p);
 }
 
 Test(poison, the_stage_is_named_truthfully)
@@ -106,58 +112,47 @@ Test(poison, the_stage_is_named_truthfully)
         {"predict", "no heartbeat for 30000 ms while predicting this record"},
         {"encode", "no heartbeat for 30000 ms while encoding this record"},
     };
-    json_t *ti = taskinfo_with("\"sml.kstream.poison.max\":\"1\"");
+    ti = taskinfo_with("\"sml.kstream.poison.max\":\"1\"");
     for (size_t i = 0; i < 3; i++) {
-        poison_t p = {0};
-        poison_hand_t hand = {0};
-        char message[512], text[256];
-        feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,5,5]]}");
+        char text[256];
+        feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,5,5]]}");
         snprintf(text, sizeof(text), "{\"type\":\"stage\",\"stage\":\"%s\"}", cases[i].stage);
-        feed(&p, &hand, text);
+        feed(text);
         /* poison.max 1 and the record alone in hand: quarantined at once */
-        cr_expect_eq(die(&p, &hand, ti, "no heartbeat for 30000 ms", message), POISON_SUSPECT);
+        cr_expect_eq(die("no heartbeat for 30000 ms"), POISON_SUSPECT);
         cr_assert_eq(p.n_quarantined, 1);
         cr_expect_str_eq(p.quarantined[0].stage, cases[i].stage);
         cr_expect_str_eq(p.quarantined[0].error, cases[i].error);
         cr_expect_eq(p.n_suspects, 0);
+        /* the next stage starts afresh */
         poison_hand_free(&hand);
         poison_free(&p);
     }
-    json_decref(ti);
 }
 
 Test(poison, a_record_is_quarantined_only_when_it_was_alone_in_hand)
 {
-    poison_t p = {0};
-    poison_hand_t hand = {0};
-    json_t *ti = taskinfo_with("\"sml.kstream.poison.max\":\"1\"");
-    char message[512];
+    ti = taskinfo_with("\"sml.kstream.poison.max\":\"1\"");
     for (int i = 0; i < 3; i++) {
-        feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,1,2]]}");
-        cr_expect_eq(die(&p, &hand, ti, "worker killed by SIGKILL", message), POISON_SUSPECT);
+        feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,1,2]]}");
+        cr_expect_eq(die("worker killed by SIGKILL"), POISON_SUSPECT);
     }
     cr_expect_eq(p.n_quarantined, 0);
     cr_assert_eq(p.n_suspects, 1);
     cr_expect_eq(p.suspects[0].kills, 3);
     /* two partitions of one record each: not alone either */
-    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,1,1],[1,1,1]]}");
-    die(&p, &hand, ti, "worker killed by SIGKILL", message);
+    feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,1,1],[1,1,1]]}");
+    die("worker killed by SIGKILL");
     cr_expect_eq(p.n_quarantined, 0);
-    json_decref(ti);
-    poison_hand_free(&hand);
-    poison_free(&p);
 }
 
 Test(poison, overlapping_deaths_count_per_record)
 {
-    poison_t p = {0};
-    poison_hand_t hand = {0};
-    json_t *ti = taskinfo_with("");
-    char message[512];
-    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,0,10],[0,20,30]]}");
-    die(&p, &hand, ti, "worker killed by SIGSEGV", message);
-    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,5,25]]}");
-    die(&p, &hand, ti, "worker killed by SIGSEGV", message);
+    ti = taskinfo_with("");
+    feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,0,10],[0,20,30]]}");
+    die("worker killed by SIGSEGV");
+    feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,5,25]]}");
+    die("worker killed by SIGSEGV");
     static const struct {
         int64_t from, to;
         unsigned kills;
@@ -169,52 +164,37 @@ Test(poison, overlapping_deaths_count_per_record)
         cr_expect_eq(p.suspects[i].kills, want[i].kills, "span %zu", i);
     }
     /* a finished batch over all of it clears every count */
-    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,0,30]]}");
-    feed(&p, &hand, "{\"type\":\"done\"}");
+    feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,0,30]]}");
+    feed("{\"type\":\"done\"}");
     cr_expect_eq(p.n_suspects, 0);
-    json_decref(ti);
-    poison_hand_free(&hand);
-    poison_free(&p);
 }
 
 Test(poison, with_tolerance_none_the_verdict_fails_the_task_naming_the_record)
 {
-    poison_t p = {0};
-    poison_hand_t hand = {0};
-    json_t *ti = taskinfo_with("\"sml.kstream.errors.tolerance\":\"none\"");
-    char message[512];
+    ti = taskinfo_with("\"sml.kstream.errors.tolerance\":\"none\"");
     for (int i = 0; i < 2; i++) {
-        feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[3,41,41]]}");
-        feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"predict\"}");
-        poison_verdict_t v = die(&p, &hand, ti, "worker killed by SIGABRT", message);
+        feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[3,41,41]]}");
+        feed("{\"type\":\"stage\",\"stage\":\"predict\"}");
+        poison_verdict_t v = die("worker killed by SIGABRT");
         cr_expect_eq(v, i == 0 ? POISON_SUSPECT : POISON_FAIL);
     }
     cr_expect_str_eq(message, "record in[3]@41 took down 2 workers (worker killed by SIGABRT "
                               "while predicting this record); sml.kstream.errors.tolerance = "
                               "none stops the task");
     cr_expect_eq(p.n_quarantined, 1, "kept: a start as it is stops at the record again");
-    json_decref(ti);
-    poison_hand_free(&hand);
-    poison_free(&p);
 }
 
 Test(poison, nothing_in_hand_changes_nothing)
 {
-    poison_t p = {0};
-    poison_hand_t hand = {0};
-    json_t *ti = taskinfo_with("");
-    char message[512];
-    cr_expect_eq(die(&p, &hand, ti, "worker killed by SIGKILL", message), POISON_NONE);
-    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,1,2]]}");
-    feed(&p, &hand, "{\"type\":\"done\"}");
-    cr_expect_eq(die(&p, &hand, ti, "worker killed by SIGKILL", message), POISON_NONE);
+    ti = taskinfo_with("");
+    cr_expect_eq(die("worker killed by SIGKILL"), POISON_NONE);
+    feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,1,2]]}");
+    feed("{\"type\":\"done\"}");
+    cr_expect_eq(die("worker killed by SIGKILL"), POISON_NONE);
     cr_expect_null(poison_to_json(&p), "nothing to keep");
     /* other messages are not this module's */
-    cr_expect_eq(feed(&p, &hand, "{\"type\":\"heartbeat\"}"), 0);
-    cr_expect_eq(feed(&p, &hand, "{\"no\":\"type\"}"), 0);
-    json_decref(ti);
-    poison_hand_free(&hand);
-    poison_free(&p);
+    cr_expect_eq(feed("{\"type\":\"heartbeat\"}"), 0);
+    cr_expect_eq(feed("{\"no\":\"type\"}"), 0);
 }
 
 Test(poison, malformed_batch_messages_leave_the_hand_empty)
@@ -228,27 +208,22 @@ Test(poison, malformed_batch_messages_leave_the_hand_empty)
         "{\"type\":\"batch\",\"stage\":\"train\",\"offsets\":[[0,1,2]]}",
         "{\"type\":\"batch\",\"offsets\":[[0,1,2]]}",
     };
-    poison_t p = {0};
-    poison_hand_t hand = {0};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_expect_eq(feed(&p, &hand, bad[i]), 1, "%s", bad[i]);
+        cr_expect_eq(feed(bad[i]), 1, "%s", bad[i]);
         cr_expect_eq(hand.busy, false, "%s", bad[i]);
     }
-    poison_hand_free(&hand);
-    poison_free(&p);
 }
 
 Test(poison, the_state_goes_through_json)
 {
-    poison_t p = {0}, q = {0};
-    poison_hand_t hand = {0};
-    json_t *ti = taskinfo_with("");
-    char message[512], errstr[256];
-    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[1,10,20]]}");
-    die(&p, &hand, ti, "worker killed by SIGSEGV", message);
-    feed(&p, &hand, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[1,12,12]]}");
-    feed(&p, &hand, "{\"type\":\"stage\",\"stage\":\"encode\"}");
-    die(&p, &hand, ti, "worker killed by SIGSEGV", message);
+    poison_t q = {0};
+    ti = taskinfo_with("");
+    char errstr[256];
+    feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[1,10,20]]}");
+    die("worker killed by SIGSEGV");
+    feed("{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[1,12,12]]}");
+    feed("{\"type\":\"stage\",\"stage\":\"encode\"}");
+    die("worker killed by SIGSEGV");
     json_t *state = poison_to_json(&p);
     cr_assert_not_null(state);
     cr_assert_eq(poison_from_json(&q, state, "in", errstr, sizeof(errstr)), 0, "%s", errstr);
@@ -273,28 +248,20 @@ Test(poison, the_state_goes_through_json)
     state = json_pack("{s:s}", "topic", "in");
     cr_expect_eq(poison_from_json(&q, state, "in", errstr, sizeof(errstr)), -1);
     json_decref(state);
-    json_decref(ti);
-    poison_hand_free(&hand);
-    poison_free(&p);
     poison_free(&q);
 }
 
 Test(poison, quarantined_records_kept_are_bounded)
 {
-    poison_t p = {0};
-    poison_hand_t hand = {0};
-    json_t *ti = taskinfo_with("\"sml.kstream.poison.max\":\"1\"");
-    char message[512], text[256];
+    ti = taskinfo_with("\"sml.kstream.poison.max\":\"1\"");
+    char text[256];
     for (int o = 0; o < POISON_KEEP + 10; o++) {
         snprintf(text, sizeof(text),
                  "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,%d,%d]]}", o, o);
-        feed(&p, &hand, text);
-        die(&p, &hand, ti, "worker killed by SIGSEGV", message);
+        feed(text);
+        die("worker killed by SIGSEGV");
     }
     cr_expect_eq(p.n_quarantined, POISON_KEEP);
     cr_expect_eq(p.quarantined[0].offset, 10, "the oldest go first");
     cr_expect_eq(p.quarantined_total, POISON_KEEP + 10);
-    json_decref(ti);
-    poison_hand_free(&hand);
-    poison_free(&p);
 }
