@@ -41,7 +41,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FEATURES 16
+#include "records.h"
+
+#define FEATURES RECORD_FEATURES
 #define MAX_PARTITIONS 256
 
 static void die(const char *fmt, const char *a, const char *b)
@@ -57,14 +59,6 @@ static int64_t now_ns(clockid_t clk)
     struct timespec ts;
     clock_gettime(clk, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
 }
 
 enum { FORMAT_JSON, FORMAT_CSV, FORMAT_AVRO };
@@ -85,7 +79,7 @@ static size_t make_record(char *out, uint64_t id, int format)
         for (int b = 3; b >= 0; b--)
             out[n++] = (char)((unsigned long)schema_id >> (8 * b));
         for (int f = 0; f < FEATURES; f++) {
-            unsigned v = (unsigned)(splitmix64(id * FEATURES + (uint64_t)f) % 100);
+            unsigned v = record_tenths(id, (uint64_t)f, FEATURES);
             double d = v / 10.0; /* the double that "%u.%u" reads as */
             uint64_t u;
             memcpy(&u, &d, sizeof(u));
@@ -94,21 +88,7 @@ static size_t make_record(char *out, uint64_t id, int format)
         }
         return n;
     }
-    int csv = format == FORMAT_CSV;
-    if (!csv)
-        out[n++] = '{';
-    for (int f = 0; f < FEATURES; f++) {
-        unsigned v = (unsigned)(splitmix64(id * FEATURES + (uint64_t)f) % 100);
-        if (f > 0)
-            out[n++] = ',';
-        if (!csv)
-            n += (size_t)sprintf(out + n, "\"x%d\":", f);
-        n += (size_t)sprintf(out + n, "%u.%u", v / 10, v % 10);
-    }
-    if (!csv)
-        out[n++] = '}';
-    out[n] = '\0';
-    return n;
+    return record_text(out, id, format == FORMAT_CSV);
 }
 
 static int format_of(const char *format)

@@ -1,7 +1,7 @@
 /* stages.c: the plugin stages of a worker's main thread without Kafka (bench/README.md):
  * batches of the benchmark's JSON records through workers/stages.c as the pipeline runs
  * them (decode each record, predict the batch, encode each record), timed by the thread's
- * CPU clock, best of the rounds.
+ * CPU clock, best of the rounds. The records are driver.c's (records.h).
  *
  * Usage: stages PLUGIN_DIR PREDICTOR MODEL [RECORDS] [ROUNDS] [decode]
  *   prints: stages predictor=... mode=all|decode ns_per_record=... (best of ROUNDS)
@@ -13,32 +13,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "records.h"
 #include "stages.h"
 
-#define FEATURES 16
 #define BATCH 500
 #define BATCHES 40 /* distinct records: 20000, cycled */
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-/* Record @id as driver.c writes it: {"x0":d.d,...,"x15":d.d}. */
-static size_t record(uint64_t id, char *out)
-{
-    size_t n = 0;
-    out[n++] = '{';
-    for (int f = 0; f < FEATURES; f++) {
-        unsigned v = (unsigned)(splitmix64(id * FEATURES + (uint64_t)f) % 100);
-        n += (size_t)sprintf(out + n, "%s\"x%d\":%u.%u", f ? "," : "", f, v / 10, v % 10);
-    }
-    out[n++] = '}';
-    return n;
-}
 
 static double thread_ns(void)
 {
@@ -64,10 +43,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "stages: %s\n", errstr);
         return 1;
     }
-    static char text[BATCH * BATCHES][256];
+    static char text[BATCH * BATCHES][RECORD_TEXT_MAX];
     static symtask_record_t records[BATCH * BATCHES];
     for (size_t i = 0; i < BATCH * BATCHES; i++)
-        records[i] = (symtask_record_t){.value = text[i], .len = record(i, text[i])};
+        records[i] = (symtask_record_t){.value = text[i], .len = record_text(text[i], i, 0)};
     symtask_buf_t out;
     buf_init(&out);
     double best = 0;

@@ -21,6 +21,7 @@
 #include <xgboost/c_api.h>
 
 #include "../plugins/predictors/xgboost/xgb_internal.h"
+#include "records.h"
 
 #define PREDICT_CONFIG                                                                             \
     "{\"type\":0,\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,"                    \
@@ -33,14 +34,6 @@ static double now(void)
 
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
 }
 
 static long rss_kib(void)
@@ -154,7 +147,7 @@ int main(int argc, char **argv)
     }
     for (i = 0; i < BATCHES * rows * nf; i++) {
         uint64_t id = i / nf, feature = i % nf;
-        unsigned v = (unsigned)(splitmix64(id * nf + feature) % 100);
+        unsigned v = record_tenths(id, feature, nf);
 
         x[i] = v / 10.0;
         /* the second half of the batches: 1/32 of the values missing */
