@@ -232,9 +232,20 @@ static int json_scan_string(json_scan_t *s, int *escaped)
     return 0;
 }
 
+static inline int json_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Whether @c opens a number. */
+static inline int json_number_start(unsigned char c)
+{
+    return c == '-' || json_digit(c);
+}
+
 static inline int json_is_digit(const unsigned char *p, const unsigned char *end)
 {
-    return p < end && *p >= '0' && *p <= '9';
+    return p < end && json_digit(*p);
 }
 
 static const double json_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -253,17 +264,17 @@ static inline int json_short_decimal(const unsigned char *p, const unsigned char
 {
     const unsigned char *q = p, *frac;
     uint64_t mant = 0;
-    while (q - p < 7 && *q >= '0' && *q <= '9')
+    while (q - p < 7 && json_digit(*q))
         mant = mant * 10 + (uint64_t)(*q++ - '0');
-    if (q == p || (q - p > 1 && *p == '0') || (*q >= '0' && *q <= '9'))
+    if (q == p || (q - p > 1 && *p == '0') || json_digit(*q))
         return 0;
     int k = 0;
     if (*q == '.') {
         frac = ++q;
-        while (q - frac < 7 && *q >= '0' && *q <= '9')
+        while (q - frac < 7 && json_digit(*q))
             mant = mant * 10 + (uint64_t)(*q++ - '0');
         k = (int)(q - frac);
-        if (k == 0 || (*q >= '0' && *q <= '9'))
+        if (k == 0 || json_digit(*q))
             return 0;
     }
     if ((*q | 0x20) == 'e')
@@ -484,7 +495,7 @@ json_scan_record(json_scan_t *s, json_visit_fn visit, json_fast_fn fast, void *c
                 m.value = s->p;
                 m.number_ready = 0;
                 m.value_escaped = 0;
-                if (s->p < end && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))) {
+                if (s->p < end && json_number_start(*s->p)) {
                     m.kind = JSON_KIND_NUMBER;
                     if (json_scan_number(s, &m) < 0)
                         return -1;
@@ -927,7 +938,7 @@ static inline int json_decode_fast(void *ctx, json_scan_t *s)
         (end - p < 8 && !json_same_bytes(f->prefix, (const char *)p, f->prefix_len)))
         return 0;
     p = json_skip_ws(p + f->prefix_len, end);
-    if (p == end || (*p != '-' && (*p < '0' || *p > '9')))
+    if (p == end || !json_number_start(*p))
         return 0;
     json_member_t m = {.value = p, .kind = JSON_KIND_NUMBER};
     s->p = p;
