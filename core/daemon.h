@@ -63,7 +63,7 @@ typedef struct task_worker {
     char worker_error[512]; /* last error this worker reported, or why it was killed */
     json_t *stats;          /* its last heartbeat, or NULL */
     unsigned hung_ms;       /* killed for no heartbeat in this many ms; 0: not */
-    poison_hand_t hand;     /* what this worker has handed to the plugins */
+    int hand_fd;            /* its hand board (hand.h), read when it dies; -1: none */
 } task_worker_t;
 
 typedef struct task {
@@ -157,9 +157,10 @@ size_t sup_shutdown(daemon_t *d);
 /* The message that hands a task to its worker (new reference). */
 json_t *sup_task_message(daemon_t *d, const char *cid, const char *tid, json_t *taskinfo);
 /* Forks a worker program run as `symtask-worker ... [@mode [@mode_arg]]` (@mode NULL: run a
- * task) and writes @msg (may be NULL) to its channel. Returns its pid and the daemon's ends of
- * its channel and stderr, or -1 with a message. */
-pid_t sup_fork_worker(daemon_t *d, const char *mode, const char *mode_arg, json_t *msg,
+ * task) and writes @msg (may be NULL) to its channel; @hand_fd (-1: none) becomes the
+ * worker's hand board. Returns its pid and the daemon's ends of its channel and stderr, or
+ * -1 with a message. */
+pid_t sup_fork_worker(daemon_t *d, const char *mode, const char *mode_arg, json_t *msg, int hand_fd,
                       int *chan_fd, int *err_fd, char *errstr, size_t errstr_size);
 /* Watches @fd (made non-blocking) in the event loop; @data becomes sock->data. */
 h2o_socket_t *sup_watch_fd(daemon_t *d, int fd, void *data, h2o_socket_cb cb);

@@ -12,8 +12,8 @@
 /* Suspect spans a task keeps: the spans of adjacent records with equal counts merge, so only
  * a worker dying on ever new scattered offsets could reach it; the oldest are dropped then. */
 #define POISON_SUSPECTS_MAX 4096
-/* Spans one batch message may name (one per partition of the batch). */
-#define POISON_HAND_MAX 4096
+/* Spans one done message may name (one per partition of a batch). */
+#define POISON_DONE_MAX 4096
 
 static void *grow(void *array, size_t *cap, size_t need, size_t size)
 {
@@ -29,19 +29,6 @@ static void *grow(void *array, size_t *cap, size_t need, size_t size)
     }
     *cap = cap2;
     return grown;
-}
-
-void poison_hand_reset(poison_hand_t *hand)
-{
-    hand->busy = false;
-    hand->stage[0] = '\0';
-    hand->n = 0;
-}
-
-void poison_hand_free(poison_hand_t *hand)
-{
-    free(hand->spans);
-    memset(hand, 0, sizeof(*hand));
 }
 
 void poison_free(poison_t *p)
@@ -157,7 +144,7 @@ static void quarantine(poison_t *p, int32_t partition, int64_t offset, const cha
     p->quarantined_total++;
 }
 
-/* ---- Worker messages ---------------------------------------------------------------------- */
+/* ---- Worker messages and deaths ---------------------------------------------------------- */
 
 static bool stage_valid(const char *stage)
 {
@@ -165,11 +152,11 @@ static bool stage_valid(const char *stage)
                              strcmp(stage, "encode") == 0);
 }
 
-/* Takes the spans of a batch message, [[partition, from, to], ...]. */
-static int hand_take(poison_hand_t *hand, json_t *offsets)
+/* Whether @offsets is [[partition, from, to], ...], at most POISON_DONE_MAX of them. */
+static bool spans_valid(json_t *offsets)
 {
-    if (!json_is_array(offsets) || json_array_size(offsets) > POISON_HAND_MAX)
-        return -1;
+    if (!json_is_array(offsets) || json_array_size(offsets) > POISON_DONE_MAX)
+        return false;
     size_t i;
     json_t *v;
     json_array_foreach (offsets, i, v) {
@@ -179,65 +166,56 @@ static int hand_take(poison_hand_t *hand, json_t *offsets)
             !json_is_integer(to) || json_integer_value(part) < 0 ||
             json_integer_value(part) > INT32_MAX || json_integer_value(from) < 0 ||
             json_integer_value(to) < json_integer_value(from))
-            return -1;
-        hand->spans = grow(hand->spans, &hand->cap, hand->n + 1, sizeof(*hand->spans));
-        hand->spans[hand->n++] = (poison_span_t){(int32_t)json_integer_value(part),
-                                                 json_integer_value(from), json_integer_value(to)};
+            return false;
     }
-    return 0;
+    return true;
 }
 
-int poison_on_message(poison_t *p, poison_hand_t *hand, json_t *msg, const char *tag)
+int poison_on_message(poison_t *p, json_t *msg, const char *tag)
 {
     const char *type = json_string_value(json_object_get(msg, "type"));
-    if (type == NULL)
+    if (type == NULL || strcmp(type, "done") != 0)
         return 0;
-    if (strcmp(type, "batch") == 0) {
-        poison_hand_reset(hand);
-        const char *stage = json_string_value(json_object_get(msg, "stage"));
-        if (!stage_valid(stage) || hand_take(hand, json_object_get(msg, "offsets")) != 0) {
-            log_warn(tag, "worker sent a malformed batch message; ignored");
-            poison_hand_reset(hand);
-            return 1;
-        }
-        snprintf(hand->stage, sizeof(hand->stage), "%s", stage);
-        hand->busy = hand->n > 0;
+    json_t *offsets = json_object_get(msg, "offsets");
+    if (!spans_valid(offsets)) {
+        log_warn(tag, "worker sent a malformed done message; ignored");
         return 1;
     }
-    if (strcmp(type, "stage") == 0) {
-        const char *stage = json_string_value(json_object_get(msg, "stage"));
-        if (!stage_valid(stage))
-            log_warn(tag, "worker sent a stage message without a known stage; ignored");
-        else if (hand->busy)
-            snprintf(hand->stage, sizeof(hand->stage), "%s", stage);
-        return 1;
+    /* these records went through every stage: whatever took a worker down, not them */
+    size_t i;
+    json_t *v;
+    json_array_foreach (offsets, i, v) {
+        if (p->n_suspects == 0)
+            break;
+        poison_span_t span = {(int32_t)json_integer_value(json_array_get(v, 0)),
+                              json_integer_value(json_array_get(v, 1)),
+                              json_integer_value(json_array_get(v, 2))};
+        suspects_apply(p, &span, 0);
     }
-    if (strcmp(type, "done") == 0) {
-        /* its records went through every stage: whatever took a worker down, not them */
-        for (size_t i = 0; hand->busy && p->n_suspects > 0 && i < hand->n; i++)
-            suspects_apply(p, &hand->spans[i], 0);
-        poison_hand_reset(hand);
-        return 1;
-    }
-    return 0;
+    return 1;
 }
 
-static const char *stage_verb(const char *stage)
+static const char *stage_verb(hand_stage_t stage)
 {
-    return strcmp(stage, "decode") == 0   ? "decoding"
-           : strcmp(stage, "encode") == 0 ? "encoding"
-                                          : "predicting";
+    return stage == HAND_DECODE ? "decoding" : stage == HAND_ENCODE ? "encoding" : "predicting";
 }
 
-poison_verdict_t poison_on_death(poison_t *p, poison_hand_t *hand, json_t *taskinfo,
-                                 const char *cause, const char *tag, char *message,
-                                 size_t message_size)
+poison_verdict_t poison_on_death(poison_t *p, int board, json_t *taskinfo, const char *cause,
+                                 const char *tag, char *message, size_t message_size)
 {
     message[0] = '\0';
-    if (!hand->busy) {
-        poison_hand_reset(hand);
+    hand_stage_t stage = HAND_IDLE;
+    poison_span_t *spans = NULL;
+    size_t n = 0;
+    char errstr[256];
+    if (board < 0)
+        return POISON_NONE;
+    if (hand_board_read(board, &stage, &spans, &n, errstr, sizeof(errstr)) != 0) {
+        log_warn(tag, "%s: no record is suspect", errstr);
         return POISON_NONE;
     }
+    if (stage == HAND_IDLE)
+        return POISON_NONE;
     const char *topic = taskinfo_param(taskinfo, "sml.kstream.source.topic", "");
     if (p->topic == NULL || strcmp(p->topic, topic) != 0) {
         poison_free(p);
@@ -247,20 +225,19 @@ poison_verdict_t poison_on_death(poison_t *p, poison_hand_t *hand, json_t *taski
             abort();
         }
     }
-    for (size_t i = 0; i < hand->n; i++)
-        suspects_apply(p, &hand->spans[i], 1);
+    for (size_t i = 0; i < n; i++)
+        suspects_apply(p, &spans[i], 1);
 
     uint64_t max =
         taskinfo_param_uint(taskinfo, "sml.kstream.poison.max", TASKINFO_POISON_MAX_DEFAULT);
     poison_verdict_t verdict = POISON_SUSPECT;
-    const poison_span_t *s = &hand->spans[0];
-    unsigned kills =
-        hand->n == 1 && s->from == s->to ? suspects_kills(p, s->partition, s->from) : 0;
+    const poison_span_t *s = &spans[0];
+    unsigned kills = n == 1 && s->from == s->to ? suspects_kills(p, s->partition, s->from) : 0;
     if (kills >= max) {
         char error[160];
-        snprintf(error, sizeof(error), "%s while %s this record", cause, stage_verb(hand->stage));
+        snprintf(error, sizeof(error), "%s while %s this record", cause, stage_verb(stage));
         suspects_apply(p, s, 0);
-        quarantine(p, s->partition, s->from, hand->stage, error);
+        quarantine(p, s->partition, s->from, hand_stage_name(stage), error);
         bool none =
             strcmp(taskinfo_param(taskinfo, "sml.kstream.errors.tolerance", "all"), "none") == 0;
         if (none) {
@@ -276,18 +253,15 @@ poison_verdict_t poison_on_death(poison_t *p, poison_hand_t *hand, json_t *taski
                      topic, s->partition, s->from, kills, error);
         }
     } else {
-        char first[320] = "";
-        if (hand->n > 0)
-            snprintf(first, sizeof(first), "%s[%" PRId32 "]@%" PRId64 "..%" PRId64, topic,
-                     s->partition, s->from, s->to);
         log_warn(tag,
-                 "%s while %s %s%s: %s suspect, the next worker handles %s one record at a "
-                 "time",
-                 cause, stage_verb(hand->stage), first, hand->n > 1 ? " and more" : "",
-                 hand->n > 1 || s->from != s->to ? "these records are" : "this record is",
-                 hand->n > 1 || s->from != s->to ? "them" : "it");
+                 "%s while %s %s[%" PRId32 "]@%" PRId64 "..%" PRId64 "%s: %s suspect, the next "
+                 "worker handles %s one record at a time",
+                 cause, stage_verb(stage), topic, s->partition, s->from, s->to,
+                 n > 1 ? " and more" : "",
+                 n > 1 || s->from != s->to ? "these records are" : "this record is",
+                 n > 1 || s->from != s->to ? "them" : "it");
     }
-    poison_hand_reset(hand);
+    free(spans);
     return verdict;
 }
 

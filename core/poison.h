@@ -16,19 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Offsets @from to @to (inclusive) of one partition. */
-typedef struct poison_span {
-    int32_t partition;
-    int64_t from, to;
-} poison_span_t;
+#include "hand.h"
 
-/* What one worker has handed to the plugins: nothing, or a batch in a stage. */
-typedef struct poison_hand {
-    bool busy;
-    char stage[8]; /* decode, predict, encode */
-    poison_span_t *spans;
-    size_t n, cap;
-} poison_hand_t;
+/* Offsets @from to @to (inclusive) of one partition, as a worker's hand board names them. */
+typedef hand_span_t poison_span_t;
 
 /* Suspect offsets: each record of [from, to] was in the hand of @kills dead workers. */
 typedef struct poison_suspect {
@@ -55,14 +46,12 @@ typedef struct poison {
 /* Quarantined records kept per task; an older one read again goes the suspect way again. */
 #define POISON_KEEP 256
 
-void poison_hand_reset(poison_hand_t *hand);
-void poison_hand_free(poison_hand_t *hand);
 void poison_free(poison_t *p);
 
-/* Handles the worker messages batch, stage and done of one worker (its @hand): 1 when @msg
- * was one of them, 0 for any other message; a malformed one is logged with @tag and the
- * hand is then taken as holding nothing identifiable. */
-int poison_on_message(poison_t *p, poison_hand_t *hand, json_t *msg, const char *tag);
+/* Handles a worker's message done (the suspect records that went through the plugins): 1
+ * when @msg was one, 0 for any other message; a malformed one is logged with @tag and
+ * changes nothing. */
+int poison_on_message(poison_t *p, json_t *msg, const char *tag);
 
 typedef enum poison_verdict {
     POISON_NONE,    /* the worker held nothing: the state is unchanged */
@@ -70,13 +59,13 @@ typedef enum poison_verdict {
     POISON_FAIL,    /* a record is quarantined and errors.tolerance = none: fail the task */
 } poison_verdict_t;
 
-/* A worker that held @hand died: @cause says how ("worker killed by SIGSEGV", "no heartbeat
- * for 30000 ms"). Marks the hand's offsets suspect and quarantines the record it held alone
- * once it has taken down sml.kstream.poison.max workers of @taskinfo. With POISON_FAIL,
- * @message says which record and why (for lastError). Empties the hand. */
-poison_verdict_t poison_on_death(poison_t *p, poison_hand_t *hand, json_t *taskinfo,
-                                 const char *cause, const char *tag, char *message,
-                                 size_t message_size);
+/* A worker whose hand board is @board died: @cause says how ("worker killed by SIGSEGV",
+ * "no heartbeat for 30000 ms"). Marks the offsets the board names suspect and quarantines the
+ * record it held alone once it has taken down sml.kstream.poison.max workers of @taskinfo.
+ * With POISON_FAIL, @message says which record and why (for lastError). A board that cannot
+ * be read, or is malformed, is logged with @tag and taken as holding nothing. */
+poison_verdict_t poison_on_death(poison_t *p, int board, json_t *taskinfo, const char *cause,
+                                 const char *tag, char *message, size_t message_size);
 
 /* The state for the store and for the workers (the "poison" field of the task message):
  * {"topic","suspects":[{"partition","from","to","kills"}],"quarantined":[{"partition",

@@ -220,8 +220,8 @@ static void sup_handle_message(task_worker_t *w, json_t *msg)
 {
     task_t *task = w->task;
     const char *type = json_string_value(json_object_get(msg, "type"));
-    if (poison_on_message(&task->poison, &w->hand, msg, w->tag))
-        return; /* batch, stage, done: what the worker holds (poison.c) */
+    if (poison_on_message(&task->poison, msg, w->tag))
+        return; /* done: suspect records that went through the plugins (poison.c) */
     if (type == NULL) {
         log_warn(w->tag, "worker sent a message without a type; ignored");
     } else if (strcmp(type, "heartbeat") == 0) {
@@ -355,8 +355,8 @@ h2o_socket_t *sup_watch_fd(daemon_t *d, int fd, void *data, h2o_socket_cb cb)
 }
 
 /* In the forked child: becomes the worker program. Never returns. */
-static void sup_exec_worker(daemon_t *d, pid_t parent, int chan_fd, int err_fd, const char *mode,
-                            const char *mode_arg)
+static void sup_exec_worker(daemon_t *d, pid_t parent, int chan_fd, int hand_fd, int err_fd,
+                            const char *mode, const char *mode_arg)
 {
     /* Die with the daemon, even when it is SIGKILLed; and if it is already gone, stop now. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -370,15 +370,29 @@ static void sup_exec_worker(daemon_t *d, pid_t parent, int chan_fd, int err_fd, 
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
 
+    /* out of the way of the fds they become, whatever their numbers */
+    chan_fd = fcntl(chan_fd, F_DUPFD, 10);
+    if (hand_fd >= 0)
+        hand_fd = fcntl(hand_fd, F_DUPFD, 10);
     int devnull = open("/dev/null", O_RDONLY);
-    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(err_fd, 1) < 0 || dup2(err_fd, 2) < 0 ||
-        dup2(chan_fd, CHANNEL_WORKER_FD) < 0)
+    if (devnull < 0 || chan_fd < 0 || dup2(devnull, 0) < 0 || dup2(err_fd, 1) < 0 ||
+        dup2(err_fd, 2) < 0 || dup2(chan_fd, CHANNEL_WORKER_FD) < 0 ||
+        (hand_fd >= 0 && dup2(hand_fd, HAND_WORKER_FD) < 0))
         _exit(127);
-    close_range(CHANNEL_WORKER_FD + 1, ~0U, 0);
+    close_range(hand_fd >= 0 ? HAND_WORKER_FD + 1 : CHANNEL_WORKER_FD + 1, ~0U, 0);
 
     static const char *const levels[] = {"error", "warn", "info", "debug"};
-    execl(d->worker_path, "symtask-worker", "--channel-fd", "3", "--log-level",
-          levels[log_get_level()], mode, mode_arg, (char *)NULL);
+    const char *argv[12] = {"symtask-worker", "--channel-fd", "3"};
+    size_t argc = 3;
+    if (hand_fd >= 0) {
+        argv[argc++] = "--hand-fd";
+        argv[argc++] = "4";
+    }
+    argv[argc++] = "--log-level";
+    argv[argc++] = levels[log_get_level()];
+    argv[argc++] = mode;
+    argv[argc++] = mode_arg;
+    execv(d->worker_path, (char *const *)argv);
     dprintf(2, "ERROR cannot run the worker program %s: %s\n", d->worker_path, strerror(errno));
     _exit(127);
 }
@@ -390,7 +404,7 @@ json_t *sup_task_message(daemon_t *d, const char *cid, const char *tid, json_t *
                      d->plugin_dir);
 }
 
-pid_t sup_fork_worker(daemon_t *d, const char *mode, const char *mode_arg, json_t *msg,
+pid_t sup_fork_worker(daemon_t *d, const char *mode, const char *mode_arg, json_t *msg, int hand_fd,
                       int *chan_fd, int *err_fd, char *errstr, size_t errstr_size)
 {
     int sv[2] = {-1, -1}, ep[2] = {-1, -1};
@@ -410,7 +424,7 @@ pid_t sup_fork_worker(daemon_t *d, const char *mode, const char *mode_arg, json_
         goto error;
     }
     if (pid == 0)
-        sup_exec_worker(d, parent, sv[1], ep[1], mode, mode_arg);
+        sup_exec_worker(d, parent, sv[1], hand_fd, ep[1], mode, mode_arg);
     close(sv[1]);
     close(ep[1]);
 
@@ -456,6 +470,7 @@ static int sup_size_workers(task_t *task, unsigned count)
         workers[i]->task = task;
         workers[i]->index = i;
         workers[i]->status = TASK_STOPPED;
+        workers[i]->hand_fd = -1;
         channel_reader_init(&workers[i]->chan_reader);
         if (count == 1)
             snprintf(workers[i]->tag, sizeof(workers[i]->tag), "%s", task->tag);
@@ -528,7 +543,17 @@ static int sup_spawn(daemon_t *d, task_worker_t *w)
         json_object_set_new(msg, "node", json_string(d->cfg->cluster_node_id));
     if (msg != NULL && task->desired_paused)
         json_object_set_new(msg, "paused", json_true());
-    pid_t pid = sup_fork_worker(d, NULL, NULL, msg, &chan_fd, &err_fd, task->last_error,
+    /* where the worker writes what it hands to the plugins, for after a crash (hand.h);
+     * without one a crash leaves no record suspect, and the task still runs */
+    if (w->hand_fd >= 0)
+        close(w->hand_fd);
+    w->hand_fd = hand_board_create();
+    if (w->hand_fd < 0)
+        log_warn(w->tag,
+                 "cannot make the worker's hand board (%s): a crash will leave no record "
+                 "suspect",
+                 strerror(errno));
+    pid_t pid = sup_fork_worker(d, NULL, NULL, msg, w->hand_fd, &chan_fd, &err_fd, task->last_error,
                                 sizeof(task->last_error));
     json_decref(msg);
     if (pid < 0) {
@@ -545,7 +570,6 @@ static int sup_spawn(daemon_t *d, task_worker_t *w)
     /* a task whose plugins legitimately take long sets its own (docs/delivery.md) */
     w->heartbeat_timeout_ms = (unsigned)taskinfo_param_uint(
         task->taskinfo, "sml.task.heartbeat.timeout.ms", d->cfg->heartbeat_timeout_ms);
-    poison_hand_reset(&w->hand);
     w->status = TASK_STARTING;
     json_decref(w->stats);
     w->stats = NULL;
@@ -704,7 +728,7 @@ static void sup_drain_stderr(task_worker_t *w)
 /* A worker that died by a signal, or was killed for a missing heartbeat, with records in
  * hand: they become suspect, or the one it held alone is quarantined (poison.c). Returns
  * non-zero when that failed the task (errors.tolerance = none). */
-static int sup_poison_on_death(daemon_t *d, task_worker_t *w, int wstatus)
+static int sup_poison_on_death(daemon_t *d, task_worker_t *w, int wstatus, int board)
 {
     task_t *task = w->task;
     char cause[64], message[512], errstr[512];
@@ -715,7 +739,7 @@ static int sup_poison_on_death(daemon_t *d, task_worker_t *w, int wstatus)
                  sigabbrev_np(WTERMSIG(wstatus)) ? sigabbrev_np(WTERMSIG(wstatus)) : "?");
     else
         return 0; /* an exit of its own: the worker said why, the records are not to blame */
-    poison_verdict_t v = poison_on_death(&task->poison, &w->hand, task->taskinfo, cause, w->tag,
+    poison_verdict_t v = poison_on_death(&task->poison, board, task->taskinfo, cause, w->tag,
                                          message, sizeof(message));
     if (v == POISON_NONE)
         return 0;
@@ -742,14 +766,14 @@ static int sup_poison_on_death(daemon_t *d, task_worker_t *w, int wstatus)
 /* What happens after worker @w exited unasked (not stopping, not restarting): fail the task
  * on a definition that cannot run or on too many crashes in a row, else restart @w alone
  * after its backoff. */
-static void sup_on_crash(daemon_t *d, task_worker_t *w, int wstatus, const char *how,
+static void sup_on_crash(daemon_t *d, task_worker_t *w, int wstatus, int board, const char *how,
                          uint64_t ran_ms)
 {
     task_t *task = w->task;
     char who[32] = "";
     if (task->worker_count > 1)
         snprintf(who, sizeof(who), "worker %u: ", w->index);
-    if (sup_poison_on_death(d, w, wstatus) != 0)
+    if (sup_poison_on_death(d, w, wstatus, board) != 0)
         return;
     if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 2) {
         w->status = TASK_FAILED;
@@ -784,8 +808,8 @@ static void sup_on_crash(daemon_t *d, task_worker_t *w, int wstatus, const char 
              (unsigned long long)delay, w->crashes_in_row, d->cfg->restart_max);
 }
 
-/* The one path every worker's death takes, whatever ended it (asked or not). */
-static void sup_on_exit(daemon_t *d, task_worker_t *w, int wstatus)
+/* What sup_on_exit() does, the dead worker's hand board being @board. */
+static void sup_handle_exit(daemon_t *d, task_worker_t *w, int wstatus, int board)
 {
     task_t *task = w->task;
     char how[128];
@@ -821,9 +845,20 @@ static void sup_on_exit(daemon_t *d, task_worker_t *w, int wstatus)
         if (task_alive_workers(task) == 0)
             sup_spawn_all(d, task);
     } else {
-        sup_on_crash(d, w, wstatus, how, ran_ms);
+        sup_on_crash(d, w, wstatus, board, how, ran_ms);
     }
     sup_update_status(task);
+}
+
+/* The one path every worker's death takes, whatever ended it (asked or not). The worker's
+ * hand board is read there, if at all, then closed: a stopped task holds no fd. */
+static void sup_on_exit(daemon_t *d, task_worker_t *w, int wstatus)
+{
+    int board = w->hand_fd;
+    w->hand_fd = -1;
+    sup_handle_exit(d, w, wstatus, board); /* may free @w */
+    if (board >= 0)
+        close(board);
 }
 
 static task_worker_t *sup_find_pid_in(task_t **tasks, size_t count, pid_t pid)

@@ -93,7 +93,8 @@ void task_worker_free(task_worker_t *w)
 {
     json_decref(w->stats);
     channel_reader_free(&w->chan_reader);
-    poison_hand_free(&w->hand);
+    if (w->hand_fd >= 0)
+        close(w->hand_fd);
     free(w);
 }
 

@@ -167,7 +167,7 @@ static validation_t *validate_spawn(daemon_t *d, h2o_req_t *req, const char *tag
     snprintf(v->tag, sizeof(v->tag), "%s", tag);
     channel_reader_init(&v->reader);
     int chan_fd, err_fd;
-    v->pid = sup_fork_worker(d, mode, mode_arg, msg, &chan_fd, &err_fd, errstr, errstr_size);
+    v->pid = sup_fork_worker(d, mode, mode_arg, msg, -1, &chan_fd, &err_fd, errstr, errstr_size);
     if (v->pid < 0) {
         free(v);
         return NULL;

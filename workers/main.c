@@ -61,6 +61,8 @@ typedef struct worker_task {
 
 typedef struct worker {
     int chan_fd, sig_fd;
+    int hand_fd;         /* --hand-fd: the hand board's fd, -1 without one */
+    hand_board_t *board; /* the hand board, mapped (hand.h) */
     channel_reader_t reader;
     worker_task_t task;
     const char *tag; /* task.tag once the task is known, else NULL */
@@ -89,12 +91,14 @@ static int64_t worker_now_ms(void)
 static void worker_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: symtask-worker [--channel-fd N] [--log-level LEVEL]\n"
+            "Usage: symtask-worker [--channel-fd N] [--hand-fd N] [--log-level LEVEL]\n"
             "\n"
             "Runs one symtask task. Started by symtaskd, not by hand: the task definition\n"
             "arrives as a JSON line on the channel fd (docs/worker-protocol.md).\n"
             "\n"
             "  --channel-fd N       the daemon's Unix socket (default %d)\n"
+            "  --hand-fd N          the board the worker writes the batch in hand on, for the\n"
+            "                       daemon to find after a crash (none by default)\n"
             "  --log-level LEVEL    error, warn, info (default) or debug\n"
             "  --validate           load the task's plugins, check its params, answer\n"
             "                       {\"type\":\"valid\"} or {\"type\":\"invalid\"} and exit\n"
@@ -110,12 +114,27 @@ static void worker_usage(FILE *out)
             CHANNEL_WORKER_FD);
 }
 
+/* The fd of option --@name (@arg): 0, or -1 with a message. */
+static int worker_parse_fd(const char *name, const char *arg, int *fd)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || v < 0 || v > 65535) {
+        fprintf(stderr, "symtask-worker: --%s: not a file descriptor: %s\n", name, arg);
+        return -1;
+    }
+    *fd = (int)v;
+    return 0;
+}
+
 /* Returns -1 to go on, else the exit status. */
-static int worker_parse_args(int argc, char **argv, int *chan_fd, log_level_t *level,
+static int worker_parse_args(int argc, char **argv, int *chan_fd, int *hand_fd, log_level_t *level,
                              int *validate_only, int *offsets_only, const char **list_dir)
 {
     static const struct option options[] = {
         {"channel-fd", required_argument, NULL, 'c'},
+        {"hand-fd", required_argument, NULL, 'H'},
         {"validate", no_argument, NULL, 'v'},
         {"offsets", no_argument, NULL, 'o'},
         {"list-plugins", required_argument, NULL, 'L'},
@@ -127,18 +146,14 @@ static int worker_parse_args(int argc, char **argv, int *chan_fd, log_level_t *l
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': {
-            char *end;
-            errno = 0;
-            long fd = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || fd < 0 || fd > 65535) {
-                fprintf(stderr, "symtask-worker: --channel-fd: not a file descriptor: %s\n",
-                        optarg);
+        case 'c':
+            if (worker_parse_fd("channel-fd", optarg, chan_fd) != 0)
                 return WORKER_EXIT_CONFIG;
-            }
-            *chan_fd = (int)fd;
             break;
-        }
+        case 'H':
+            if (worker_parse_fd("hand-fd", optarg, hand_fd) != 0)
+                return WORKER_EXIT_CONFIG;
+            break;
         case 'l': {
             int l = log_level_parse(optarg);
             if (l < 0) {
@@ -552,8 +567,8 @@ static int worker_keepalive(void *arg)
     return w->stop != NULL;
 }
 
-/* The pipeline's word on what it hands to the plugins (suspects.h). */
-static void worker_hand(void *arg, const char *line, size_t len)
+/* The pipeline's word on the suspect records that went through the plugins (suspects.h). */
+static void worker_tell(void *arg, const char *line, size_t len)
 {
     worker_t *w = arg;
     if (channel_send_line(w->chan_fd, line, len) < 0 && w->stop == NULL) {
@@ -758,10 +773,10 @@ static int worker_signals_init(void)
 
 int main(int argc, char **argv)
 {
-    worker_t w = {.chan_fd = CHANNEL_WORKER_FD, .sig_fd = -1};
+    worker_t w = {.chan_fd = CHANNEL_WORKER_FD, .sig_fd = -1, .hand_fd = -1};
     log_level_t level = LOG_INFO;
-    int ret = worker_parse_args(argc, argv, &w.chan_fd, &level, &w.validate_only, &w.offsets_only,
-                                &w.list_dir);
+    int ret = worker_parse_args(argc, argv, &w.chan_fd, &w.hand_fd, &level, &w.validate_only,
+                                &w.offsets_only, &w.list_dir);
     if (ret >= 0)
         return ret;
     log_init(LOG_FORMAT_CHILD, level);
@@ -808,6 +823,13 @@ int main(int argc, char **argv)
         ret = worker_offsets(&w, errstr, sizeof(errstr));
         goto out;
     }
+    if (w.hand_fd >= 0) {
+        w.board = hand_board_open(w.hand_fd, errstr, sizeof(errstr));
+        if (w.board == NULL) {
+            log_warn(w.tag, "%s: a crash will leave no record suspect", errstr);
+            close(w.hand_fd);
+        }
+    }
     char task_name[sizeof(w.task.tag)];
     snprintf(task_name, sizeof(task_name), "%s/%s", w.task.cid, w.task.tid);
     pipeline_config_t pc = {
@@ -817,7 +839,8 @@ int main(int argc, char **argv)
         .plugin_dir = w.task.plugin_dir,
         .keepalive = worker_keepalive,
         .report = worker_report,
-        .hand = worker_hand,
+        .tell = worker_tell,
+        .board = w.board,
         .heartbeat = worker_heartbeat_cb,
         .keepalive_arg = &w,
     };
@@ -887,6 +910,7 @@ out:
         pipeline_detach(w.pipeline);
     kafka_clients_destroy(w.kafka);
     pipeline_free(w.pipeline);
+    hand_board_close(w.board);
     json_decref(w.task.msg);
     channel_reader_free(&w.reader);
     if (w.sig_fd >= 0)

@@ -85,10 +85,14 @@ struct pipeline {
     pipeline_stats_t stats;
     int (*keepalive)(void *arg);
     void (*report)(void *arg, const char *message);
-    void (*hand)(void *arg, const char *line, size_t len);
+    void (*tell)(void *arg, const char *line, size_t len);
     void (*heartbeat)(void *arg);
     void *keepalive_arg;
     suspects_t *suspects;          /* records the daemon named suspect or quarantined */
+    hand_board_t *board;           /* what the plugins are given, for the daemon (hand.h) */
+    hand_span_t *hand_spans;       /* the spans of the group in hand */
+    size_t hand_cap, n_hand;       /* room of hand_spans; the spans on the board */
+    int board_failed;              /* a batch did not fit on the board: said once */
     unsigned retry_seed;           /* rand_r: the jitter of retry waits */
     rd_kafka_message_t **incoming; /* what one consume call returns, before it joins msgs */
     int paused;                    /* fetching paused on every assigned partition */
@@ -159,7 +163,8 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg, char *errstr, size_t errs
     snprintf(p->task, sizeof(p->task), "%s", cfg->task);
     p->keepalive = cfg->keepalive;
     p->report = cfg->report;
-    p->hand = cfg->hand;
+    p->tell = cfg->tell;
+    p->board = cfg->board;
     p->heartbeat = cfg->heartbeat;
     p->keepalive_arg = cfg->keepalive_arg;
     p->suspects = suspects_new();
@@ -522,12 +527,41 @@ static void set_last_record_time(pipeline_t *p)
              &tm);
 }
 
-/* Tells the daemon what the plugins are given (suspects.h): a worker that dies meanwhile
- * leaves those records suspect. */
-static void pipeline_hand(pipeline_t *p, const char *line, size_t len)
+/* Writes the records of messages @g0 to @g1 on the hand board before the plugins get them:
+ * a worker that dies while the board names them leaves them suspect (hand.h). Whether the
+ * board names them. */
+static int pipeline_hand(pipeline_t *p, size_t g0, size_t g1)
 {
-    if (p->hand != NULL)
-        p->hand(p->keepalive_arg, line, len);
+    if (p->board == NULL)
+        return 0;
+    long n = suspects_batch_spans(p->msgs + g0, g1 - g0, &p->hand_spans, &p->hand_cap);
+    if (n > 0 && hand_board_begin(p->board, p->hand_spans, (size_t)n) == 0) {
+        p->n_hand = (size_t)n;
+        return 1;
+    }
+    if (n != 0 && !p->board_failed) {
+        log_warn(p->tag,
+                 "cannot write a batch of %zu records on the hand board (%s): if the worker "
+                 "dies while such a batch is in hand, its records are not suspect",
+                 g1 - g0, n < 0 ? "out of memory" : strerror(errno));
+        p->board_failed = 1;
+    }
+    return 0;
+}
+
+/* The plugins came back for the group on the board: nothing in hand. A worker that holds
+ * suspect records also tells the daemon which records went through, so that it clears
+ * them. */
+static void pipeline_hand_done(pipeline_t *p)
+{
+    hand_board_stage(p->board, HAND_IDLE);
+    if (p->tell == NULL || !suspects_any(p->suspects))
+        return;
+    size_t len;
+    char *line = suspects_done_line(p->hand_spans, p->n_hand, &len);
+    if (line != NULL)
+        p->tell(p->keepalive_arg, line, len);
+    free(line);
 }
 
 /* A record that could not be handled at @stage: dead-lettered, or with errors.tolerance =
@@ -559,12 +593,7 @@ static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0,
 {
     pipeline_result_t result = PIPELINE_OK;
     char perr[PIPELINE_ERR_SIZE];
-    size_t len = 0;
-    char *line = p->hand != NULL ? suspects_batch_line(p->msgs + g0, g1 - g0, &len) : NULL;
-    int told = line != NULL;
-    if (told)
-        pipeline_hand(p, line, len);
-    free(line);
+    int told = pipeline_hand(p, g0, g1);
 
     /* Decode each message into the next free row. */
     size_t rows = 0;
@@ -609,8 +638,7 @@ static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0,
     /* Predict every decoded row in one call. */
     if (rows > 0 && result == PIPELINE_OK) {
         if (told)
-            pipeline_hand(p, suspects_stage_line("predict"),
-                          strlen(suspects_stage_line("predict")));
+            hand_board_stage(p->board, HAND_PREDICT);
         symtask_status_t st;
         unsigned tries = 0;
         for (;; tries++) {
@@ -629,7 +657,7 @@ static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0,
         }
     }
     if (told && stop_at > g0)
-        pipeline_hand(p, suspects_stage_line("encode"), strlen(suspects_stage_line("encode")));
+        hand_board_stage(p->board, HAND_ENCODE);
 
     /* Encode and produce, in consumption order. */
     for (size_t i = g0; i < stop_at; i++) {
@@ -690,7 +718,7 @@ static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0,
     }
     /* the plugins came back: none of these records takes a worker down */
     if (told)
-        pipeline_hand(p, suspects_done_line(), strlen(suspects_done_line()));
+        pipeline_hand_done(p);
     return result;
 }
 
@@ -1122,6 +1150,7 @@ void pipeline_free(pipeline_t *p)
     txn_free(p->txn);
     stages_close(p->stages);
     suspects_free(p->suspects);
+    free(p->hand_spans);
     free(p->msgs);
     free(p->incoming);
     free(p->msg_errors);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hand.h"
 #include "kafka.h"
 #include "stages.h"
 
@@ -49,9 +50,13 @@ typedef struct pipeline_config {
     /* Tells the user about a passing problem (lastError) while the task goes on: a plugin
      * that answered RETRIABLE, whose call is made again after a wait (may be NULL). */
     void (*report)(void *arg, const char *message);
-    /* Sends the channel line @line (@len bytes, its newline included) to the daemon: what
-     * the plugins are given, before they are (suspects.h; may be NULL). */
-    void (*hand)(void *arg, const char *line, size_t len);
+    /* Sends the channel line @line (@len bytes, its newline included) to the daemon: which
+     * records went through the plugins, while the worker holds suspect ones (suspects.h;
+     * may be NULL). */
+    void (*tell)(void *arg, const char *line, size_t len);
+    /* Where the worker writes what the plugins are given, before they are (hand.h; NULL
+     * when the daemon gave it no board). The pipeline does not own it. */
+    hand_board_t *board;
     /* Sends the heartbeat when it is due; called between the records of a suspect batch,
      * which go to the plugins one at a time (may be NULL). */
     void (*heartbeat)(void *arg);

@@ -141,7 +141,7 @@ int suspects_quarantined(const suspects_t *s, int32_t partition, int64_t offset,
 }
 
 /* Appends the span [partition, from, to] to the line being built. */
-static int line_add(char **buf, size_t *len, size_t *cap, const suspect_span_t *span, int first)
+static int line_add(char **buf, size_t *len, size_t *cap, const hand_span_t *span, int first)
 {
     if (*cap - *len < 80) {
         size_t cap2 = *cap * 2;
@@ -156,33 +156,30 @@ static int line_add(char **buf, size_t *len, size_t *cap, const suspect_span_t *
     return 0;
 }
 
-char *suspects_batch_line(rd_kafka_message_t *const *msgs, size_t n, size_t *len)
+long suspects_batch_spans(rd_kafka_message_t *const *msgs, size_t n, hand_span_t **spans,
+                          size_t *cap)
 {
-    static const char head[] = "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[";
-    /* one span a partition, its first and last offset; a batch holds few partitions, and
-     * records of one partition come in runs, so the last one found is tried first */
-    suspect_span_t few[16], *parts = few;
-    size_t n_parts = 0, cap_parts = 16, last = 0, cap = 256;
-    char *buf = NULL;
+    /* a batch holds few partitions, and records of one partition come in runs, so the last
+     * one found is tried first */
+    size_t n_parts = 0, last = 0;
     for (size_t i = 0; i < n; i++) {
         const rd_kafka_message_t *m = msgs[i];
         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
+        hand_span_t *parts = *spans;
         size_t k = last < n_parts && parts[last].partition == m->partition ? last : 0;
         while (k < n_parts && parts[k].partition != m->partition)
             k++;
         if (k == n_parts) {
-            if (n_parts == cap_parts) {
-                suspect_span_t *grown = malloc(2 * cap_parts * sizeof(*grown));
+            if (n_parts == *cap) {
+                size_t cap2 = *cap ? 2 * *cap : 16;
+                hand_span_t *grown = realloc(*spans, cap2 * sizeof(*grown));
                 if (grown == NULL)
-                    goto nomem;
-                memcpy(grown, parts, n_parts * sizeof(*grown));
-                if (parts != few)
-                    free(parts);
-                parts = grown;
-                cap_parts *= 2;
+                    return -1;
+                *spans = parts = grown;
+                *cap = cap2;
             }
-            parts[n_parts++] = (suspect_span_t){m->partition, m->offset, m->offset};
+            parts[n_parts++] = (hand_span_t){m->partition, m->offset, m->offset};
         }
         last = k;
         if (m->offset < parts[k].from)
@@ -190,15 +187,20 @@ char *suspects_batch_line(rd_kafka_message_t *const *msgs, size_t n, size_t *len
         if (m->offset > parts[k].to)
             parts[k].to = m->offset;
     }
-    if (n_parts == 0)
-        goto nomem; /* nothing to say */
-    buf = malloc(cap);
+    return (long)n_parts;
+}
+
+char *suspects_done_line(const hand_span_t *spans, size_t n, size_t *len)
+{
+    static const char head[] = "{\"type\":\"done\",\"offsets\":[";
+    size_t cap = 256;
+    char *buf = malloc(cap);
     if (buf == NULL)
-        goto nomem;
+        return NULL;
     memcpy(buf, head, sizeof(head) - 1);
     *len = sizeof(head) - 1;
-    for (size_t j = 0; j < n_parts; j++)
-        if (line_add(&buf, len, &cap, &parts[j], j == 0) != 0)
+    for (size_t j = 0; j < n; j++)
+        if (line_add(&buf, len, &cap, &spans[j], j == 0) != 0)
             goto nomem;
     if (cap - *len < 4) {
         char *grown = realloc(buf, cap + 4);
@@ -208,24 +210,9 @@ char *suspects_batch_line(rd_kafka_message_t *const *msgs, size_t n, size_t *len
     }
     memcpy(buf + *len, "]}\n", 4);
     *len += 3;
-    if (parts != few)
-        free(parts);
     return buf;
 
 nomem:
-    if (parts != few)
-        free(parts);
     free(buf);
     return NULL;
-}
-
-const char *suspects_stage_line(const char *stage)
-{
-    return strcmp(stage, "encode") == 0 ? "{\"type\":\"stage\",\"stage\":\"encode\"}\n"
-                                        : "{\"type\":\"stage\",\"stage\":\"predict\"}\n";
-}
-
-const char *suspects_done_line(void)
-{
-    return "{\"type\":\"done\"}\n";
 }

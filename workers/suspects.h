@@ -3,8 +3,8 @@
  * task message or in a later "poison" message, the source offsets that were in the hand of a
  * worker that died (suspect: handle them one at a time) and the records that took down
  * sml.kstream.poison.max workers (quarantined: dead-letter them without calling a plugin).
- * The worker tells the daemon what it hands to the plugins: the messages built here.
- * Private to workers/. */
+ * The worker writes what it hands to the plugins on its hand board (hand.h), as the spans
+ * built here. Private to workers/. */
 #ifndef SYMTASK_WORKERS_SUSPECTS_H
 #define SYMTASK_WORKERS_SUSPECTS_H
 
@@ -12,6 +12,8 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "hand.h"
 
 typedef struct suspects suspects_t;
 
@@ -35,16 +37,15 @@ int suspects_is_suspect(const suspects_t *s, int32_t partition, int64_t offset);
 int suspects_quarantined(const suspects_t *s, int32_t partition, int64_t offset, const char **stage,
                          const char **error);
 
-/* The worker's messages of docs/worker-protocol.md, as channel lines (with their newline),
- * built without jansson: they go out four times a batch. */
+/* The spans of the records of @msgs that carry one, one a partition (from its first offset
+ * to its last), for the hand board (hand.h): into *@spans, which has room for *@cap and is
+ * grown with realloc when that is not enough. The number of spans, or -1 out of memory. */
+long suspects_batch_spans(rd_kafka_message_t *const *msgs, size_t n, hand_span_t **spans,
+                          size_t *cap);
 
-/* {"type":"batch","stage":"decode","offsets":[[partition, first, last], ...]} for the
- * records of @msgs that carry one (malloc'd, *@len its length), or NULL when none does (or
- * out of memory). */
-char *suspects_batch_line(rd_kafka_message_t *const *msgs, size_t n, size_t *len);
-
-/* {"type":"stage","stage":@stage} ("predict" or "encode") and {"type":"done"}. */
-const char *suspects_stage_line(const char *stage);
-const char *suspects_done_line(void);
+/* {"type":"done","offsets":[[partition, first, last], ...]} for @spans as a channel line
+ * (malloc'd, *@len its length; NULL out of memory): a worker that holds suspect records says
+ * which records went through the plugins, so that the daemon clears them. */
+char *suspects_done_line(const hand_span_t *spans, size_t n, size_t *len);
 
 #endif

@@ -146,6 +146,26 @@ static void expect_quarantined(harness_t *hh, const char *tid, const char *stage
     h_response_free(&r);
 }
 
+/* Stops task @tid: its store then holds no suspect, the records handled one at a time having
+ * gone through (the worker's done messages), and still the quarantined record. */
+static void expect_no_suspect_once_stopped(harness_t *hh, const char *tid)
+{
+    char path[512], text[8192] = "";
+    snprintf(path, sizeof(path), BASE "/tasks/%s/stop", tid);
+    h_response_t r = h_req(hh, "GET", path, NULL);
+    h_response_free(&r);
+    cr_assert(h_wait_status(hh, tid, "status", "stopped", 30000));
+    snprintf(path, sizeof(path), "%s/state/tasks/c1/%s.task", hh->dir, tid);
+    FILE *f = fopen(path, "r");
+    cr_assert(f != NULL, "%s", path);
+    size_t len = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    cr_expect(strstr(text, "\"suspects\": []") != NULL &&
+                  strstr(text, "\"quarantinedTotal\": 1") != NULL,
+              "the store still holds suspects, or not the quarantined record: %s", text);
+}
+
 /* Task @tid of the suite's daemon, with the params @extra, is given the records; the bad one
  * takes workers down at @stage and ends as expect_quarantined() says. */
 static void expect_dead_lettered(const char *tid, const char *extra, const char *stage,
@@ -154,6 +174,7 @@ static void expect_dead_lettered(const char *tid, const char *extra, const char 
     create_and_start(&h, tid, extra);
     produce(&h, tid);
     expect_quarantined(&h, tid, stage, error, max);
+    expect_no_suspect_once_stopped(&h, tid);
 }
 
 Test(poison, a_record_that_segfaults_the_predictor_is_dead_lettered)
@@ -265,6 +286,7 @@ Test(poison, suspects_survive_a_daemon_restart_between_the_crashes)
     h_start(&h);
     expect_quarantined(&h, "t1", "predict", "worker killed by SIGSEGV while predicting this record",
                        2);
+    expect_no_suspect_once_stopped(&h, "t1");
     h_teardown(&kafka);
 }
 
@@ -333,4 +355,5 @@ Test(poison, with_two_workers_the_survivor_takes_the_suspects_with_the_partition
     cr_expect_str_eq(h_get(st, "worker.0.restarts"), "1", "see %s", h.log_path);
     cr_expect_str_eq(h_get(st, "worker.1.restarts"), "1", "see %s", h.log_path);
     json_decref(st);
+    expect_no_suspect_once_stopped(&h, "t1");
 }

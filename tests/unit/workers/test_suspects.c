@@ -1,6 +1,6 @@
 /* test_suspects.c: workers/suspects.c, the worker's side of records that take workers down:
- * the daemon's suspect and quarantined records as the worker reads them, and the batch
- * messages it sends. */
+ * the daemon's suspect and quarantined records as the worker reads them, the spans of a batch
+ * for the hand board and the done message it sends while it holds suspect records. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -70,7 +70,7 @@ Test(suspects, a_malformed_state_is_refused_and_leaves_nothing)
     suspects_free(s);
 }
 
-Test(suspects, a_batch_message_names_one_span_per_partition)
+Test(suspects, a_batch_is_one_span_per_partition)
 {
     rd_kafka_message_t m[6] = {0}, *pm[6];
     const int parts[] = {0, 1, 0, 1, 0, 3};
@@ -81,18 +81,24 @@ Test(suspects, a_batch_message_names_one_span_per_partition)
         pm[i] = &m[i];
     }
     m[5].err = RD_KAFKA_RESP_ERR__PARTITION_EOF; /* an event, not a record */
+    hand_span_t *spans = NULL;
+    size_t cap = 0;
+    cr_assert_eq(suspects_batch_spans(pm, 6, &spans, &cap), 2);
+    cr_expect_eq(spans[0].partition, 0);
+    cr_expect_eq(spans[0].from, 7);
+    cr_expect_eq(spans[0].to, 9);
+    cr_expect_eq(spans[1].partition, 1);
+    cr_expect_eq(spans[1].from, 100);
+    cr_expect_eq(spans[1].to, 101);
+    cr_expect_eq(suspects_batch_spans(pm + 5, 1, &spans, &cap), 0, "no record, no span");
+
     size_t len;
-    char *line = suspects_batch_line(pm, 6, &len);
+    char *line = suspects_done_line(spans, 2, &len);
     cr_assert_not_null(line);
     cr_expect_eq(len, strlen(line));
-    cr_expect_str_eq(
-        line, "{\"type\":\"batch\",\"stage\":\"decode\",\"offsets\":[[0,7,9],[1,100,101]]}\n");
+    cr_expect_str_eq(line, "{\"type\":\"done\",\"offsets\":[[0,7,9],[1,100,101]]}\n");
     free(line);
-    cr_expect_null(suspects_batch_line(pm + 5, 1, &len), "no record, no message");
-    cr_expect_str_eq(suspects_stage_line("encode"), "{\"type\":\"stage\",\"stage\":\"encode\"}\n");
-    cr_expect_str_eq(suspects_stage_line("predict"),
-                     "{\"type\":\"stage\",\"stage\":\"predict\"}\n");
-    cr_expect_str_eq(suspects_done_line(), "{\"type\":\"done\"}\n");
+    free(spans);
 }
 
 Test(suspects, a_batch_of_many_partitions_names_each_once)
@@ -105,21 +111,25 @@ Test(suspects, a_batch_of_many_partitions_names_each_once)
         m[i].offset = 1000000000000LL + i;
         pm[i] = &m[i];
     }
+    hand_span_t *spans = NULL;
+    size_t cap = 0;
+    long n = suspects_batch_spans(pm, 2 * P, &spans, &cap);
+    cr_assert_eq(n, P);
+    cr_expect_geq(cap, P);
+    int64_t covered = 0;
+    for (long i = 0; i < n; i++)
+        covered += spans[i].to - spans[i].from + 1;
+    cr_expect_eq(covered, (int64_t)P * (P + 1), "each partition from its first to its last record");
+
+    /* the done line of them all is valid JSON naming each */
     size_t len;
-    char *line = suspects_batch_line(pm, 2 * P, &len);
+    char *line = suspects_done_line(spans, (size_t)n, &len);
     cr_assert_not_null(line);
     cr_expect_eq(line[len - 1], '\n');
     json_t *msg = json_loadb(line, len - 1, 0, NULL);
     cr_assert_not_null(msg, "%s", line);
-    json_t *offsets = json_object_get(msg, "offsets");
-    cr_assert_eq(json_array_size(offsets), P);
-    int64_t covered = 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach (offsets, i, v)
-        covered +=
-            json_integer_value(json_array_get(v, 2)) - json_integer_value(json_array_get(v, 1)) + 1;
-    cr_expect_eq(covered, (int64_t)P * (P + 1), "each partition from its first to its last record");
+    cr_expect_eq(json_array_size(json_object_get(msg, "offsets")), P);
     json_decref(msg);
     free(line);
+    free(spans);
 }
