@@ -397,17 +397,19 @@ static void pipeline_on_delivery(void *app, const rd_kafka_message_t *msg)
 
 /* ---- Producing ---------------------------------------------------------------------------- */
 
-/* Produces one record, waiting while librdkafka's queue is full. */
+/* Produces one record with the key of @src and the timestamp @timestamp (ms since the epoch;
+ * 0: the time of writing), waiting while librdkafka's queue is full. */
 static int pipeline_produce(pipeline_t *p, rd_kafka_topic_t *rkt, const void *value, size_t len,
-                            const rd_kafka_message_t *src, rd_kafka_headers_t *hdrs, inflight_t *b,
-                            char *errstr, size_t errstr_size)
+                            const rd_kafka_message_t *src, int64_t timestamp,
+                            rd_kafka_headers_t *hdrs, inflight_t *b, char *errstr,
+                            size_t errstr_size)
 {
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             p->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)value, len),
-            RD_KAFKA_V_KEY(src->key, src->key_len), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(b),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_KEY(src->key, src->key_len), RD_KAFKA_V_TIMESTAMP(timestamp),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(b), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             b->outstanding++;
             return 0;
@@ -430,6 +432,14 @@ static int pipeline_produce(pipeline_t *p, rd_kafka_topic_t *rkt, const void *va
             return -1;
         }
     }
+}
+
+/* The output record's timestamp: the source record's, as Kafka Streams gives a record it
+ * writes from another the timestamp of that one (0, the time of writing, when it has none). */
+static int64_t source_timestamp(const rd_kafka_message_t *src)
+{
+    int64_t ts = rd_kafka_message_timestamp(src, NULL);
+    return ts > 0 ? ts : 0;
 }
 
 /* The source record's headers, copied for an output record (NULL when it has none). A
@@ -463,7 +473,8 @@ static int pipeline_dead_letter(pipeline_t *p, const rd_kafka_message_t *m, cons
     rd_kafka_header_add(hdrs, "symtask.source.offset", -1, offset, -1);
     log_debug(p->tag, "record %s[%" PRId32 "]@%" PRId64 " to %s: %s: %s",
               rd_kafka_topic_name(m->rkt), m->partition, m->offset, p->dlq, stage, error);
-    return pipeline_produce(p, p->dlq_rkt, m->payload, m->len, m, hdrs, b, errstr, errstr_size);
+    /* stamped with the time of writing, as Kafka Connect's dead letters are */
+    return pipeline_produce(p, p->dlq_rkt, m->payload, m->len, m, 0, hdrs, b, errstr, errstr_size);
 }
 
 /* ---- Passing failures of the plugins ------------------------------------------------------- */
@@ -695,8 +706,9 @@ static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0,
                 result = PIPELINE_FAILED;
                 break;
             } else if (st == SYMTASK_OK) {
-                if (pipeline_produce(p, p->sink_rkt, p->out.data, p->out.len, m, copy_headers(m), b,
-                                     errstr, errstr_size) != 0) {
+                if (pipeline_produce(p, p->sink_rkt, p->out.data, p->out.len, m,
+                                     source_timestamp(m), copy_headers(m), b, errstr,
+                                     errstr_size) != 0) {
                     result = PIPELINE_FAILED;
                     break;
                 }

@@ -57,8 +57,10 @@ static rd_kafka_t *kt_client(harness_t *h, rd_kafka_type_t type)
     return rk;
 }
 
+/* Record i is stamped @first_ms + i, or with the time of writing when @first_ms is 0. */
 static void kt_produce_n(harness_t *h, const char *topic, size_t n, const char *const *keys,
-                         const void *const *values, const size_t *lens, const char *header)
+                         const void *const *values, const size_t *lens, const char *header,
+                         long long first_ms)
 {
     rd_kafka_t *rk = kt_client(h, RD_KAFKA_PRODUCER);
     for (size_t i = 0; i < n; i++) {
@@ -75,6 +77,7 @@ static void kt_produce_n(harness_t *h, const char *topic, size_t n, const char *
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                     RD_KAFKA_V_VALUE((void *)values[i], lens[i]),
                                     RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                    RD_KAFKA_V_TIMESTAMP(first_ms ? first_ms + (long long)i : 0),
                                     RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
             if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(rk, 50);
@@ -85,21 +88,27 @@ static void kt_produce_n(harness_t *h, const char *topic, size_t n, const char *
     rd_kafka_destroy(rk);
 }
 
-void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *keys,
-                const char *const *values, const char *header)
+void kt_produce_at(harness_t *h, const char *topic, size_t n, const char *const *keys,
+                   const char *const *values, const char *header, long long first_ms)
 {
     size_t *lens = calloc(n ? n : 1, sizeof(*lens));
     cr_assert_not_null(lens);
     for (size_t i = 0; i < n; i++)
         lens[i] = strlen(values[i]);
-    kt_produce_n(h, topic, n, keys, (const void *const *)values, lens, header);
+    kt_produce_n(h, topic, n, keys, (const void *const *)values, lens, header, first_ms);
     free(lens);
+}
+
+void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *keys,
+                const char *const *values, const char *header)
+{
+    kt_produce_at(h, topic, n, keys, values, header, 0);
 }
 
 void kt_produce_bytes(harness_t *h, const char *topic, size_t n, const char *const *keys,
                       const void *const *values, const size_t *lens)
 {
-    kt_produce_n(h, topic, n, keys, values, lens, NULL);
+    kt_produce_n(h, topic, n, keys, values, lens, NULL, 0);
 }
 
 static int64_t kt_now_ms(void)
@@ -148,6 +157,7 @@ static size_t kt_read(harness_t *h, const char *topic, size_t want, kt_record_t 
                 r->key = strndup(m->key, m->key_len);
             r->partition = (int)m->partition;
             r->offset = (long long)m->offset;
+            r->timestamp = (long long)rd_kafka_message_timestamp(m, NULL);
             char headers[2048] = "";
             rd_kafka_headers_t *hdrs;
             if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -13,7 +13,8 @@ typedef struct kt_record {
     size_t value_len; /* the value's bytes, which may hold NUL bytes (Avro) */
     int partition;
     long long offset;
-    char *headers; /* "name=value\n" lines, malloc'd */
+    char *headers;       /* "name=value\n" lines, malloc'd */
+    long long timestamp; /* ms since the epoch, -1 when it has none */
 } kt_record_t;
 
 /* The embedded cluster's bootstrap address (from state/embedded-kafka.bootstrap), or the one
@@ -27,6 +28,10 @@ void kt_use_bootstrap(const char *bootstrap);
  * waits until all are acknowledged. Asserts on failure. */
 void kt_produce(harness_t *h, const char *topic, size_t n, const char *const *keys,
                 const char *const *values, const char *header);
+
+/* The same with timestamps: record i is stamped @first_ms + i (ms since the epoch). */
+void kt_produce_at(harness_t *h, const char *topic, size_t n, const char *const *keys,
+                   const char *const *values, const char *header, long long first_ms);
 
 /* The same with values of @lens bytes each, which may hold NUL bytes. */
 void kt_produce_bytes(harness_t *h, const char *topic, size_t n, const char *const *keys,

@@ -61,7 +61,10 @@ Test(pipeline, every_record_comes_out_with_its_prediction)
                            i, i) > 0);
         cr_assert(asprintf(&keys[i], "k%d", i) > 0);
     }
-    kt_produce(&h, "in-t1", N, (const char *const *)keys, (const char *const *)values, "trace=abc");
+    /* stamped an hour ago, record i at T0 + i ms */
+    const long long T0 = (long long)time(NULL) * 1000 - 3600000;
+    kt_produce_at(&h, "in-t1", N, (const char *const *)keys, (const char *const *)values,
+                  "trace=abc", T0);
 
     kt_record_t out[N];
     size_t n = kt_consume(&h, "out-t1", N, out, N, 30000);
@@ -85,6 +88,8 @@ Test(pipeline, every_record_comes_out_with_its_prediction)
                  id, number);
         cr_assert_str_eq(out[i].value, expect);
         cr_assert_str_eq(kt_header(&out[i], "trace"), "abc");
+        /* the source record's timestamp, as Kafka Streams gives it */
+        cr_assert_eq(out[i].timestamp, T0 + id, "record %d", id);
     }
     for (int i = 0; i < N; i++)
         cr_assert_eq(seen[i], 1, "record %d seen %d times", i, seen[i]);
@@ -114,7 +119,9 @@ Test(pipeline, bad_records_go_to_the_dead_letter_topic_and_the_rest_flows)
         "{\"x1\":2,\"x2\":0}",       /* good: 5 */
     };
     const char *keys[] = {"a", "b", "c", "d", "e"};
-    kt_produce(&h, "in-t1", 5, keys, values, NULL);
+    /* stamped an hour ago: the outputs keep that, the dead letters are stamped when written */
+    const long long now = (long long)time(NULL) * 1000, T0 = now - 3600000;
+    kt_produce_at(&h, "in-t1", 5, keys, values, NULL, T0);
 
     kt_record_t out[5], dlq[5];
     size_t n = kt_consume(&h, "out-t1", 2, out, 5, 30000);
@@ -122,10 +129,13 @@ Test(pipeline, bad_records_go_to_the_dead_letter_topic_and_the_rest_flows)
     cr_assert_eq(n, 2);
     cr_assert_eq(nd, 3);
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(out[i].key, "a") == 0)
+        if (strcmp(out[i].key, "a") == 0) {
             cr_assert_str_eq(out[i].value, "{\"x1\":1,\"x2\":1,\"prediction\":6}");
-        else
+            cr_assert_eq(out[i].timestamp, T0);
+        } else {
             cr_assert_str_eq(out[i].value, "{\"x1\":2,\"x2\":0,\"prediction\":5}");
+            cr_assert_eq(out[i].timestamp, T0 + 4);
+        }
     }
     for (size_t i = 0; i < nd; i++) {
         const kt_record_t *r = &dlq[i];
@@ -133,6 +143,7 @@ Test(pipeline, bad_records_go_to_the_dead_letter_topic_and_the_rest_flows)
         cr_assert_str_eq(kt_header(r, "symtask.source.topic"), "in-t1");
         cr_assert_not_null(kt_header(r, "symtask.source.partition"));
         cr_assert_not_null(kt_header(r, "symtask.source.offset"));
+        cr_assert_geq(r->timestamp, now - 1000, "a dead letter is stamped when written");
         const char *stage = kt_header(r, "symtask.stage");
         cr_assert_not_null(stage);
         char stage_copy[32];
