@@ -192,10 +192,6 @@ void hand_board_close(hand_board_t *b)
 /* Makes room for @n spans: doubles the board (a memfd: the daemon reads its new size). */
 static int board_grow(hand_board_t *b, size_t n)
 {
-    if (n > HAND_SPANS_MAX) {
-        errno = E2BIG;
-        return -1;
-    }
     size_t need = sizeof(hand_page_t) + n * sizeof(hand_span_t), size = b->size;
     while (size < need)
         size *= 2;
@@ -214,6 +210,10 @@ int hand_board_begin(hand_board_t *b, const hand_span_t *spans, size_t n)
     hand_board_stage(b, HAND_IDLE);
     if (n == 0)
         return 0;
+    if (n > HAND_SPANS_MAX) {
+        errno = E2BIG;
+        return -1;
+    }
     if (sizeof(hand_page_t) + n * sizeof(hand_span_t) > b->size && board_grow(b, n) != 0)
         return -1;
     memcpy(page_spans(b->page), spans, n * sizeof(*spans));

@@ -15,9 +15,10 @@
 /* The worker's fd of its board. */
 #define HAND_WORKER_FD 4
 
-/* Spans the daemon reads from one board at most (one a partition of a batch); a board that
- * claims more is malformed. */
-#define HAND_SPANS_MAX (1 << 20)
+/* Spans one board holds at most (one a partition of a batch: 98 KiB), as many as a task keeps
+ * suspect spans (core/poison.c applies each to them); a board that claims more is malformed,
+ * a batch of more partitions is not written. */
+#define HAND_SPANS_MAX 4096
 
 typedef enum hand_stage {
     HAND_IDLE = 0, /* nothing in hand */

@@ -13,7 +13,7 @@
  * a worker dying on ever new scattered offsets could reach it; the oldest are dropped then. */
 #define POISON_SUSPECTS_MAX 4096
 /* Spans one done message may name (one per partition of a batch). */
-#define POISON_DONE_MAX 4096
+#define POISON_DONE_MAX HAND_SPANS_MAX
 
 static void *grow(void *array, size_t *cap, size_t need, size_t size)
 {

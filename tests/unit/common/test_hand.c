@@ -97,7 +97,7 @@ Test(hand, what_the_worker_writes_the_daemon_reads)
 
 Test(hand, a_batch_of_many_partitions_grows_the_board)
 {
-    enum { N = 5000 };
+    enum { N = 4000 };
     static hand_span_t batch[N];
     for (int i = 0; i < N; i++)
         batch[i] = (hand_span_t){i, 1000 + i, 2000 + i};
