@@ -551,10 +551,18 @@ static int pipeline_hand(pipeline_t *p, size_t g0, size_t g1)
         return 1;
     }
     if (n != 0 && !p->board_failed) {
+        char why[80];
+        if (n < 0)
+            snprintf(why, sizeof(why), "out of memory");
+        else if (errno == E2BIG)
+            snprintf(why, sizeof(why), "it holds records of more than %d partitions",
+                     HAND_SPANS_MAX);
+        else
+            snprintf(why, sizeof(why), "%s", strerror(errno));
         log_warn(p->tag,
                  "cannot write a batch of %zu records on the hand board (%s): if the worker "
                  "dies while such a batch is in hand, its records are not suspect",
-                 g1 - g0, n < 0 ? "out of memory" : strerror(errno));
+                 g1 - g0, why);
         p->board_failed = 1;
     }
     return 0;
