@@ -1,4 +1,5 @@
-/* test_cli.c: symtaskd's command line: config errors name the key and exit non-zero. */
+/* test_cli.c: symtaskd's command line: config errors name the key and exit non-zero; the
+ * worker's fd options name a bad value. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,8 +11,10 @@
 
 #include "harness.h"
 
-/* Runs symtaskd with @args (NULL-terminated), returns its exit status and its output. */
-static int run_daemon(char *out, size_t out_size, const char *const *args)
+/* Runs the program of environment variable @env (as @name) with @args (NULL-terminated),
+ * returns its exit status and its output. */
+static int run_program(const char *env, const char *name, char *out, size_t out_size,
+                       const char *const *args)
 {
     int pipefd[2];
     cr_assert(pipe(pipefd) == 0);
@@ -22,10 +25,10 @@ static int run_daemon(char *out, size_t out_size, const char *const *args)
         dup2(pipefd[1], 1);
         dup2(pipefd[1], 2);
         close(pipefd[0]);
-        const char *argv[16] = {"symtaskd"};
+        const char *argv[16] = {name};
         for (int i = 0; args[i] != NULL && i < 14; i++)
             argv[i + 1] = args[i];
-        execv(getenv("SYMTASKD"), (char *const *)argv);
+        execv(getenv(env), (char *const *)argv);
         _exit(127);
     }
     close(pipefd[1]);
@@ -37,8 +40,13 @@ static int run_daemon(char *out, size_t out_size, const char *const *args)
     close(pipefd[0]);
     int wstatus;
     waitpid(pid, &wstatus, 0);
-    cr_assert(WIFEXITED(wstatus), "symtaskd did not exit normally");
+    cr_assert(WIFEXITED(wstatus), "%s did not exit normally", name);
     return WEXITSTATUS(wstatus);
+}
+
+static int run_daemon(char *out, size_t out_size, const char *const *args)
+{
+    return run_program("SYMTASKD", "symtaskd", out, out_size, args);
 }
 
 /* Only its dir (and guardian): the daemons here exit by themselves. */
@@ -129,4 +137,22 @@ Test(cli, tls_key_without_cert_is_refused)
         run_daemon(out, sizeof(out), (const char *[]){"-c", conf, "--set", "tls.key=/x.pem", NULL}),
         0);
     cr_assert(strstr(out, "tls.cert") != NULL, "%s", out);
+}
+
+Test(cli, the_workers_fd_options_name_a_bad_value)
+{
+    static const struct {
+        const char *option, *value, *says;
+    } cases[] = {
+        {"--hand-fd", "four", "symtask-worker: --hand-fd: not a file descriptor: four"},
+        {"--hand-fd", "-1", "symtask-worker: --hand-fd: not a file descriptor: -1"},
+        {"--channel-fd", "70000", "symtask-worker: --channel-fd: not a file descriptor: 70000"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[4096];
+        int rc = run_program("SYMTASK_WORKER", "symtask-worker", out, sizeof(out),
+                             (const char *[]){cases[i].option, cases[i].value, NULL});
+        cr_expect_eq(rc, 2, "%s %s: %s", cases[i].option, cases[i].value, out);
+        cr_expect(strstr(out, cases[i].says) != NULL, "%s", out);
+    }
 }
