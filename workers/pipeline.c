@@ -568,13 +568,13 @@ static int pipeline_hand(pipeline_t *p, size_t g0, size_t g1)
     return 0;
 }
 
-/* The plugins came back for the group on the board: nothing in hand. A worker that holds
- * suspect records also tells the daemon which records went through, so that it clears
- * them. */
-static void pipeline_hand_done(pipeline_t *p)
+/* The plugins came back for the group on the board: nothing in hand. When every record of it
+ * went through (@through), a worker that holds suspect records also tells the daemon so,
+ * which clears them; a group cut short by a failure proves nothing of the records after it. */
+static void pipeline_hand_done(pipeline_t *p, int through)
 {
     hand_board_stage(p->board, HAND_IDLE);
-    if (p->tell == NULL || !suspects_any(p->suspects))
+    if (!through || p->tell == NULL || !suspects_any(p->suspects))
         return;
     size_t len;
     char *line = suspects_done_line(p->hand_spans, p->n_hand, &len);
@@ -738,7 +738,7 @@ static pipeline_result_t pipeline_group(pipeline_t *p, inflight_t *b, size_t g0,
     }
     /* the plugins came back: none of these records takes a worker down */
     if (told)
-        pipeline_hand_done(p);
+        pipeline_hand_done(p, result == PIPELINE_OK);
     return result;
 }
 
