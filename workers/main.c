@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +24,18 @@
 #include "pipeline.h"
 #include "size.h"
 #include "symtask_build.h"
+
+#ifdef SYMTASK_JEMALLOC
+#include <jemalloc/jemalloc.h>
+
+/* jemalloc's settings for the worker, read when it starts; MALLOC_CONF in the environment
+ * overrides them. Freed pages go back to the system after a second (the default is ten), so
+ * that a worker's resident size, which sml.task.heap.max is checked against, follows its
+ * load. "Muzzy" pages, given back lazily (MADV_FREE), stay resident until the kernel is
+ * short of memory and would make the worker look larger than it is: none are kept
+ * (docs/delivery.md, "Memory limit"). */
+const char *malloc_conf = "dirty_decay_ms:1000,muzzy_decay_ms:0";
+#endif
 
 /* symtaskd writes the task right after spawning us: a silent channel means something broke. */
 #define WORKER_TASK_WAIT_MS 10000
@@ -128,6 +141,38 @@ static int worker_parse_fd(const char *name, const char *arg, int *fd)
     return 0;
 }
 
+/* The allocator the worker runs on, for --version. */
+static const char *worker_allocator(void)
+{
+#ifdef SYMTASK_JEMALLOC
+    static char name[64];
+    const char *version = NULL;
+    size_t len = sizeof(version);
+    if (mallctl("version", &version, &len, NULL, 0) == 0 && version != NULL) {
+        /* "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c": the release is enough */
+        snprintf(name, sizeof(name), "jemalloc %.*s", (int)strcspn(version, "-"), version);
+        return name;
+    }
+    return "jemalloc";
+#else
+    return "glibc malloc";
+#endif
+}
+
+/* Gives the pages the allocator holds free back to the system, so that the resident size
+ * read next is what the worker uses. Called after the plugins load: a model's loader frees
+ * most of what it parsed, and a model that fits must not look like one that does not. */
+static void worker_release_memory(void)
+{
+#ifdef SYMTASK_JEMALLOC
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
+    mallctl(cmd, NULL, NULL, NULL, 0);
+#else
+    malloc_trim(0);
+#endif
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int worker_parse_args(int argc, char **argv, int *chan_fd, int *hand_fd, log_level_t *level,
                              int *validate_only, int *offsets_only, const char **list_dir)
@@ -177,7 +222,8 @@ static int worker_parse_args(int argc, char **argv, int *chan_fd, int *hand_fd, 
             worker_usage(stdout);
             return WORKER_EXIT_STOPPED;
         case 'V':
-            printf("symtask-worker %s (librdkafka %s)\n", SYMTASK_VERSION, rd_kafka_version_str());
+            printf("symtask-worker %s (librdkafka %s, %s)\n", SYMTASK_VERSION,
+                   rd_kafka_version_str(), worker_allocator());
             return WORKER_EXIT_STOPPED;
         default:
             worker_usage(stderr);
@@ -717,6 +763,7 @@ static int worker_validate(worker_t *w)
         worker_send(w, json_pack("{s:s, s:s}", "type", "invalid", "message", errstr));
         return WORKER_EXIT_STOPPED;
     }
+    worker_release_memory();
     uint64_t rss = worker_rss();
     if (rss > w->heap_max) {
         const char *limit = json_string_value(json_object_get(w->task.params, "sml.task.heap.max"));
@@ -855,6 +902,7 @@ int main(int argc, char **argv)
                                sizeof(errstr)) != 0)
         log_warn(w.tag, "ignored the suspect records from symtaskd: %s", errstr);
     /* a model larger than the limit is caught before any record is read */
+    worker_release_memory();
     worker_check_memory(&w);
     if (w.stop != NULL) {
         ret = w.exit_code;

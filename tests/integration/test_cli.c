@@ -1,5 +1,5 @@
 /* test_cli.c: symtaskd's command line: config errors name the key and exit non-zero; the
- * worker's fd options name a bad value. */
+ * worker's fd options name a bad value, and its --version names its allocator. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -155,4 +155,32 @@ Test(cli, the_workers_fd_options_name_a_bad_value)
         cr_expect_eq(rc, 2, "%s %s: %s", cases[i].option, cases[i].value, out);
         cr_expect(strstr(out, cases[i].says) != NULL, "%s", out);
     }
+}
+
+/* The worker names its allocator, and a jemalloc build runs with the settings main.c gives
+ * it: freed pages back to the system after a second, none kept "muzzy" (docs/delivery.md). */
+Test(cli, the_worker_runs_on_the_allocator_the_build_chose)
+{
+    const char *allocator = getenv("SYMTASK_WORKER_ALLOCATOR");
+    cr_assert(allocator != NULL, "SYMTASK_WORKER_ALLOCATOR is not set (tests/meson.build)");
+    static char out[65536];
+    cr_assert_eq(run_program("SYMTASK_WORKER", "symtask-worker", out, sizeof(out),
+                             (const char *[]){"--version", NULL}),
+                 0, "%s", out);
+    char says[64];
+    snprintf(says, sizeof(says), ", %s", allocator);
+    cr_assert(strncmp(out, "symtask-worker ", 15) == 0 && strstr(out, says) != NULL,
+              "expected %s in: %s", says, out);
+    if (strcmp(allocator, "jemalloc") != 0)
+        return;
+    /* jemalloc prints its options at exit when asked to; the worker's own settings show in
+     * them, merged with the environment's */
+    setenv("MALLOC_CONF", "stats_print:true,stats_print_opts:mdablxeh", 1);
+    int rc = run_program("SYMTASK_WORKER", "symtask-worker", out, sizeof(out),
+                         (const char *[]){"--version", NULL});
+    unsetenv("MALLOC_CONF");
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "Begin jemalloc statistics") != NULL, "%s", out);
+    cr_expect(strstr(out, "opt.dirty_decay_ms: 1000 ") != NULL, "%s", out);
+    cr_expect(strstr(out, "opt.muzzy_decay_ms: 0 ") != NULL, "%s", out);
 }
