@@ -3,7 +3,6 @@
  * XGBoost's C API, one in-place prediction per batch (see README.md). */
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -614,10 +613,6 @@ static symtask_status_t xgb_create(const symtask_host_t *host, const symtask_par
     xgb_model_free(&model);
     free(data);
     data = NULL;
-#ifdef __GLIBC__
-    /* The file and the trees' arrays were large and short-lived: give their pages back. */
-    malloc_trim(0);
-#endif
 
     xgb->columns = calloc(xgb->n_features + xgb->n_outputs, sizeof(*xgb->columns));
     if (xgb->columns == NULL) {
