@@ -37,6 +37,10 @@ static int run_program(const char *env, const char *name, char *out, size_t out_
     while (got + 1 < out_size && (n = read(pipefd[0], out + got, out_size - got - 1)) > 0)
         got += (size_t)n;
     out[got] = '\0';
+    /* what does not fit is read and dropped: a program blocked on a full pipe never exits */
+    char rest[4096];
+    while (read(pipefd[0], rest, sizeof(rest)) > 0)
+        ;
     close(pipefd[0]);
     int wstatus;
     waitpid(pid, &wstatus, 0);
